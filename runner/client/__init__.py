@@ -1,0 +1,38 @@
+"""The client core: OpenHarmony's `@ohos.net.webSocket` API in Python, over websocket-client.
+
+```python
+from runner.client import create_websocket
+
+ws = create_websocket()
+ws.on("message", lambda err, data: print(data))
+ws.connect("ws://127.0.0.1:8765/echo").result(timeout=10)
+ws.send("Hello, server!")
+```
+
+Only this package imports `websocket` (websocket-client).
+"""
+
+from runner.client.options import (
+    ClientCert,
+    CloseOptions,
+    CloseResult,
+    ConnectOptions,
+    OpenResult,
+    ProxyOptions,
+)
+from runner.client.websocket import ReadyState, WebSocket, create_websocket
+from runner.errors import BusinessError, ErrorCode
+
+__all__ = [
+    "BusinessError",
+    "ClientCert",
+    "CloseOptions",
+    "CloseResult",
+    "ConnectOptions",
+    "ErrorCode",
+    "OpenResult",
+    "ProxyOptions",
+    "ReadyState",
+    "WebSocket",
+    "create_websocket",
+]

@@ -1,0 +1,380 @@
+"""One WebSocket connection over websocket-client: handshake, receive loop, keepalive, closing.
+
+websocket-client does the handshake and parses and writes frames; this module applies RFC 6455's
+rules to what arrives (through `protocol`), answers pings, keeps the connection alive, and runs
+the closing handshake. The receive loop runs on the connection's own thread and reports through
+a `Sink`; `send_message`, `start_close` and `abort` may be called from any thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import socket
+import ssl
+import threading
+import time
+import urllib.parse
+from typing import Any, Protocol
+
+import websocket
+
+from runner.client.errors_map import handshake_error, is_link_error
+from runner.client.options import CloseResult, ConnectOptions, OpenResult, ProxyOptions
+from runner.client.protocol import (
+    OP_BINARY,
+    OP_CLOSE,
+    OP_PING,
+    OP_PONG,
+    OP_TEXT,
+    PROTOCOL_ERROR,
+    MessageAssembler,
+    ProtocolViolation,
+    check_control_frame,
+    parse_close_payload,
+)
+from runner.errors import BusinessError, ErrorCode
+
+__all__ = ["Sink", "Transport", "check_url"]
+
+ABNORMAL_CLOSURE = 1006  # RFC 6455 §7.4.1: reported, never sent
+NO_STATUS = 1005
+
+
+class Sink(Protocol):
+    """Where a transport reports what it receives (called on the connection's thread)."""
+
+    def on_message(self, data: str | bytes) -> None: ...
+
+    def on_error(self, error: BusinessError) -> None: ...
+
+
+class _Ended(Exception):
+    """The receive loop is over; `result` is the close event's payload."""
+
+    def __init__(self, result: CloseResult, error: BusinessError | None = None) -> None:
+        self.result = result
+        self.error = error
+
+
+def _link_lost(why: str) -> _Ended:
+    error = BusinessError(ErrorCode.COMMON, f"connection lost: {why}", "0")
+    return _Ended(CloseResult(ABNORMAL_CLOSURE, "", was_clean=False), error)
+
+
+def check_url(url: str) -> None:
+    """Raise `BusinessError` 2302001 unless `url` is a usable ws:// or wss:// URL."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise BusinessError(ErrorCode.URL, f"Websocket url error: {exc}") from None
+    if parts.scheme not in ("ws", "wss"):
+        raise BusinessError(ErrorCode.URL, f"Websocket url error: scheme isn't ws or wss: {url!r}")
+    if not parts.hostname:
+        raise BusinessError(ErrorCode.URL, f"Websocket url error: no host in {url!r}")
+    if parts.fragment or port == 0:
+        raise BusinessError(ErrorCode.URL, f"Websocket url error: bad port or fragment in {url!r}")
+
+
+class _Waker:
+    """Lets another thread interrupt the receive loop's wait (a socket pair polled with it)."""
+
+    def __init__(self) -> None:
+        self.reader, self._writer = socket.socketpair()
+        self.reader.setblocking(False)
+        self._writer.setblocking(False)
+
+    def wake(self) -> None:
+        # Failing means already woken (buffer full) or closed: either way the loop will look.
+        with contextlib.suppress(OSError):
+            self._writer.send(b"x")
+
+    def drain(self) -> None:
+        try:
+            while self.reader.recv(64):
+                continue
+        except OSError:
+            return
+
+    def close(self) -> None:
+        self.reader.close()
+        self._writer.close()
+
+
+class Transport:
+    """A single connection's life, from handshake to teardown."""
+
+    def __init__(self, url: str, options: ConnectOptions) -> None:
+        self.url = url
+        self.options = options
+        self.protocol: str | None = None
+        self._ws: Any = None
+        self._assembler = MessageAssembler(options.max_message_size)
+        self._waker = _Waker()
+        self._lock = threading.Lock()
+        self._close_sent = False
+        self._close_deadline: float | None = None
+        self._aborted = False
+        self._next_ping: float | None = None
+        self._pong_deadline: float | None = None
+        self._poll: Any = None
+
+    # -- handshake ---------------------------------------------------------------------------
+
+    def handshake(self) -> OpenResult:
+        """Open the connection; raise the `error` event's `BusinessError` when that fails."""
+        try:
+            self._ws = websocket.WebSocket(
+                sslopt=_ssl_options(self.url, self.options),
+                skip_utf8_validation=True,  # `protocol` checks UTF-8 in C, failing fast
+                enable_multithread=True,
+            )
+            self._ws.connect(self.url, **_connect_arguments(self.options))
+        except Exception as exc:
+            self.teardown()
+            raise handshake_error(exc) from exc
+        headers = {name.lower(): value for name, value in (self._ws.getheaders() or {}).items()}
+        self.protocol = headers.get("sec-websocket-protocol")
+        if self.protocol is not None and self.protocol not in self.options.subprotocols:
+            self.teardown()  # RFC 6455 §4.1: a subprotocol the client did not offer fails it
+            raise BusinessError(
+                ErrorCode.COMMON, f"server chose subprotocol {self.protocol!r}, not offered", "101"
+            )
+        self._start_timers()
+        return OpenResult(101, "Switching Protocols", self.protocol, headers)
+
+    def _start_timers(self) -> None:
+        sock = self._ws.sock
+        self._poll = select.poll()
+        self._poll.register(sock.fileno(), select.POLLIN)
+        self._poll.register(self._waker.reader.fileno(), select.POLLIN)
+        if self.options.ping_interval > 0:
+            self._next_ping = time.monotonic() + self.options.ping_interval
+
+    # -- sending (any thread) ----------------------------------------------------------------
+
+    @property
+    def closing(self) -> bool:
+        """Whether this endpoint has sent its Close frame."""
+        return self._close_sent
+
+    def send_message(self, data: str | bytes) -> None:
+        """Send one message as one frame; `BusinessError` 2302999 when closing or the link fails."""
+        if self._close_sent:
+            raise BusinessError(
+                ErrorCode.OTHER, "Websocket Unknown Other Error: connection closing"
+            )
+        self._write(data, OP_TEXT if isinstance(data, str) else OP_BINARY)
+
+    def start_close(self, code: int | None, reason: str = "") -> None:
+        """Send a Close frame and let the receive loop wait (bounded) for the peer's."""
+        if not self._claim_close():
+            raise BusinessError(ErrorCode.OTHER, "Websocket Unknown Other Error: already closing")
+        self._waker.wake()
+        self._write(_close_payload(code, reason), OP_CLOSE)
+
+    def abort(self) -> None:
+        """Drop the connection at once; the receive loop reports a lost link."""
+        self._aborted = True
+        self._waker.wake()
+
+    def _claim_close(self) -> bool:
+        with self._lock:
+            if self._close_sent:
+                return False
+            self._close_sent = True
+            self._close_deadline = time.monotonic() + self.options.close_timeout
+            return True
+
+    def _write(self, payload: str | bytes, opcode: int) -> None:
+        try:
+            self._ws.send(payload, opcode)
+        except Exception as exc:
+            if not is_link_error(exc):
+                raise
+            self.abort()
+            raise BusinessError(ErrorCode.OTHER, f"send failed: {exc}") from exc
+
+    # -- receiving (the connection's thread) -------------------------------------------------
+
+    def serve(self, sink: Sink) -> CloseResult:
+        """Receive until the connection ends; report errors through `sink`; always tear down."""
+        try:
+            self._receive(sink)
+        except _Ended as end:
+            if end.error is not None:
+                sink.on_error(end.error)
+            return end.result
+        finally:
+            self.teardown()
+        raise AssertionError("unreachable: the receive loop only ends by _Ended")
+
+    def _receive(self, sink: Sink) -> None:
+        try:
+            while True:
+                frame = self._next_frame()
+                if frame.opcode >= OP_CLOSE:
+                    self._on_control(frame.opcode, frame.data)
+                    continue
+                message = self._assembler.feed(frame.opcode, frame.fin, frame.data)
+                if message is not None:
+                    sink.on_message(message)
+        except ProtocolViolation as violation:
+            self._fail(violation)
+
+    def _next_frame(self) -> Any:
+        self._wait_readable()
+        try:
+            frame = self._ws.recv_frame()
+        except websocket.WebSocketProtocolException as exc:
+            raise ProtocolViolation(PROTOCOL_ERROR, str(exc)) from None
+        except Exception as exc:
+            if not is_link_error(exc):
+                raise
+            raise _link_lost(str(exc) or type(exc).__name__) from None
+        if frame.mask_value:  # RFC 6455 §5.1: a client fails on a masked frame
+            raise ProtocolViolation(PROTOCOL_ERROR, "server sent a masked frame")
+        if frame.opcode >= OP_CLOSE:
+            check_control_frame(frame.opcode, frame.fin, len(frame.data))
+        return frame
+
+    def _on_control(self, opcode: int, payload: bytes) -> None:
+        if opcode == OP_PING:
+            if not self._close_sent:  # RFC 6455 §5.5.2: answer with the same payload
+                self._write_quietly(payload, OP_PONG)
+        elif opcode == OP_PONG:
+            self._pong_deadline = None
+        else:
+            self._on_close_frame(payload)
+
+    def _on_close_frame(self, payload: bytes) -> None:
+        code, reason = parse_close_payload(payload)
+        if self._claim_close():  # §5.5.1: echo the status of a close the peer started
+            self._write_quietly(_close_payload(code, ""), OP_CLOSE)
+        self._await_eof()
+        clean = CloseResult(NO_STATUS if code is None else code, reason, was_clean=True)
+        raise _Ended(clean)
+
+    def _fail(self, violation: ProtocolViolation) -> None:
+        """RFC 6455 §7.1.7: send a Close with the reason, then close the connection."""
+        error = BusinessError(ErrorCode.COMMON, f"protocol error: {violation.reason}", "0")
+        if self._claim_close():
+            self._write_quietly(_close_payload(violation.code, ""), OP_CLOSE)
+        self._drain_until_close()
+        raise _Ended(CloseResult(violation.code, violation.reason, was_clean=False), error)
+
+    def _drain_until_close(self) -> None:
+        """Read and drop frames until the peer's Close, end of stream or the close deadline."""
+        try:
+            while self._next_frame().opcode != OP_CLOSE:
+                continue
+            self._await_eof()
+        except (_Ended, ProtocolViolation):
+            return
+
+    def _await_eof(self) -> None:
+        """RFC 6455 §7.1.1: the server closes TCP first; wait for it, up to the close deadline."""
+        try:
+            while True:
+                self._next_frame()
+        except (_Ended, ProtocolViolation):
+            return
+
+    def _write_quietly(self, payload: bytes, opcode: int) -> None:
+        try:
+            self._write(payload, opcode)
+        except BusinessError:
+            return  # the receive loop sees the broken link on its next read
+
+    # -- waiting and timers ------------------------------------------------------------------
+
+    def _wait_readable(self) -> None:
+        sock = self._ws.sock
+        if isinstance(sock, ssl.SSLSocket) and sock.pending():
+            return
+        while True:
+            wait = self._run_timers()
+            events = self._poll.poll(None if wait is None else max(0, int(wait * 1000) + 1))
+            if any(fd == sock.fileno() for fd, _ in events):
+                return
+            self._waker.drain()
+
+    def _run_timers(self) -> float | None:
+        """Act on due deadlines; return seconds until the next one (None: no deadline)."""
+        now = time.monotonic()
+        if self._aborted:
+            raise _link_lost("aborted")
+        if self._close_deadline is not None and now >= self._close_deadline:
+            timed_out = CloseResult(ABNORMAL_CLOSURE, "closing handshake timed out", False)
+            raise _Ended(timed_out)
+        if self._pong_deadline is not None and now >= self._pong_deadline:
+            raise _link_lost(f"no pong within {self.options.pong_timeout:g}s")
+        if self._next_ping is not None and now >= self._next_ping and not self._close_sent:
+            self._send_keepalive(now)
+        deadlines = [self._close_deadline, self._pong_deadline, self._next_ping]
+        upcoming = [d for d in deadlines if d is not None]
+        return min(upcoming) - now if upcoming else None
+
+    def _send_keepalive(self, now: float) -> None:
+        self._write_quietly(b"wsrun", OP_PING)
+        self._next_ping = now + self.options.ping_interval
+        if self.options.pong_timeout > 0 and self._pong_deadline is None:
+            self._pong_deadline = now + self.options.pong_timeout
+
+    def teardown(self) -> None:
+        """Close the socket and the waker; safe to call twice."""
+        if self._ws is not None:
+            self._ws.shutdown()
+        self._waker.close()
+
+
+def _close_payload(code: int | None, reason: str) -> bytes:
+    if code is None:
+        return b""
+    return code.to_bytes(2, "big") + reason.encode("utf-8")
+
+
+def _connect_arguments(options: ConnectOptions) -> dict[str, Any]:
+    headers = dict(options.header)
+    arguments: dict[str, Any] = {"timeout": options.timeout}
+    for name in list(headers):
+        if name.lower() in ("origin", "host"):  # websocket-client sends these itself
+            arguments[name.lower()] = headers.pop(name)
+    if options.protocol:
+        headers["Sec-WebSocket-Protocol"] = ", ".join(options.subprotocols)
+    arguments["header"] = [f"{name}: {value}" for name, value in headers.items()]
+    arguments.update(_proxy_arguments(options))
+    return arguments
+
+
+def _proxy_arguments(options: ConnectOptions) -> dict[str, Any]:
+    proxy = options.proxy
+    if proxy == "no-proxy":
+        return {"http_no_proxy": ["*"]}
+    if isinstance(proxy, ProxyOptions):
+        return {
+            "http_proxy_host": proxy.host,
+            "http_proxy_port": proxy.port,
+            "http_no_proxy": list(proxy.exclusion_list) or None,
+            "proxy_type": "http",
+        }
+    return {}  # "system": websocket-client reads http_proxy, https_proxy and no_proxy
+
+
+def _ssl_options(url: str, options: ConnectOptions) -> dict[str, Any]:
+    """A verifying TLS context (stricter than OpenHarmony, which skips the host name check)."""
+    if not url.startswith("wss:"):
+        return {}
+    context = ssl.create_default_context(cafile=options.ca_path)
+    if options.skip_server_cert_verification:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    if options.client_cert is not None:
+        cert = options.client_cert
+        context.load_cert_chain(cert.cert_path, cert.key_path, cert.key_password or None)
+    keylog = os.environ.get("SSLKEYLOGFILE")
+    if keylog:
+        context.keylog_filename = keylog
+    return {"context": context}

@@ -1,0 +1,251 @@
+"""`WebSocket`: the OpenHarmony `webSocket` object in Python.
+
+Each connection runs on a thread of its own that performs the handshake, then receives and
+dispatches every event of that connection in order. Methods may be called from any thread,
+listeners included. See the README for every difference from OpenHarmony.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import Future
+from enum import StrEnum
+from typing import Any
+
+from runner.client.listeners import Listener, ListenerRegistry
+from runner.client.options import (
+    CloseOptions,
+    ConnectOptions,
+    OpenResult,
+    parse_close_options,
+    parse_connect_options,
+)
+from runner.client.reply import Reply, split_callback
+from runner.client.transport import Transport, check_url
+from runner.errors import BusinessError, ErrorCode
+
+__all__ = ["ReadyState", "WebSocket", "create_websocket"]
+
+
+class ReadyState(StrEnum):
+    """The WHATWG ready states (OpenHarmony keeps them internal)."""
+
+    CONNECTING = "CONNECTING"
+    OPEN = "OPEN"
+    CLOSING = "CLOSING"
+    CLOSED = "CLOSED"
+
+
+def _other(why: str) -> BusinessError:
+    return BusinessError(ErrorCode.OTHER, f"Websocket Unknown Other Error: {why}")
+
+
+class WebSocket:
+    """A WebSocket client with OpenHarmony's API: `connect`, `send`, `close`, `on`, `off`."""
+
+    def __init__(self) -> None:
+        self._listeners = ListenerRegistry()
+        self._lock = threading.Lock()
+        self._state = ReadyState.CLOSED
+        self._transport: Transport | None = None
+        self._pending_close: CloseOptions | None = None
+        self._done = threading.Event()
+        self._done.set()
+        self.url: str | None = None
+
+    # -- listeners ---------------------------------------------------------------------------
+
+    def on(self, event: str, listener: Listener) -> None:
+        """Add a listener; raise `BusinessError` 401 for an unknown event or a non-callable."""
+        self._listeners.add(event, listener)
+
+    def off(self, event: str, listener: Listener | None = None) -> None:
+        """Remove one listener, or every listener of `event` when none is given."""
+        self._listeners.remove(event, listener)
+
+    # -- state -------------------------------------------------------------------------------
+
+    @property
+    def ready_state(self) -> ReadyState:
+        """CONNECTING, OPEN, CLOSING or CLOSED (an extension of OpenHarmony's API)."""
+        transport = self._transport
+        if self._state is ReadyState.OPEN and transport is not None and transport.closing:
+            return ReadyState.CLOSING
+        return self._state
+
+    @property
+    def protocol(self) -> str | None:
+        """The subprotocol the server chose, if any."""
+        transport = self._transport
+        return transport.protocol if transport is not None else None
+
+    def wait_closed(self, timeout: float | None = None) -> bool:
+        """Wait until the current connection has ended and its `close`/`error` event ran."""
+        return self._done.wait(timeout)
+
+    def abort(self) -> None:
+        """Drop the connection without a closing handshake (`error`, then `close` 1006)."""
+        transport = self._transport
+        if transport is not None:
+            transport.abort()
+
+    # -- connect -----------------------------------------------------------------------------
+
+    def connect(self, url: str, options: Any = None, callback: Any = None) -> Future[bool] | None:
+        """Open a connection to `url`.
+
+        Overloads: `connect(url)`, `connect(url, callback)`, `connect(url, options)`,
+        `connect(url, options, callback)`. Settles with True once open, or with the
+        `BusinessError` the `error` event also carries; without a callback, returns a Future.
+        """
+        options, callback, bad = split_callback(options, callback)
+        reply = Reply(callback)
+        try:
+            if bad is not None:
+                raise bad
+            transport = self._begin(url, options)
+        except BusinessError as error:
+            return reply.fail(error)
+        threading.Thread(
+            target=self._run, args=(transport, reply), name=f"wsrun-ws {url}", daemon=True
+        ).start()
+        return reply.future
+
+    def _begin(self, url: Any, options: Any) -> Transport:
+        """Check the arguments in OpenHarmony's order: 401, 2302002, 2302003, 2302001."""
+        if not isinstance(url, str):
+            raise BusinessError(ErrorCode.PARAMETER, "Parameter error: url must be a string")
+        parsed = parse_connect_options(options)
+        _check_cert_files(parsed)
+        with self._lock:
+            if self._state is not ReadyState.CLOSED or not self._done.is_set():
+                raise BusinessError(ErrorCode.ALREADY_CONNECTED)
+            check_url(url)
+            self._state, self._pending_close, self.url = ReadyState.CONNECTING, None, url
+            self._transport = Transport(url, parsed)
+            self._done.clear()
+            return self._transport
+
+    def _run(self, transport: Transport, reply: Reply) -> None:
+        try:
+            opened = transport.handshake()
+        except BusinessError as error:
+            self._finish_failed(error, reply)
+            return
+        self._open(opened, reply)
+        result = transport.serve(self)
+        with self._lock:
+            self._state = ReadyState.CLOSED
+        self._listeners.emit("close", None, result)
+        self._done.set()
+
+    def _finish_failed(self, error: BusinessError, reply: Reply) -> None:
+        with self._lock:
+            self._state = ReadyState.CLOSED
+        self._listeners.emit("error", error)
+        reply.fail(error)
+        self._done.set()
+
+    def _open(self, opened: OpenResult, reply: Reply) -> None:
+        with self._lock:
+            self._state = ReadyState.OPEN
+            pending, self._pending_close = self._pending_close, None
+        self._listeners.emit("headerReceive", dict(opened.headers))
+        self._listeners.emit("open", None, opened)
+        reply.succeed(True)
+        if pending is not None:
+            self._start_close(pending)
+
+    # -- Sink: called by the transport on this connection's thread ---------------------------
+
+    def on_message(self, data: str | bytes) -> None:
+        """Deliver one whole message, then `dataEnd`."""
+        self._listeners.emit("message", None, data)
+        self._listeners.emit("dataEnd")
+
+    def on_error(self, error: BusinessError) -> None:
+        """Deliver an `error` event."""
+        self._listeners.emit("error", error)
+
+    # -- send and close ----------------------------------------------------------------------
+
+    def send(self, data: str | bytes, callback: Any = None) -> Future[bool] | None:
+        """Send one message: `str` as text, `bytes`-like as binary.
+
+        Settles with True once the frame is written, or with `BusinessError` 401 (bad data) or
+        2302999 (not open, closing, or the write failed).
+        """
+        _, callback, bad = split_callback(None, callback)
+        reply = Reply(callback)
+        try:
+            if bad is not None:
+                raise bad
+            self._open_transport().send_message(_payload(data))
+        except BusinessError as error:
+            return reply.fail(error)
+        return reply.succeed(True)
+
+    def _open_transport(self) -> Transport:
+        transport = self._transport
+        if self._state is not ReadyState.OPEN or transport is None:
+            raise _other(f"not open ({self.ready_state.value})")
+        return transport
+
+    def close(self, options: Any = None, callback: Any = None) -> Future[bool] | None:
+        """Start the closing handshake (default code 1000).
+
+        Overloads: `close()`, `close(callback)`, `close(options)`, `close(options, callback)`.
+        Settles with True once the Close frame is sent; the `close` event follows when the
+        handshake ends. A second close, or a close with no connection, fails with 2302999.
+        """
+        options, callback, bad = split_callback(options, callback)
+        reply = Reply(callback)
+        try:
+            if bad is not None:
+                raise bad
+            self._request_close(parse_close_options(options))
+        except BusinessError as error:
+            return reply.fail(error)
+        return reply.succeed(True)
+
+    def _request_close(self, options: CloseOptions) -> None:
+        with self._lock:
+            if self._state is ReadyState.CONNECTING and self._pending_close is None:
+                self._pending_close = options  # sent as soon as the handshake is done
+                return
+            if self._state is not ReadyState.OPEN:
+                raise _other(f"no connection to close ({self.ready_state.value})")
+        self._start_close(options)
+
+    def _start_close(self, options: CloseOptions) -> None:
+        transport = self._transport
+        if transport is None:
+            raise _other("no connection to close")
+        transport.start_close(options.code, options.reason)
+
+
+def _payload(data: Any) -> str | bytes:
+    if isinstance(data, str):
+        return data
+    if isinstance(data, bytes | bytearray | memoryview):
+        return bytes(data)
+    raise BusinessError(
+        ErrorCode.PARAMETER,
+        f"Parameter error: data must be str or bytes, got {type(data).__name__}",
+    )
+
+
+def _check_cert_files(options: ConnectOptions) -> None:
+    cert = options.client_cert
+    paths = [options.ca_path, cert.cert_path if cert else None, cert.key_path if cert else None]
+    for path in paths:
+        if path is not None and not os.path.isfile(path):
+            raise BusinessError(
+                ErrorCode.CERT_FILE, f"Websocket certificate file does not exist: {path}"
+            )
+
+
+def create_websocket() -> WebSocket:
+    """A new, unconnected WebSocket (OpenHarmony's `webSocket.createWebSocket()`)."""
+    return WebSocket()
