@@ -1,0 +1,298 @@
+"""The events a run emits, in one typed stream.
+
+The executor emits these; reporters (console, JSON, JUnit) subscribe to an `EventBus` and render
+them. Nothing renders by parsing logs. Every event carries `at`, seconds since the run started on
+the monotonic clock; events of one scenario carry its `scenario` index (its position in the run).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import ClassVar
+
+__all__ = [
+    "ConnectionClosed",
+    "ConnectionOpened",
+    "ErrorOccurred",
+    "Event",
+    "EventBus",
+    "Failure",
+    "FrameReceived",
+    "FrameSent",
+    "Listener",
+    "RunEnded",
+    "RunStarted",
+    "ScenarioEnded",
+    "ScenarioStarted",
+    "ServiceOutput",
+    "ServiceStarted",
+    "ServiceStopped",
+    "Status",
+    "StepEnded",
+    "StepStarted",
+    "TranscriptEntry",
+    "Unexpected",
+]
+
+Payload = str | bytes
+
+
+class Status(StrEnum):
+    """The result of a step, a scenario or a run."""
+
+    PASSED = "passed"
+    FAILED = "failed"  # an expectation did not hold
+    ERROR = "error"  # the connection failed, or wsrun itself did
+    INTERRUPTED = "interrupted"  # Ctrl-C while it ran
+    SKIPPED = "skipped"  # never started (--fail-fast, Ctrl-C)
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptEntry:
+    """One line of a connection's history: open, sent, received, close or error."""
+
+    at: float
+    conn: str
+    event: str
+    data: Payload
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """Why a scenario failed, with what a person needs to see to fix it.
+
+    Attributes:
+        message: what was expected and what was found, in one line.
+        location: the failing step's ``file:line:col``.
+        step: the failing step's index (from 0), or None outside a step.
+        kind: the failing step's kind (``expect``, ``connect``...).
+        conn: the connection the step used.
+        expected: what the step expected, rendered for a person.
+        closest: the received message that came closest to matching.
+        reason: why `closest` did not match.
+        diff: a unified diff between expected and closest JSON.
+        recent: the connection's last transcript entries.
+        traceback: set when wsrun itself failed (an internal error).
+    """
+
+    message: str
+    location: str | None = None
+    step: int | None = None
+    kind: str | None = None
+    conn: str | None = None
+    expected: str | None = None
+    closest: Payload | None = None
+    reason: str | None = None
+    diff: str | None = None
+    recent: tuple[TranscriptEntry, ...] = ()
+    traceback: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Unexpected:
+    """A message that arrived and that no step expected."""
+
+    at: float
+    conn: str
+    data: Payload
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    """Base of every event: `at` is seconds since the run started (monotonic clock)."""
+
+    type: ClassVar[str] = "event"
+    at: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunStarted(Event):
+    """The run begins: how many scenarios, with how many workers."""
+
+    type: ClassVar[str] = "run_started"
+    started_at: str  # ISO 8601, wall clock
+    scenarios: int
+    jobs: int
+    version: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunEnded(Event):
+    """The run is over; `status` is the run's result."""
+
+    type: ClassVar[str] = "run_ended"
+    status: Status
+    duration: float
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServiceStarted(Event):
+    """A suite service is ready; `provides` are the variables it gives the scenarios."""
+
+    type: ClassVar[str] = "service_started"
+    service: str
+    provides: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServiceOutput(Event):
+    """What a service printed so far, shown when a scenario fails or a service does not start."""
+
+    type: ClassVar[str] = "service_output"
+    service: str
+    output: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServiceStopped(Event):
+    """A service was stopped at the end of the run; `output` is all it printed."""
+
+    type: ClassVar[str] = "service_stopped"
+    service: str
+    output: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScenarioStarted(Event):
+    """A scenario begins."""
+
+    type: ClassVar[str] = "scenario_started"
+    scenario: int
+    name: str
+    file: str
+    line: int
+    steps: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScenarioEnded(Event):
+    """A scenario is over (or was never started: `status` is skipped)."""
+
+    type: ClassVar[str] = "scenario_ended"
+    scenario: int
+    name: str
+    status: Status
+    duration: float
+    steps_passed: int
+    steps_total: int
+    failure: Failure | None = None
+    unexpected: tuple[Unexpected, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepStarted(Event):
+    """A step begins; `summary` is a one-line description of it."""
+
+    type: ClassVar[str] = "step_started"
+    scenario: int
+    index: int
+    kind: str
+    location: str
+    summary: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepEnded(Event):
+    """A step is over. Expect steps record their latency in seconds.
+
+    `latency` runs from the step's start to the match; `latency_from_send` from the last send on
+    the same connection to the match (None when nothing was sent on it yet).
+    """
+
+    type: ClassVar[str] = "step_ended"
+    scenario: int
+    index: int
+    kind: str
+    location: str
+    status: Status
+    duration: float
+    conn: str | None = None
+    latency: float | None = None
+    latency_from_send: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConnectionOpened(Event):
+    """The opening handshake succeeded (RFC 6455 4.1)."""
+
+    type: ClassVar[str] = "connection_opened"
+    scenario: int
+    conn: str
+    url: str
+    status: int
+    protocol: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FrameSent(Event):
+    """A message was sent: `data` is str for text, bytes for binary."""
+
+    type: ClassVar[str] = "frame_sent"
+    scenario: int
+    conn: str
+    data: Payload
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FrameReceived(Event):
+    """A message arrived: `data` is str for text, bytes for binary."""
+
+    type: ClassVar[str] = "frame_received"
+    scenario: int
+    conn: str
+    data: Payload
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConnectionClosed(Event):
+    """The connection closed, with the close frame's code and reason (RFC 6455 7.1.5, 7.1.6)."""
+
+    type: ClassVar[str] = "connection_closed"
+    scenario: int
+    conn: str
+    code: int
+    reason: str
+    was_clean: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ErrorOccurred(Event):
+    """The client core reported an error on a connection (its `error` event)."""
+
+    type: ClassVar[str] = "error"
+    scenario: int
+    conn: str
+    code: int
+    message: str
+    data: str | None = None
+
+
+Listener = Callable[[Event], None]
+
+
+class EventBus:
+    """Delivers each event to every listener, one event at a time, in the order emitted.
+
+    Scenarios running on several threads emit concurrently; a lock keeps each listener's view
+    sequential, so reporters need no locking of their own.
+    """
+
+    def __init__(self) -> None:
+        self._listeners: list[Listener] = []
+        self._lock = threading.Lock()
+
+    def subscribe(self, listener: Listener) -> None:
+        """Add a listener; it sees every event emitted from now on."""
+        with self._lock:
+            self._listeners.append(listener)
+
+    def emit(self, event: Event) -> None:
+        """Deliver `event` to every listener, in subscription order."""
+        with self._lock:
+            for listener in self._listeners:
+                listener(event)

@@ -1,0 +1,286 @@
+"""The console reporter: a live log of every event, failure details, and a final summary.
+
+Styles carry meaning: sent is cyan, received is green, open/close are blue, errors and failures
+are red, passes are green, skips are yellow. Payloads are appended as plain `Text`, never parsed as
+markup, so a message that contains ``[bold]`` prints as it is. The console is created once by the
+CLI and injected; with ``color_system=None`` (piped, ``--no-color``, tests) the output is plain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from runner.errors import ScenarioError
+from runner.events import (
+    ConnectionClosed,
+    ConnectionOpened,
+    ErrorOccurred,
+    Event,
+    FrameReceived,
+    FrameSent,
+    RunEnded,
+    RunStarted,
+    ScenarioEnded,
+    ScenarioStarted,
+    ServiceOutput,
+    ServiceStarted,
+    Status,
+    StepEnded,
+)
+from runner.report.text import ARROWS, failure_lines, format_duration, latency_stats, preview
+
+__all__ = ["ConsoleReporter", "print_scenario_errors"]
+
+QUIET, NORMAL, VERBOSE = -1, 0, 1
+
+STATUS_STYLE = {
+    Status.PASSED: "green",
+    Status.FAILED: "bold red",
+    Status.ERROR: "bold red",
+    Status.INTERRUPTED: "bold yellow",
+    Status.SKIPPED: "yellow",
+}
+STATUS_MARK = {
+    Status.PASSED: "✓",
+    Status.FAILED: "✗",
+    Status.ERROR: "✗",
+    Status.INTERRUPTED: "!",
+    Status.SKIPPED: "-",
+}
+LINE_STYLE = {"message": "red", "removed": "red", "added": "green", "trace": "red"}
+EVENT_STYLE = {"sent": "cyan", "received": "green", "open": "blue", "close": "blue", "error": "red"}
+
+
+@dataclass
+class _ScenarioView:
+    name: str
+    start: float
+    steps: list[StepEnded] = field(default_factory=list)
+
+
+class ConsoleReporter:
+    """Renders the event stream on a rich `Console`.
+
+    Args:
+        console: where to print (created once by the CLI).
+        verbosity: -1 quiet (results and failures only), 0 normal (live log with payload
+            previews), 1 verbose (whole payloads, every step).
+        jobs: scenarios run at once; above 1 each live line names its scenario.
+    """
+
+    def __init__(self, console: Console, verbosity: int = NORMAL, jobs: int = 1) -> None:
+        self.console = console
+        self.verbosity = verbosity
+        self.jobs = jobs
+        self._scenarios: dict[int, _ScenarioView] = {}
+        self._ended: list[ScenarioEnded] = []
+        self._steps: list[StepEnded] = []
+        self._service_output: dict[str, str] = {}
+        self._handlers: dict[type[Event], Callable[[Event], None]] = {
+            RunStarted: self._run_started,  # type: ignore[dict-item]
+            ScenarioStarted: self._scenario_started,  # type: ignore[dict-item]
+            ConnectionOpened: self._opened,  # type: ignore[dict-item]
+            FrameSent: self._frame,  # type: ignore[dict-item]
+            FrameReceived: self._frame,  # type: ignore[dict-item]
+            ConnectionClosed: self._closed,  # type: ignore[dict-item]
+            ErrorOccurred: self._error,  # type: ignore[dict-item]
+            StepEnded: self._step_ended,  # type: ignore[dict-item]
+            ScenarioEnded: self._scenario_ended,  # type: ignore[dict-item]
+            ServiceStarted: self._service_started,  # type: ignore[dict-item]
+            ServiceOutput: self._service_output_event,  # type: ignore[dict-item]
+            RunEnded: self._run_ended,  # type: ignore[dict-item]
+        }
+
+    def __call__(self, event: Event) -> None:
+        """Handle one event (an `EventBus` listener)."""
+        handler = self._handlers.get(type(event))
+        if handler is not None:
+            handler(event)
+
+    def close(self) -> None:
+        """Nothing to flush: every line is printed as its event arrives."""
+
+    # -- the live log -------------------------------------------------------------------------
+
+    @property
+    def _live(self) -> bool:
+        return self.verbosity >= NORMAL
+
+    @property
+    def _limit(self) -> int | None:
+        return None if self.verbosity >= VERBOSE else max(20, self.console.width - 40)
+
+    def _run_started(self, event: RunStarted) -> None:
+        if self._live:
+            noun = "scenario" if event.scenarios == 1 else "scenarios"
+            jobs = f" on {event.jobs} workers" if event.jobs > 1 else ""
+            self.console.print(Text(f"wsrun {event.version}: {event.scenarios} {noun}{jobs}"))
+
+    def _service_started(self, event: ServiceStarted) -> None:
+        if self._live:
+            provided = ", ".join(f"{k}={v}" for k, v in event.provides.items())
+            line = Text("service ", style="blue").append(event.service, style="bold")
+            self.console.print(line.append(f" ready {provided}".rstrip()))
+
+    def _scenario_started(self, event: ScenarioStarted) -> None:
+        self._scenarios[event.scenario] = _ScenarioView(event.name, event.at)
+        if self._live and self.jobs == 1:
+            line = Text("▶ ", style="bold").append(event.name, style="bold")
+            self.console.print(line.append(f"  {event.file}:{event.line}", style="dim"))
+
+    def _prefix(self, scenario: int, at: float) -> Text:
+        view = self._scenarios.get(scenario)
+        start = view.start if view else 0.0
+        text = Text(f"  {at - start:8.3f}s ", style="dim")
+        if self.jobs > 1 and view is not None:
+            text.append(f"[{view.name}] ", style="magenta")
+        return text
+
+    def _log(self, scenario: int, at: float, conn: str, event: str, detail: str) -> None:
+        if not self._live:
+            return
+        line = self._prefix(scenario, at)
+        line.append(f"{conn:<8} ", style="bold")
+        style = EVENT_STYLE.get(event, "")
+        line.append(f"{ARROWS.get(event, '·')} {event:<9}", style=style)
+        self.console.print(line.append(f" {detail}".rstrip()), soft_wrap=self._limit is None)
+
+    def _opened(self, event: ConnectionOpened) -> None:
+        protocol = f", {event.protocol}" if event.protocol else ""
+        detail = f"{event.url} ({event.status}{protocol})"
+        self._log(event.scenario, event.at, event.conn, "open", detail)
+
+    def _frame(self, event: FrameSent | FrameReceived) -> None:
+        kind = "sent" if isinstance(event, FrameSent) else "received"
+        self._log(event.scenario, event.at, event.conn, kind, preview(event.data, self._limit))
+
+    def _closed(self, event: ConnectionClosed) -> None:
+        clean = "" if event.was_clean else " (not clean)"
+        detail = f"{event.code} {event.reason}".rstrip() + clean
+        self._log(event.scenario, event.at, event.conn, "close", detail)
+
+    def _error(self, event: ErrorOccurred) -> None:
+        data = f" (data={event.data})" if event.data not in (None, "") else ""
+        detail = f"{event.code} {event.message}{data}"
+        self._log(event.scenario, event.at, event.conn, "error", detail)
+
+    def _step_ended(self, event: StepEnded) -> None:
+        self._steps.append(event)
+        view = self._scenarios.get(event.scenario)
+        if view is not None:
+            view.steps.append(event)
+        shown = self.verbosity >= VERBOSE or event.kind in ("expect", "expect_close", "sleep")
+        if not self._live or not shown or event.status is not Status.PASSED:
+            return
+        line = self._prefix(event.scenario, event.at)
+        line.append(f"✓ {event.kind}", style="green")
+        line.append(f" {event.conn or ''} {self._timing(event)}".rstrip())
+        self.console.print(line.append(f"  {event.location}", style="dim"))
+
+    @staticmethod
+    def _timing(event: StepEnded) -> str:
+        if event.latency is None:
+            return format_duration(event.duration)
+        text = f"matched in {format_duration(event.latency)}"
+        if event.latency_from_send is not None:
+            text += f" ({format_duration(event.latency_from_send)} after send)"
+        return text
+
+    # -- results ------------------------------------------------------------------------------
+
+    def _scenario_ended(self, event: ScenarioEnded) -> None:
+        self._ended.append(event)
+        if event.status is Status.SKIPPED and not self._live:
+            return
+        mark, style = STATUS_MARK[event.status], STATUS_STYLE[event.status]
+        line = Text(f"{mark} {event.status.value.upper()} ", style=style)
+        line.append(event.name, style="bold")
+        steps = f"{event.steps_passed}/{event.steps_total} steps"
+        self.console.print(line.append(f"  ({format_duration(event.duration)}, {steps})"))
+        if event.failure is not None:
+            self._print_failure(event)
+        if event.unexpected:
+            self._print_unexpected(event)
+
+    def _print_failure(self, event: ScenarioEnded) -> None:
+        assert event.failure is not None
+        view = self._scenarios.get(event.scenario)
+        base = view.start if view else 0.0
+        for line in failure_lines(event.failure, base, self._limit or 200):
+            text = Text(f"  {line.text}", style=LINE_STYLE.get(line.tag, ""))
+            self.console.print(text, soft_wrap=True)
+
+    def _print_unexpected(self, event: ScenarioEnded) -> None:
+        view = self._scenarios.get(event.scenario)
+        base = view.start if view else 0.0
+        count = len(event.unexpected)
+        noun = "message" if count == 1 else "messages"
+        self.console.print(Text(f"  {count} unexpected {noun} (received, never expected):"))
+        for item in event.unexpected[:20]:
+            detail = preview(item.data, self._limit)
+            self.console.print(Text(f"    +{item.at - base:.3f}s {item.conn} ← {detail}"))
+        if count > 20:
+            self.console.print(Text(f"    … and {count - 20} more"))
+
+    def _service_output_event(self, event: ServiceOutput) -> None:
+        self._service_output[event.service] = event.output
+        tail = event.output.splitlines()[-20:]
+        title = f"  output of service {event.service!r}"
+        reason = f" ({event.reason})" if event.reason else ""
+        self.console.print(Text(f"{title}{reason}, last {len(tail)} lines:", style="yellow"))
+        for line in tail:
+            self.console.print(Text(f"    {line}"), soft_wrap=True)
+
+    def _run_ended(self, event: RunEnded) -> None:
+        if self._ended:
+            self.console.print(self._summary_table())
+        self._print_latency()
+        self._print_totals(event)
+
+    def _summary_table(self) -> Table:
+        table = Table(title=None, show_edge=False, pad_edge=False, box=None, header_style="bold")
+        for column, justify in (("scenario", "left"), ("result", "left"), ("duration", "right")):
+            table.add_column(column, justify=justify)  # type: ignore[arg-type]
+        table.add_column("steps", justify="right")
+        for ended in sorted(self._ended, key=lambda e: e.scenario):
+            result = Text(ended.status.value, style=STATUS_STYLE[ended.status])
+            steps = f"{ended.steps_passed}/{ended.steps_total}"
+            table.add_row(ended.name, result, format_duration(ended.duration), steps)
+        return table
+
+    def _print_latency(self) -> None:
+        expects = [s for s in self._steps if s.latency is not None]
+        if not expects:
+            return
+        self.console.print(Text("expect latency", style="bold"))
+        from_start = latency_stats(s.latency for s in expects)
+        self.console.print(Text(f"  from step start: {from_start}"))
+        from_send = latency_stats(s.latency_from_send for s in expects)
+        if from_send.count:
+            self.console.print(Text(f"  from last send:  {from_send}"))
+
+    def _print_totals(self, event: RunEnded) -> None:
+        counts = ", ".join(f"{n} {status}" for status, n in event.counts.items() if n)
+        line = Text(f"{event.status.value.upper()}", style=STATUS_STYLE[event.status])
+        self.console.print(line.append(f": {counts or 'no scenarios'} in {event.duration:.2f} s"))
+
+
+def print_scenario_errors(console: Console, errors: list[ScenarioError]) -> None:
+    """Print scenario errors (from loading or `wsrun validate`): location, message, snippet."""
+    for error in errors:
+        where = f"{error.location}: " if error.location else ""
+        console.print(Text(where, style="bold").append(error.message, style="red"))
+        for label, value in (("expected", error.expected), ("found", error.found)):
+            if value is not None:
+                console.print(Text(f"  {label}: {value}"))
+        if error.hint:
+            console.print(Text(f"  {error.hint}", style="yellow"))
+        if error.snippet:
+            console.print(Text(error.snippet.rstrip("\n")), soft_wrap=True)
+    noun = "error" if len(errors) == 1 else "errors"
+    console.print(Text(f"{len(errors)} {noun}", style="bold red"))

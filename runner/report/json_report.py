@@ -1,0 +1,150 @@
+"""The JSON report: every event, with timing and results; its schema is `REPORT_SCHEMA`.
+
+Text payloads are JSON strings; binary payloads are ``{"base64": "..."}``. The report is written
+atomically when the reporter is closed, which the CLI does even after a failure or Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+import os
+from enum import Enum
+from typing import Any
+
+from runner.events import (
+    Event,
+    RunEnded,
+    RunStarted,
+    ScenarioEnded,
+    ScenarioStarted,
+    ServiceOutput,
+    ServiceStarted,
+    ServiceStopped,
+    Status,
+    StepEnded,
+)
+from runner.report.files import write_atomically
+from runner.report.text import latency_stats
+
+__all__ = ["REPORT_VERSION", "JsonReporter", "to_jsonable"]
+
+#: Bumped when the report's shape changes incompatibly.
+REPORT_VERSION = 1
+
+
+def to_jsonable(value: object) -> Any:
+    """Turn events and their fields into JSON values (bytes become ``{"base64": ...}``)."""
+    if isinstance(value, Event):
+        return {"type": value.type, **_fields(value)}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _fields(value)
+    if isinstance(value, bytes):
+        return {"base64": base64.b64encode(value).decode("ascii")}
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): to_jsonable(item) for key, item in value.items()}
+    return value
+
+
+def _fields(value: Any) -> dict[str, Any]:
+    return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+
+
+class JsonReporter:
+    """Collects every event and writes the JSON report to `path` on `close()`."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = path
+        self._events: list[Event] = []
+
+    def __call__(self, event: Event) -> None:
+        """Keep one event (an `EventBus` listener)."""
+        self._events.append(event)
+
+    def report(self) -> dict[str, Any]:
+        """The report as a JSON-ready mapping, built from the events seen so far."""
+        started = next((e for e in self._events if isinstance(e, RunStarted)), None)
+        ended = next((e for e in self._events if isinstance(e, RunEnded)), None)
+        return {
+            "report_version": REPORT_VERSION,
+            "wsrun_version": started.version if started else None,
+            "started_at": started.started_at if started else None,
+            "status": (ended.status if ended else Status.INTERRUPTED).value,
+            "duration": ended.duration if ended else self._last_at(),
+            "counts": ended.counts if ended else {},
+            "scenarios": self._scenarios(),
+            "latency": self._latency(),
+            "services": self._services(),
+            "events": [to_jsonable(e) for e in self._events],
+        }
+
+    def close(self) -> None:
+        """Write the report atomically."""
+        text = json.dumps(self.report(), indent=1, ensure_ascii=False)
+        write_atomically(self.path, text.encode("utf-8"))
+
+    def _last_at(self) -> float:
+        return self._events[-1].at if self._events else 0.0
+
+    def _scenarios(self) -> list[dict[str, Any]]:
+        started = {e.scenario: e for e in self._events if isinstance(e, ScenarioStarted)}
+        steps: dict[int, list[StepEnded]] = {}
+        for event in self._events:
+            if isinstance(event, StepEnded):
+                steps.setdefault(event.scenario, []).append(event)
+        ended = [e for e in self._events if isinstance(e, ScenarioEnded)]
+        return [
+            _scenario(e, started.get(e.scenario), steps.get(e.scenario, []))
+            for e in sorted(ended, key=lambda e: e.scenario)
+        ]
+
+    def _latency(self) -> dict[str, Any]:
+        expects = [e for e in self._events if isinstance(e, StepEnded) and e.latency is not None]
+        return {
+            "from_step_start": latency_stats(e.latency for e in expects).as_dict(),
+            "from_last_send": latency_stats(e.latency_from_send for e in expects).as_dict(),
+        }
+
+    def _services(self) -> list[dict[str, Any]]:
+        services: dict[str, dict[str, Any]] = {}
+        for event in self._events:
+            if isinstance(event, ServiceStarted | ServiceOutput | ServiceStopped):
+                entry = services.setdefault(event.service, {"name": event.service})
+                entry.update(_service_fields(event))
+        return list(services.values())
+
+
+def _service_fields(event: ServiceStarted | ServiceOutput | ServiceStopped) -> dict[str, Any]:
+    if isinstance(event, ServiceStarted):
+        return {"provides": dict(event.provides)}
+    return {"output": event.output}
+
+
+def _scenario(
+    ended: ScenarioEnded, started: ScenarioStarted | None, steps: list[StepEnded]
+) -> dict[str, Any]:
+    return {
+        "index": ended.scenario,
+        "name": ended.name,
+        "file": started.file if started else None,
+        "line": started.line if started else None,
+        "status": ended.status.value,
+        "duration": ended.duration,
+        "steps_passed": ended.steps_passed,
+        "steps_total": ended.steps_total,
+        "steps": [_step(s) for s in steps],
+        "failure": to_jsonable(ended.failure),
+        "unexpected": to_jsonable(ended.unexpected),
+    }
+
+
+def _step(step: StepEnded) -> dict[str, Any]:
+    keys = ("index", "kind", "location", "status", "duration", "conn", "latency")
+    return {key: to_jsonable(getattr(step, key)) for key in keys} | {
+        "latency_from_send": step.latency_from_send
+    }
