@@ -1,0 +1,349 @@
+"""The `wsrun` command: argument parsing, exit codes, and wiring of loader, executor, reporters.
+
+`main(argv)` returns an `ExitCode` and never calls `sys.exit`, so tests can drive it in-process
+with a console of their own; `entry()` is the console script. Heavy modules (rich, pydantic, the
+client core) are imported inside the commands, so that ``wsrun --version`` starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from enum import IntEnum
+from typing import TYPE_CHECKING, Any
+
+from runner import __version__
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from runner.events import Status
+    from runner.report import Reporter
+
+__all__ = ["ExitCode", "build_parser", "entry", "main"]
+
+COMMANDS = ("run", "validate", "schema", "serve")
+
+
+class ExitCode(IntEnum):
+    """What `wsrun` exits with."""
+
+    OK = 0  # every scenario passed (validate: every file is valid)
+    FAILED = 1  # a scenario failed
+    USAGE = 2  # invalid input: bad arguments, a scenario file with errors, nothing selected
+    INTERNAL = 3  # wsrun itself failed, or a suite service did not start
+    INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
+
+
+class UsageError(Exception):
+    """A command line that cannot be run; the message says why."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of `wsrun` and its subcommands."""
+    parser = argparse.ArgumentParser(
+        prog="wsrun",
+        description="Test WebSocket servers from YAML scenarios.",
+        epilog="'run' is the default command: 'wsrun scenarios/' runs every scenario there.",
+    )
+    parser.add_argument("--version", action="version", version=f"wsrun {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_run(commands.add_parser("run", help="run scenarios (the default)"))
+    validate = commands.add_parser("validate", help="check scenario files without connecting")
+    validate.add_argument("paths", nargs="+", metavar="PATH", help="files and folders")
+    _add_output(validate)
+    schema = commands.add_parser("schema", help="print the JSON Schema of scenario files")
+    schema.add_argument("--write", metavar="DIR", help="write the schema files into DIR")
+    schema.add_argument("--report", action="store_true", help="the JSON report's schema instead")
+    serve = commands.add_parser("serve", help="run the built-in test server", add_help=False)
+    serve.add_argument("args", nargs=argparse.REMAINDER, help="see 'wsrun serve --help'")
+    return parser
+
+
+def _add_output(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-color", action="store_true", help="plain output, no colours")
+
+
+def _add_run(run: argparse.ArgumentParser) -> None:
+    run.add_argument("paths", nargs="+", metavar="PATH", help="scenario files and folders")
+    run.add_argument(
+        "--var", action="append", default=[], metavar="K=V", help="set a variable (repeatable)"
+    )
+    run.add_argument(
+        "-k",
+        dest="keyword",
+        metavar="EXPR",
+        help="select scenarios by name: words (substrings) with and/or/not and parentheses",
+    )
+    run.add_argument(
+        "--tag",
+        action="append",
+        default=[],
+        metavar="T",
+        help="select scenarios with this tag (repeatable: any of them)",
+    )
+    run.add_argument(
+        "-j",
+        "--jobs",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="run N scenarios at once (default 1)",
+    )
+    run.add_argument(
+        "-x", "--fail-fast", action="store_true", help="start no new scenario after one fails"
+    )
+    run.add_argument(
+        "--timeout",
+        type=_duration,
+        metavar="DURATION",
+        help="the longest one scenario may run (e.g. 30s); none by default",
+    )
+    verbosity = run.add_mutually_exclusive_group()
+    verbosity.add_argument(
+        "-v", "--verbose", action="store_true", help="whole payloads and every step in the live log"
+    )
+    verbosity.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no live log: results, failures and the summary only",
+    )
+    _add_output(run)
+    run.add_argument("--junit-xml", metavar="FILE", help="write a JUnit XML report")
+    run.add_argument("--json-report", metavar="FILE", help="write a JSON report")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, found {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected 1 or more, found {value}")
+    return value
+
+
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0}
+
+
+def _duration(text: str) -> float:
+    number, unit = text, "s"
+    for suffix in ("ms", "s", "m"):
+        if text.endswith(suffix):
+            number, unit = text[: -len(suffix)], suffix
+            break
+    try:
+        value = float(number) * _UNITS[unit]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a duration such as 500ms, 2s or 1m, found {text!r}"
+        ) from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive duration, found {text!r}")
+    return value
+
+
+def with_default_command(argv: Sequence[str]) -> list[str]:
+    """Insert ``run`` unless the first argument names a command or asks for help/version."""
+    args = list(argv)
+    if not args or args[0] in COMMANDS or args[0] in ("-h", "--help", "--version"):
+        return args
+    return ["run", *args]
+
+
+def parse_vars(pairs: Sequence[str]) -> dict[str, str]:
+    """``["k=v", ...]`` to a mapping; raise `UsageError` for a pair without ``=``."""
+    result: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--var expects NAME=VALUE, found {pair!r}")
+        result[key.strip()] = value
+    return result
+
+
+def make_console(no_color: bool) -> Console:
+    """The one console of a run: colours on a terminal, plain when piped or with --no-color."""
+    from rich.console import Console
+
+    if no_color:
+        return Console(color_system=None, highlight=False, emoji=False)
+    return Console(highlight=False, emoji=False)
+
+
+def main(argv: Sequence[str] | None = None, console: Console | None = None) -> int:
+    """Run `wsrun` with `argv` (default: the process's arguments); return the exit code.
+
+    Args:
+        argv: the arguments, without the program name.
+        console: where to print; made from ``--no-color`` and the terminal when not given.
+    """
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(with_default_command(args_list))
+    except SystemExit as exit_:  # argparse exits 0 for --help/--version, 2 for bad usage
+        return ExitCode.OK if not exit_.code else ExitCode.USAGE
+    if args.command is None:
+        parser.print_help()
+        return ExitCode.USAGE
+    if args.command == "serve":
+        return _serve(args.args)
+    console = console or make_console(getattr(args, "no_color", False))
+    try:
+        return _dispatch(args, console)
+    except UsageError as error:
+        console.print(f"wsrun: error: {error}", markup=False, style="red")
+        return ExitCode.USAGE
+    except KeyboardInterrupt:
+        console.print("interrupted", style="yellow")
+        return ExitCode.INTERRUPTED
+    except Exception:  # a bug in wsrun: show it whole, exit 3
+        console.print_exception()
+        return ExitCode.INTERNAL
+
+
+def _dispatch(args: argparse.Namespace, console: Console) -> int:
+    if args.command == "validate":
+        return _validate(args.paths, console)
+    if args.command == "schema":
+        return _schema(args, console)
+    return _run(args, console)
+
+
+def _run(args: argparse.Namespace, console: Console) -> int:
+    from runner.events import EventBus
+    from runner.executor import RunOptions, run_suite
+
+    suite, scenarios = _load(args, console)
+    if suite is None:
+        return ExitCode.USAGE
+    reporters = _reporters(args, console)
+    bus = EventBus()
+    for reporter in reporters:
+        bus.subscribe(reporter)
+    options = RunOptions(jobs=args.jobs, fail_fast=args.fail_fast, timeout=args.timeout)
+    status = None
+    try:
+        status = run_suite(suite, scenarios, options, bus.emit)
+    finally:
+        written = _close_all(reporters, console)
+    return exit_code_of(status) if written else ExitCode.INTERNAL
+
+
+def _load(args: argparse.Namespace, console: Console) -> tuple[Any, list[Any]]:
+    from runner.errors import ScenarioErrors
+    from runner.executor import KeywordError, select
+    from runner.report.console import print_scenario_errors
+    from runner.scenario import load_suite
+
+    variables = parse_vars(args.var)
+    _check_report_paths(args)
+    try:
+        suite = load_suite(args.paths, variables)
+    except ScenarioErrors as errors:
+        print_scenario_errors(console, errors.errors)
+        return None, []
+    try:
+        scenarios = select(suite.scenarios, args.keyword, args.tag)
+    except KeywordError as error:
+        raise UsageError(str(error)) from None
+    if not scenarios:
+        raise UsageError(f"no scenario to run: {len(suite.scenarios)} found, none selected")
+    return suite, scenarios
+
+
+def _check_report_paths(args: argparse.Namespace) -> None:
+    import os
+
+    for option, path in (("--junit-xml", args.junit_xml), ("--json-report", args.json_report)):
+        folder = os.path.dirname(os.path.abspath(path)) if path else None
+        if folder is not None and not os.path.isdir(folder):
+            raise UsageError(f"{option} {path}: the folder {folder} does not exist")
+
+
+def _reporters(args: argparse.Namespace, console: Console) -> list[Reporter]:
+    from runner.report.console import NORMAL, QUIET, VERBOSE, ConsoleReporter
+
+    verbosity = QUIET if args.quiet else VERBOSE if args.verbose else NORMAL
+    reporters: list[Reporter] = [ConsoleReporter(console, verbosity, args.jobs)]
+    if args.json_report:
+        from runner.report.json_report import JsonReporter
+
+        reporters.append(JsonReporter(args.json_report))
+    if args.junit_xml:
+        from runner.report.junit import JunitReporter
+
+        reporters.append(JunitReporter(args.junit_xml))
+    return reporters
+
+
+def _close_all(reporters: list[Reporter], console: Console) -> bool:
+    """Close every reporter, even if one fails; False when a report could not be written."""
+    written = True
+    for reporter in reporters:
+        try:
+            reporter.close()
+        except OSError as error:
+            console.print(f"wsrun: error: cannot write a report: {error}", markup=False)
+            written = False
+    return written
+
+
+def _serve(argv: list[str]) -> int:
+    from runner.server import serve_main
+
+    return int(serve_main(argv))
+
+
+def _validate(paths: list[str], console: Console) -> int:
+    from rich.text import Text
+
+    from runner.report.console import print_scenario_errors
+    from runner.scenario import validate_paths
+
+    errors = validate_paths(paths)
+    if errors:
+        print_scenario_errors(console, errors)
+        return ExitCode.USAGE
+    noun = "path" if len(paths) == 1 else "paths"
+    console.print(Text(f"valid: {len(paths)} {noun} checked, no errors", style="green"))
+    return ExitCode.OK
+
+
+def _schema(args: argparse.Namespace, console: Console) -> int:
+    import json
+
+    from runner.report.report_schema import report_json_schema, write_report_schema
+    from runner.scenario.schema import scenario_json_schema, write_schemas
+
+    if args.write:
+        write_schemas(args.write)
+        path = write_report_schema(args.write)
+        console.print(f"wrote the schemas into {path.parent}", markup=False)
+        return ExitCode.OK
+    schema = report_json_schema() if args.report else scenario_json_schema()
+    console.print(json.dumps(schema, indent=2, ensure_ascii=False), markup=False, soft_wrap=True)
+    return ExitCode.OK
+
+
+def exit_code_of(status: Status | None) -> ExitCode:
+    """The exit code of a run that ended with `status` (None: it did not end by itself)."""
+    from runner.events import Status
+
+    if status is None:
+        return ExitCode.INTERNAL
+    return {
+        Status.PASSED: ExitCode.OK,
+        Status.FAILED: ExitCode.FAILED,
+        Status.ERROR: ExitCode.INTERNAL,
+        Status.INTERRUPTED: ExitCode.INTERRUPTED,
+        Status.SKIPPED: ExitCode.OK,
+    }[status]
+
+
+def entry() -> None:
+    """The `wsrun` console script."""
+    sys.exit(main())

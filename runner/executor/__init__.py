@@ -1,0 +1,20 @@
+"""The executor: runs validated scenarios over the client core and emits events.
+
+```python
+from runner.events import EventBus
+from runner.executor import RunOptions, run_suite, select
+
+bus = EventBus()
+bus.subscribe(print)
+status = run_suite(suite, select(suite.scenarios, "chat", []), RunOptions(jobs=4), bus.emit)
+```
+
+Modules: `clock` (deadlines), `inbox` (a connection's waiting messages), `connection` (one
+WebSocket and its listeners), `steps` (one function per step kind), `scenario_run` (one
+scenario), `suite_run` (services, the thread pool, Ctrl-C), `selection` (``-k``, ``--tag``).
+"""
+
+from runner.executor.selection import KeywordError, select
+from runner.executor.suite_run import RunOptions, run_suite
+
+__all__ = ["KeywordError", "RunOptions", "run_suite", "select"]

@@ -1,0 +1,181 @@
+"""One named connection of a scenario: a client-core WebSocket, its inbox and its transcript.
+
+Every listener is registered before `connect`, so the inbox holds every message from the moment
+the connection opens. Listeners run on the connection's own thread; they only record and emit.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable
+
+from runner.client import (
+    BusinessError,
+    CloseResult,
+    ConnectOptions,
+    OpenResult,
+    WebSocket,
+    create_websocket,
+)
+from runner.events import (
+    ConnectionClosed,
+    ConnectionOpened,
+    ErrorOccurred,
+    Event,
+    FrameReceived,
+    FrameSent,
+    TranscriptEntry,
+)
+from runner.executor.clock import POLL, Clock, Deadline, Interrupted
+from runner.executor.inbox import Inbox, Message
+
+__all__ = ["TRANSCRIPT_LENGTH", "Connection"]
+
+#: How many of a connection's last events a failure shows.
+TRANSCRIPT_LENGTH = 10
+
+
+class Connection:
+    """A WebSocket of one scenario, with everything the steps need to know about it."""
+
+    def __init__(
+        self,
+        name: str,
+        scenario: int,
+        clock: Clock,
+        emit: Callable[[Event], None],
+        stop: threading.Event,
+    ) -> None:
+        self.name = name
+        self.scenario = scenario
+        self.clock = clock
+        self.emit = emit
+        self.stop = stop
+        self.inbox = Inbox(stop)
+        self.transcript: deque[TranscriptEntry] = deque(maxlen=TRANSCRIPT_LENGTH)
+        self.last_send_at: float | None = None
+        self.opened: OpenResult | None = None
+        self.ws: WebSocket = create_websocket()
+        self.ws.on("open", self._on_open)
+        self.ws.on("message", self._on_message)
+        self.ws.on("close", self._on_close)
+        self.ws.on("error", self._on_error)
+
+    # -- listeners: the connection's thread --------------------------------------------------
+
+    def _note(self, event: str, data: str | bytes, at: float) -> None:
+        self.transcript.append(TranscriptEntry(at=at, conn=self.name, event=event, data=data))
+
+    def _on_open(self, _err: object, value: OpenResult) -> None:
+        at = self.clock.now()
+        self.opened = value
+        self._note("open", f"{self.ws.url} ({value.status})", at)
+        url = self.ws.url or ""
+        self.emit(
+            ConnectionOpened(
+                at=at,
+                scenario=self.scenario,
+                conn=self.name,
+                url=url,
+                status=value.status,
+                protocol=value.protocol,
+            )
+        )
+
+    def _on_message(self, _err: object, data: str | bytes) -> None:
+        at = self.clock.now()
+        self.inbox.put(Message(at, data))
+        self._note("received", data, at)
+        self.emit(FrameReceived(at=at, scenario=self.scenario, conn=self.name, data=data))
+
+    def _on_close(self, _err: object, value: CloseResult) -> None:
+        at = self.clock.now()
+        self._note("close", f"{value.code} {value.reason}".rstrip(), at)
+        self.emit(
+            ConnectionClosed(
+                at=at,
+                scenario=self.scenario,
+                conn=self.name,
+                code=value.code,
+                reason=value.reason,
+                was_clean=value.was_clean,
+            )
+        )
+        self.inbox.set_closed(value)
+
+    def _on_error(self, err: BusinessError) -> None:
+        at = self.clock.now()
+        self._note("error", f"{err.code} {err.message}", at)
+        self.emit(
+            ErrorOccurred(
+                at=at,
+                scenario=self.scenario,
+                conn=self.name,
+                code=err.code,
+                message=err.message,
+                data=err.data,
+            )
+        )
+        self.inbox.set_error(err)
+
+    # -- actions: the scenario's thread ------------------------------------------------------
+
+    def connect(self, url: str, options: ConnectOptions, deadline: Deadline) -> None:
+        """Open the connection; wait until it is open or the handshake failed.
+
+        Raises:
+            BusinessError: the handshake failed (code 200, data = the HTTP status), or the
+                arguments were refused.
+            TimeoutError: `deadline` passed first (the connection is dropped).
+            Interrupted: the run was stopped.
+        """
+        future = self.ws.connect(url, options)
+        assert future is not None
+        while True:
+            if self.stop.is_set():
+                self.ws.abort()
+                raise Interrupted
+            try:
+                future.result(timeout=min(POLL, deadline.remaining()))
+                return
+            except TimeoutError:
+                if deadline.expired():
+                    self.ws.abort()
+                    raise
+
+    def send(self, data: str | bytes) -> None:
+        """Send one message; raise `BusinessError` when the connection cannot send."""
+        future = self.ws.send(data)
+        assert future is not None
+        future.result(timeout=0)
+        at = self.clock.now()
+        self.last_send_at = at
+        self._note("sent", data, at)
+        self.emit(FrameSent(at=at, scenario=self.scenario, conn=self.name, data=data))
+
+    def close(self, code: int, reason: str, deadline: Deadline) -> CloseResult | None:
+        """Start the closing handshake (RFC 6455 7.1.2) and wait for its end until `deadline`.
+
+        Raises:
+            BusinessError: the code or reason was refused (401), or the connection is not open.
+            Interrupted: the run was stopped.
+        """
+        future = self.ws.close({"code": code, "reason": reason})
+        assert future is not None
+        future.result(timeout=0)
+        return self.inbox.wait_closed(deadline)
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the connection is open or opening (it needs closing at the end)."""
+        return self.ws.ready_state.value in ("CONNECTING", "OPEN", "CLOSING")
+
+    def shut(self, wait: float) -> None:
+        """At the end of a scenario: close politely, then drop it if the peer does not answer."""
+        if not self.is_open:
+            return
+        self.ws.close({"code": 1000, "reason": ""})  # a failed Future if it is already closing
+        if not self.ws.wait_closed(wait):
+            self.ws.abort()
+            self.ws.wait_closed(wait)

@@ -1,0 +1,80 @@
+"""Failures of steps, with the details a person needs: what was expected, what came closest.
+
+`StepFailed` is raised by steps; the scenario runner adds the step's place and the connection's
+transcript and turns it into a `runner.events.Failure` for the reporters.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from typing import Any
+
+from runner.errors import ExecutionError, ExpectationFailed, Location
+
+__all__ = ["ConnectionFailed", "StepFailed", "describe_spec", "json_diff"]
+
+
+class StepFailed(ExpectationFailed):
+    """An expect or expect_close step did not hold; the fields say what it expected and saw.
+
+    Attributes:
+        conn: the connection the step waited on.
+        expected: what the step expected, for a person.
+        closest: the message that came closest, if any.
+        reason: why `closest` did not match.
+        diff: a unified diff of expected and closest JSON.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        location: Location | None = None,
+        *,
+        conn: str | None = None,
+        expected: str | None = None,
+        closest: str | bytes | None = None,
+        reason: str | None = None,
+        diff: str | None = None,
+    ) -> None:
+        super().__init__(message, location)
+        self.conn = conn
+        self.expected = expected
+        self.closest = closest
+        self.reason = reason
+        self.diff = diff
+
+
+class ConnectionFailed(ExecutionError):
+    """A step could not use its connection (refused, reset, closed, not open)."""
+
+    def __init__(self, message: str, conn: str, location: Location | None = None) -> None:
+        super().__init__(message, location)
+        self.conn = conn
+
+
+def describe_spec(spec: dict[str, Any]) -> str:
+    """``json {"type": "said"}; regex '^ack'``: an expect's matchers for a person."""
+    parts = []
+    for key, value in spec.items():
+        if value is None:
+            continue
+        shown = repr(value) if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        parts.append(f"{key} {shown}")
+    return "; ".join(parts) or "any message"
+
+
+def json_diff(expected: Any, data: str | bytes) -> str | None:
+    """A unified diff of the expected JSON and a received message, or None if it is not JSON."""
+    try:
+        received = json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    left = _pretty(expected).splitlines()
+    right = _pretty(received).splitlines()
+    lines = difflib.unified_diff(left, right, "expected", "received", lineterm="", n=2)
+    return "\n".join(lines) or None
+
+
+def _pretty(value: Any) -> str:
+    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)

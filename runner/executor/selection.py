@@ -1,0 +1,108 @@
+"""Choosing scenarios: ``-k EXPR`` on names and ``--tag T`` on tags.
+
+``-k`` takes words joined by ``and``, ``or``, ``not`` and parentheses, like pytest's; a word
+matches a scenario whose name contains it, ignoring case (``-k "chat and not slow"``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+__all__ = ["KeywordError", "compile_keyword", "select"]
+
+_TOKEN = re.compile(r"\(|\)|[^\s()]+")
+
+Predicate = Callable[[str], bool]
+
+
+class KeywordError(ValueError):
+    """A ``-k`` expression that cannot be parsed; the message says where."""
+
+
+def compile_keyword(expression: str) -> Predicate:
+    """Compile a ``-k`` expression into a test on scenario names.
+
+    Raises:
+        KeywordError: the expression is empty or malformed.
+    """
+    tokens = _TOKEN.findall(expression)
+    if not tokens:
+        raise KeywordError("-k expects an expression, found nothing")
+    parser = _Parser(tokens, expression)
+    predicate = parser.parse_or()
+    if parser.pos != len(tokens):
+        raise KeywordError(f"-k {expression!r}: unexpected {tokens[parser.pos]!r}")
+    return predicate
+
+
+class _Parser:
+    """Recursive descent: or_expr := and_expr ('or' and_expr)*, and so on down to words."""
+
+    def __init__(self, tokens: list[str], expression: str) -> None:
+        self.tokens = tokens
+        self.expression = expression
+        self.pos = 0
+
+    def _peek(self) -> str | None:
+        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
+
+    def _take(self) -> str:
+        token = self._peek()
+        if token is None:
+            raise KeywordError(f"-k {self.expression!r}: expected a word, found the end")
+        self.pos += 1
+        return token
+
+    def parse_or(self) -> Predicate:
+        left = self.parse_and()
+        while self._peek() == "or":
+            self.pos += 1
+            left = _either(left, self.parse_and())
+        return left
+
+    def parse_and(self) -> Predicate:
+        left = self.parse_not()
+        while self._peek() == "and":
+            self.pos += 1
+            left = _both(left, self.parse_not())
+        return left
+
+    def parse_not(self) -> Predicate:
+        if self._peek() == "not":
+            self.pos += 1
+            inner = self.parse_not()
+            return lambda name: not inner(name)
+        return self.parse_atom()
+
+    def parse_atom(self) -> Predicate:
+        token = self._take()
+        if token == "(":
+            inner = self.parse_or()
+            if self._take() != ")":
+                raise KeywordError(f"-k {self.expression!r}: expected ')'")
+            return inner
+        if token in (")", "and", "or"):
+            raise KeywordError(f"-k {self.expression!r}: expected a word, found {token!r}")
+        word = token.lower()
+        return lambda name: word in name.lower()
+
+
+def _either(left: Predicate, right: Predicate) -> Predicate:
+    return lambda name: left(name) or right(name)
+
+
+def _both(left: Predicate, right: Predicate) -> Predicate:
+    return lambda name: left(name) and right(name)
+
+
+def select(scenarios: Sequence[Any], keyword: str | None, tags: Sequence[str]) -> list[Any]:
+    """The scenarios whose name satisfies `keyword` and that carry any of `tags` (if given)."""
+    accept = compile_keyword(keyword) if keyword else (lambda _name: True)
+    wanted = set(tags)
+    return [
+        s
+        for s in scenarios
+        if accept(s.name) and (not wanted or wanted & set(getattr(s, "tags", None) or ()))
+    ]
