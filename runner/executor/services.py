@@ -75,8 +75,8 @@ class Services:
 
     def show_output(self, reason: str) -> None:
         """Emit what each service printed so far (after a scenario failed)."""
-        for model in self.models if self._group is not None else []:
-            output = self._group.output(model.name)
+        for model in self.models:
+            output = self._output(model.name)
             if output:
                 self.emit(
                     ServiceOutput(
@@ -92,9 +92,18 @@ class Services:
             self._group.stop()
         finally:
             for model in self.models:
-                output = self._group.output(model.name) or ""
+                output = self._output(model.name)
                 self.emit(ServiceStopped(at=self.clock.now(), service=model.name, output=output))
             self._group = None
+
+    def _output(self, name: str) -> str:
+        """What service `name` printed; empty when it never started."""
+        if self._group is None:
+            return ""
+        try:
+            return str(self._group.output(name))
+        except KeyError:
+            return ""
 
 
 def _spec(model: Any) -> Any:
