@@ -1,0 +1,367 @@
+"""Suite services: commands started before a run, waited for, watched, and stopped after it.
+
+A service is a command (the built-in server, or the user's server under test). `ServiceGroup`
+starts the services of a suite in order, waits until each is ready (a line of its output
+matches a regex, a port or URL accepts connections), captures their output, and stops them: the
+whole process group gets SIGTERM, then SIGKILL after a grace period. Every wait has a deadline,
+so a service that never becomes ready is a `ServiceError`, never a hang.
+
+Services run in a session of their own, so a Ctrl-C in the terminal reaches wsrun only; wsrun
+then stops them (the caller calls `ServiceGroup.stop`, or leaves its `with` block).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import IO, NoReturn
+from urllib.parse import urlsplit
+
+from runner.errors import ServiceError
+
+__all__ = ["DEFAULT_GRACE", "OUTPUT_LIMIT", "ServiceGroup", "ServiceSpec"]
+
+#: Seconds between SIGTERM and SIGKILL when services stop.
+DEFAULT_GRACE = 5.0
+#: The most output kept per service, in characters; older lines are dropped first.
+OUTPUT_LIMIT = 1024 * 1024
+
+_POLL = 0.05
+_LINE_LIMIT = 64 * 1024
+_KILL_WAIT = 5.0
+_DEFAULT_PORTS = {"ws": 80, "http": 80, "wss": 443, "https": 443}
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """One service of a suite.
+
+    Attributes:
+        name: The service's name, used in messages and to look up its output.
+        command: An argument list, or a string run by ``/bin/sh``. A list starting with
+            ``wsrun`` runs this wsrun (same interpreter and version).
+        cwd: The working directory of the command.
+        env: Variables added to (or overriding) wsrun's environment.
+        ready_port: Ready once this port of localhost accepts TCP connections.
+        ready_url: Ready once the host and port of this URL accept TCP connections.
+        ready_log: Ready once a line of output matches this regex (searched); its named groups
+            become captures.
+        timeout: Seconds to wait for readiness.
+        provides: Templates the caller renders with the captures; not used here.
+    """
+
+    name: str
+    command: list[str] | str
+    cwd: Path = Path()
+    env: dict[str, str] = field(default_factory=dict)
+    ready_port: int | None = None
+    ready_url: str | None = None
+    ready_log: str | None = None
+    timeout: float = 10.0
+    provides: dict[str, str] = field(default_factory=dict)
+
+
+class ServiceGroup:
+    """The services of one run, started in order by `start()` and stopped by `stop()`.
+
+    Use it as a context manager so that the services stop after a failure or a Ctrl-C::
+
+        with ServiceGroup(specs) as services:
+            variables = services.start()
+            ...
+
+    Args:
+        specs: The services, started in this order (and stopped in the reverse order).
+        grace: Seconds between SIGTERM and SIGKILL when stopping.
+        output_limit: The most output kept per service, in characters.
+    """
+
+    def __init__(
+        self,
+        specs: Sequence[ServiceSpec],
+        *,
+        grace: float = DEFAULT_GRACE,
+        output_limit: int = OUTPUT_LIMIT,
+    ) -> None:
+        names = [spec.name for spec in specs]
+        if len(set(names)) != len(names):
+            raise ValueError(f"service names must be unique, found {names}")
+        self.specs = tuple(specs)
+        self.grace = grace
+        self.output_limit = output_limit
+        self._services: dict[str, _Service] = {}
+
+    def start(self) -> dict[str, str]:
+        """Start every service and wait until each is ready; return all their captures.
+
+        The captures are the named groups of each `ready_log` match, plus ``port`` for a
+        `ready_port`; a later service's capture replaces an earlier one of the same name (see
+        `captures()` for one service's own). On any failure, the services already started are
+        stopped before the exception propagates.
+
+        Raises:
+            ServiceError: A command cannot be started, exits before it is ready, or is not
+                ready within its timeout; `output` holds what it printed.
+        """
+        if self._services:
+            raise RuntimeError("services are already started")
+        variables: dict[str, str] = {}
+        try:
+            for spec in self.specs:
+                service = self._services[spec.name] = _Service(spec, self.output_limit)
+                variables.update(service.start())
+        except BaseException:
+            self.stop()
+            raise
+        return variables
+
+    def captures(self, name: str) -> dict[str, str]:
+        """What service `name` provided when it became ready."""
+        return dict(self._service(name).captures)
+
+    def output(self, name: str) -> str:
+        """The stdout and stderr of service `name` so far (the last `output_limit` characters)."""
+        return self._service(name).output.text()
+
+    def returncode(self, name: str) -> int | None:
+        """The exit status of service `name`, or None while it runs."""
+        return self._service(name).process.poll()
+
+    def pid(self, name: str) -> int:
+        """The process id of service `name`, which is also its process group id."""
+        return self._service(name).process.pid
+
+    def stop(self) -> None:
+        """Stop every started service, last started first; idempotent."""
+        for service in reversed(self._services.values()):
+            service.stop(self.grace)
+
+    def __enter__(self) -> ServiceGroup:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _service(self, name: str) -> _Service:
+        try:
+            return self._services[name]
+        except KeyError:
+            raise KeyError(f"no started service named {name!r}") from None
+
+
+class _Service:
+    """One running command: its process, its output, and what it provided."""
+
+    def __init__(self, spec: ServiceSpec, output_limit: int) -> None:
+        self.spec = spec
+        self.pattern = re.compile(spec.ready_log) if spec.ready_log is not None else None
+        self.output = _Output(self.pattern, output_limit)
+        self.captures: dict[str, str] = {}
+        self._process: subprocess.Popen[bytes] | None = None
+        self._stopped = False
+
+    @property
+    def process(self) -> subprocess.Popen[bytes]:
+        if self._process is None:
+            raise RuntimeError(f"service {self.spec.name!r} did not start")
+        return self._process
+
+    def start(self) -> dict[str, str]:
+        self._process = _spawn(self.spec)
+        assert self._process.stdout is not None  # stdout=PIPE
+        self.output.read(self._process.stdout, f"wsrun-service-{self.spec.name}")
+        self._wait_ready()
+        self.captures = dict(self.output.match or {})
+        if self.spec.ready_port is not None:
+            self.captures["port"] = str(self.spec.ready_port)
+        return self.captures
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + self.spec.timeout
+        while not self._ready(deadline):
+            code = self.process.poll()
+            if code is not None:
+                self.output.join(_POLL * 10)  # let the last lines in, for the message
+                self._fail(f"exited with code {code} before it was ready")
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self._fail(f"not ready within {self.spec.timeout:g}s")
+            self.output.wait(min(_POLL, remaining))
+
+    def _ready(self, deadline: float) -> bool:
+        spec = self.spec
+        if self.pattern is not None and self.output.match is None:
+            return False
+        if spec.ready_port is not None and not _accepts("localhost", spec.ready_port, deadline):
+            return False
+        return spec.ready_url is None or _accepts(*_address(spec.ready_url), deadline)
+
+    def _fail(self, what: str) -> NoReturn:
+        raise ServiceError(
+            self.spec.name, f"{what}; waited for {self._conditions()}", self.output.text()
+        )
+
+    def _conditions(self) -> str:
+        spec = self.spec
+        waits = []
+        if spec.ready_log is not None:
+            waits.append(f"a line of output matching {spec.ready_log!r}")
+        if spec.ready_port is not None:
+            waits.append(f"port {spec.ready_port} to accept connections")
+        if spec.ready_url is not None:
+            waits.append(f"{spec.ready_url} to accept connections")
+        return " and ".join(waits) or "nothing"
+
+    def stop(self, grace: float) -> None:
+        """SIGTERM the process group, SIGKILL it after `grace` seconds; idempotent."""
+        if self._process is None or self._stopped:
+            return
+        self._stopped = True
+        deadline = time.monotonic() + grace
+        _signal_group(self._process.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._process.wait(grace)
+        # The output ends when every process of the group holding it has exited.
+        self.output.join(max(0.0, deadline - time.monotonic()))
+        _signal_group(self._process.pid, signal.SIGKILL)
+        self._process.wait(_KILL_WAIT)
+        self.output.join(_KILL_WAIT)
+
+
+class _Output:
+    """The output of a service, read line by line on a thread, the last `limit` characters kept.
+
+    While `pattern` has not matched, each new line is searched; the first match's named groups
+    are kept as `match`.
+    """
+
+    def __init__(self, pattern: re.Pattern[str] | None, limit: int) -> None:
+        self.pattern = pattern
+        self.limit = limit
+        self.match: dict[str, str] | None = None
+        self._lines: deque[str] = deque()
+        self._size = 0
+        self._dropped = False
+        self._changed = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def read(self, stream: IO[bytes], name: str) -> None:
+        """Start reading `stream` on a thread; the thread closes it at its end."""
+        self._thread = threading.Thread(target=self._read, args=(stream,), name=name, daemon=True)
+        self._thread.start()
+
+    def text(self) -> str:
+        with self._changed:
+            lines = list(self._lines)
+        head = ["[earlier output dropped]"] if self._dropped else []
+        return "".join(line + "\n" for line in head + lines)
+
+    def wait(self, seconds: float) -> None:
+        """Wait up to `seconds` for a new line."""
+        with self._changed:
+            self._changed.wait(seconds)
+
+    def join(self, seconds: float) -> None:
+        """Wait up to `seconds` for the end of the output."""
+        if self._thread is not None:
+            self._thread.join(seconds)
+
+    def _read(self, stream: IO[bytes]) -> None:
+        with stream:
+            for raw in _lines(stream):
+                self._add(raw.decode("utf-8", "replace").rstrip("\r\n"))
+        with self._changed:
+            self._changed.notify_all()
+
+    def _add(self, line: str) -> None:
+        with self._changed:
+            self._lines.append(line)
+            self._size += len(line) + 1
+            while self._size > self.limit and len(self._lines) > 1:
+                self._size -= len(self._lines.popleft()) + 1
+                self._dropped = True
+            if self.pattern is not None and self.match is None:
+                found = self.pattern.search(line)
+                if found:
+                    groups = found.groupdict()
+                    self.match = {k: v for k, v in groups.items() if v is not None}
+            self._changed.notify_all()
+
+
+def _lines(stream: IO[bytes]) -> Iterator[bytes]:
+    """The lines of `stream` (a very long line comes in pieces), until its end."""
+    while line := stream.readline(_LINE_LIMIT):
+        yield line
+
+
+def _spawn(spec: ServiceSpec) -> subprocess.Popen[bytes]:
+    """Start the command of `spec` in a new session, its stdout and stderr in one pipe."""
+    shell = isinstance(spec.command, str)
+    args = spec.command if isinstance(spec.command, str) else _argv(spec.command)
+    if not args:
+        raise ServiceError(spec.name, "command is empty")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **spec.env}
+    try:
+        return subprocess.Popen(
+            args,
+            shell=shell,
+            cwd=spec.cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, which stop() signals as a whole
+        )
+    except OSError as exc:
+        shown = args if shell else shlex.join(args)
+        raise ServiceError(spec.name, f"cannot start {shown}: {exc.strerror or exc}") from exc
+
+
+def _argv(command: list[str]) -> list[str]:
+    """`command`, with a leading ``wsrun`` replaced by this interpreter running this wsrun."""
+    if command[:1] != ["wsrun"]:
+        return list(command)
+    if command[1:2] == ["serve"]:  # the server directly: starts faster, needs no CLI
+        return [sys.executable, "-m", "runner.server", *command[2:]]
+    return [sys.executable, "-m", "runner", *command[1:]]
+
+
+def _accepts(host: str, port: int, deadline: float) -> bool:
+    """Whether `host:port` accepts a TCP connection now (waiting no later than `deadline`)."""
+    wait = min(1.0, max(0.01, deadline - time.monotonic()))
+    try:
+        with socket.create_connection((host, port), timeout=wait):
+            return True
+    except OSError:
+        return False
+
+
+def _address(url: str) -> tuple[str, int]:
+    """The host and port a URL connects to."""
+    parts = urlsplit(url)
+    port = parts.port or _DEFAULT_PORTS.get(parts.scheme, 80)
+    return parts.hostname or "localhost", port
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    """Send `sig` to a process group that may already be gone."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
