@@ -50,7 +50,7 @@ def started(
         yield group, group.start()
 
 
-def test_builtin_server_as_a_list_command_provides_its_url(tmp_path: Path) -> None:
+def test_builtin_server_as_a_list_command_provides_its_url() -> None:
     with started(SERVE) as (group, variables):
         assert variables["url"].startswith("ws://127.0.0.1:")
         assert group.captures("server") == variables
