@@ -14,7 +14,10 @@ from tests.support import timeout
 
 def open_ws(server: TestServer, path: str, **kwargs: Any) -> ClientConnection:
     """Connect to `path` on `server`; use it in a `with` block so that it closes."""
-    return connect(server.url + path, open_timeout=timeout(), close_timeout=timeout(), **kwargs)
+    conn: ClientConnection = connect(
+        server.url + path, open_timeout=timeout(), close_timeout=timeout(), **kwargs
+    )
+    return conn
 
 
 def recv_json(conn: ClientConnection) -> Any:
