@@ -70,7 +70,8 @@ def check_url(url: str) -> None:
         port = parts.port
     except ValueError as exc:
         raise BusinessError(ErrorCode.URL, f"Websocket url error: {exc}") from None
-    if parts.scheme not in ("ws", "wss"):
+    # Case-sensitive like OpenHarmony (and websocket-client); urlsplit lower-cases the scheme.
+    if url.partition(":")[0] not in ("ws", "wss"):
         raise BusinessError(ErrorCode.URL, f"Websocket url error: scheme isn't ws or wss: {url!r}")
     if not parts.hostname:
         raise BusinessError(ErrorCode.URL, f"Websocket url error: no host in {url!r}")
