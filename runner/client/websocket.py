@@ -144,8 +144,8 @@ class WebSocket:
         with self._lock:
             self._state = ReadyState.CLOSED
         self._listeners.emit("error", error)
-        reply.fail(error)
         self._done.set()
+        reply.fail(error)  # after `_done`: the callback may connect again at once
 
     def _open(self, opened: OpenResult, reply: Reply) -> None:
         with self._lock:
