@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from runner.client import (
     BusinessError,
+    ErrorCode,
     CloseResult,
     ConnectOptions,
     OpenResult,
@@ -145,14 +146,20 @@ class Connection:
                     raise
 
     def send(self, data: str | bytes) -> None:
-        """Send one message; raise `BusinessError` when the connection cannot send."""
-        future = self.ws.send(data)
-        assert future is not None
-        future.result(timeout=0)
+        """Send one message; raise `BusinessError` when the connection cannot send.
+
+        The send is timed and logged before the frame is written: an echo can arrive (and be
+        logged by the connection's thread) before `ws.send` returns.
+        """
+        if self.ws.ready_state.value != "OPEN":
+            raise BusinessError(ErrorCode.OTHER, f"not open ({self.ws.ready_state.value})")
         at = self.clock.now()
         self.last_send_at = at
         self._note("sent", data, at)
         self.emit(FrameSent(at=at, scenario=self.scenario, conn=self.name, data=data))
+        future = self.ws.send(data)
+        assert future is not None
+        future.result(timeout=0)
 
     def close(self, code: int, reason: str, deadline: Deadline) -> CloseResult | None:
         """Start the closing handshake (RFC 6455 7.1.2) and wait for its end until `deadline`.

@@ -12,7 +12,7 @@ from typing import Any
 
 from runner.errors import ExecutionError, ExpectationFailed, Location
 
-__all__ = ["ConnectionFailed", "StepFailed", "describe_spec", "json_diff"]
+__all__ = ["ConnectionFailed", "StepFailed", "json_diff"]
 
 
 class StepFailed(ExpectationFailed):
@@ -51,17 +51,6 @@ class ConnectionFailed(ExecutionError):
     def __init__(self, message: str, conn: str, location: Location | None = None) -> None:
         super().__init__(message, location)
         self.conn = conn
-
-
-def describe_spec(spec: dict[str, Any]) -> str:
-    """``json {"type": "said"}; regex '^ack'``: an expect's matchers for a person."""
-    parts = []
-    for key, value in spec.items():
-        if value is None:
-            continue
-        shown = repr(value) if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-        parts.append(f"{key} {shown}")
-    return "; ".join(parts) or "any message"
 
 
 def json_diff(expected: Any, data: str | bytes) -> str | None:

@@ -9,6 +9,7 @@ failure and keep it in the reports.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from runner.errors import Location, ServiceError
@@ -26,6 +27,7 @@ class Services:
         suite_file = getattr(suite, "suite_file", None)
         self.models: list[Any] = list(getattr(suite_file, "services", None) or [])
         self.suite_vars: dict[str, Any] = dict(getattr(suite_file, "vars", None) or {})
+        self.folder = _folder(suite)
         self.clock = clock
         self.emit = emit
         self._group: Any = None
@@ -40,7 +42,8 @@ class Services:
             return {}
         from runner.services import ServiceGroup
 
-        self._group = ServiceGroup([_spec(model) for model in self.models])
+        specs = [_spec(model, self.suite_vars, self.folder) for model in self.models]
+        self._group = ServiceGroup(specs)
         try:
             captures = dict(self._group.start() or {})
         except ServiceError as error:
@@ -106,13 +109,33 @@ class Services:
             return ""
 
 
-def _spec(model: Any) -> Any:
+def _spec(model: Any, variables: dict[str, Any], folder: Path) -> Any:
+    """A `runner.services.ServiceSpec` from a suite file's service model."""
     from runner.services import ServiceSpec
 
-    fields = ("name", "command", "cwd", "env", "ready_port", "ready_url", "ready_log", "timeout")
-    values = {name: getattr(model, name, None) for name in fields}
-    values["provides"] = dict(getattr(model, "provides", None) or {})
-    return ServiceSpec(**{k: v for k, v in values.items() if v is not None})
+    ready = model.ready
+    port = render(ready.port, variables, _location(model)) if ready.port is not None else None
+    return ServiceSpec(
+        name=model.name,
+        command=render(model.command, variables, _location(model)),
+        cwd=folder / model.cwd,
+        env={k: str(v) for k, v in render(dict(model.env), variables, _location(model)).items()},
+        ready_port=int(port) if port is not None else None,
+        ready_url=render(ready.url, variables, _location(model)),
+        ready_log=ready.log,
+        timeout=float(model.timeout),
+        provides=dict(model.provides),
+    )
+
+
+def _folder(suite: Any) -> Path:
+    """The suite file's folder: services' `cwd` is relative to it."""
+    for name in ("suite_path", "suite_file_path", "root"):
+        path = getattr(suite, name, None)
+        if path is not None:
+            path = Path(path)
+            return path.parent if path.suffix in (".yaml", ".yml") else path
+    return Path()
 
 
 def _location(model: Any) -> Location:

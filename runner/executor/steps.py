@@ -7,7 +7,6 @@ does not hold raises `StepFailed`; one that cannot use its connection raises `Co
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,10 +15,10 @@ from typing import Any
 from runner.client import BusinessError, ClientCert, ConnectOptions, ProxyOptions
 from runner.executor.clock import sleep
 from runner.executor.connection import Connection
-from runner.executor.context import ScenarioContext
-from runner.executor.failures import ConnectionFailed, StepFailed, describe_spec, json_diff
+from runner.executor.context import DEFAULT_CONN, ScenarioContext
+from runner.executor.failures import ConnectionFailed, StepFailed, json_diff
 from runner.executor.inbox import Message, NoMatch, Verdict
-from runner.matching import compile_matcher, extract_saves
+from runner.matching import extract_saves
 
 __all__ = ["STEPS", "Outcome", "run_step"]
 
@@ -38,81 +37,67 @@ class Outcome:
 
 def run_connect(ctx: ScenarioContext, step: Any) -> Outcome:
     """Open a connection (RFC 6455 4.1); with `expect_status`, expect the server to refuse it."""
-    name = step.conn
+    name = step.conn or DEFAULT_CONN
     if name in ctx.connections and ctx.connections[name].is_open:
         raise ConnectionFailed(f"connection {name!r} is already open", name, step.location)
+    step = ctx.rendered(step)
     conn = Connection(name, ctx.index, ctx.clock, ctx.emit, ctx.stop)
     ctx.connections[name] = conn
-    url = ctx.render(step.url, step)
-    options = _connect_options(ctx, step)
-    deadline = ctx.deadline(getattr(step, "timeout", None) or options.timeout)
-    expected = getattr(step, "expect_status", None)
+    options = _connect_options(step)
     try:
-        conn.connect(url, options, deadline)
+        conn.connect(step.url, options, ctx.deadline(options.timeout))
     except BusinessError as error:
-        return _refused(conn, step, url, error, expected)
+        return _refused(conn, step, error)
     except TimeoutError:
-        message = f"no handshake answer from {url} in time"
+        message = f"no handshake answer from {step.url} in time"
         raise ConnectionFailed(message, name, step.location) from None
-    if expected not in (None, 101):
+    if step.expect_status not in (None, 101):
         conn.shut(1.0)
-        message = f"expected the handshake to be refused with HTTP {expected}, but it was accepted"
-        raise StepFailed(f"{message} ({url})", step.location, conn=name, expected=str(expected))
+        message = f"expected the handshake to be refused with HTTP {step.expect_status}, but it "
+        raise StepFailed(
+            f"{message}was accepted (101)",
+            step.location,
+            conn=name,
+            expected=f"HTTP {step.expect_status}",
+        )
     return Outcome(conn=name)
 
 
-def _refused(
-    conn: Connection, step: Any, url: str, error: BusinessError, expected: int | None
-) -> Outcome:
-    status = error.data or "0"
+def _refused(conn: Connection, step: Any, error: BusinessError) -> Outcome:
+    status, expected = error.data or "0", step.expect_status
     if expected not in (None, 101) and status == str(expected):
         return Outcome(conn=conn.name)
     found = f"HTTP {status}" if status != "0" else "no HTTP answer"
     if expected not in (None, 101):
         message = f"expected the handshake to be refused with HTTP {expected}, found {found}"
         raise StepFailed(message, step.location, conn=conn.name, expected=f"HTTP {expected}")
-    message = f"cannot connect to {url}: {error.message} ({found})"
+    message = f"cannot connect to {step.url}: {error.message} ({found})"
     raise ConnectionFailed(message, conn.name, step.location)
 
 
-def _connect_options(ctx: ScenarioContext, step: Any) -> ConnectOptions:
-    headers = ctx.render(dict(getattr(step, "headers", None) or {}), step)
-    protocols = ctx.render(list(getattr(step, "subprotocols", None) or []), step)
-    tls = getattr(step, "tls", None)
-    timeout = getattr(step, "timeout", None)
+def _connect_options(step: Any) -> ConnectOptions:
+    tls = step.tls
     return ConnectOptions(
-        header={str(k): str(v) for k, v in headers.items()},
-        protocol=", ".join(protocols) or None,
-        ca_path=_tls_field(ctx, step, tls, "ca"),
-        client_cert=_client_cert(ctx, step, tls),
-        skip_server_cert_verification=tls is not None and getattr(tls, "verify", True) is False,
-        proxy=_proxy(ctx, step),
-        timeout=min(timeout or ctx.timeout, 3600.0),
+        header=dict(step.headers),
+        protocol=", ".join(step.subprotocols) or None,
+        ca_path=tls.ca if tls is not None else None,
+        client_cert=_client_cert(tls),
+        skip_server_cert_verification=tls is not None and tls.verify is False,
+        proxy=_proxy(step.proxy),
+        timeout=step.timeout if step.timeout is not None else ConnectOptions.timeout,
     )
 
 
-def _tls_field(ctx: ScenarioContext, step: Any, tls: Any, name: str) -> str | None:
-    value = getattr(tls, name, None) if tls is not None else None
-    return None if value is None else str(ctx.render(value, step))
-
-
-def _client_cert(ctx: ScenarioContext, step: Any, tls: Any) -> ClientCert | None:
-    cert, key = _tls_field(ctx, step, tls, "cert"), _tls_field(ctx, step, tls, "key")
-    if cert is None or key is None:
+def _client_cert(tls: Any) -> ClientCert | None:
+    if tls is None or tls.cert is None or tls.key is None:
         return None
-    password = _tls_field(ctx, step, tls, "key_password") or ""
-    return ClientCert(cert_path=cert, key_path=key, key_password=password)
+    return ClientCert(cert_path=tls.cert, key_path=tls.key, key_password=tls.password or "")
 
 
-def _proxy(ctx: ScenarioContext, step: Any) -> Any:
-    proxy = getattr(step, "proxy", None)
-    if proxy is None:
-        return "system"
+def _proxy(proxy: Any) -> Any:
     if isinstance(proxy, str):
-        return ctx.render(proxy, step)
-    exclusions = tuple(getattr(proxy, "exclusion_list", None) or ())
-    host = str(ctx.render(proxy.host, step))
-    return ProxyOptions(host=host, port=int(proxy.port), exclusion_list=exclusions)
+        return proxy
+    return ProxyOptions(host=proxy.host, port=int(proxy.port), exclusion_list=tuple(proxy.exclude))
 
 
 # -- send ----------------------------------------------------------------------------------
@@ -120,8 +105,8 @@ def _proxy(ctx: ScenarioContext, step: Any) -> Any:
 
 def run_send(ctx: ScenarioContext, step: Any) -> Outcome:
     """Send one text or binary message."""
-    conn = ctx.connection(step.conn, step)
-    data = _payload(ctx, step)
+    conn = ctx.connection(ctx.conn_name(step), step)
+    data = _payload(ctx.rendered(step))
     try:
         conn.send(data)
     except BusinessError as error:
@@ -133,20 +118,12 @@ def run_send(ctx: ScenarioContext, step: Any) -> Outcome:
     return Outcome(conn=conn.name)
 
 
-def _payload(ctx: ScenarioContext, step: Any) -> str | bytes:
-    if getattr(step, "text", None) is not None:
-        return str(ctx.render(step.text, step))
-    if getattr(step, "json", None) is not None or "json" in _set_fields(step):
-        value = ctx.render(step.json, step)
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    binary = step.binary
-    if getattr(binary, "hex", None) is not None:
-        return bytes.fromhex(str(ctx.render(binary.hex, step)))
-    return base64.b64decode(str(ctx.render(binary.base64, step)))
-
-
-def _set_fields(step: Any) -> set[str]:
-    return set(getattr(step, "model_fields_set", ()) or ())
+def _payload(step: Any) -> str | bytes:
+    if step.text is not None:
+        return str(step.text)
+    if step.binary is not None:
+        return bytes(step.binary.to_bytes())
+    return json.dumps(step.json_, ensure_ascii=False, separators=(",", ":"))
 
 
 def _closed_note(conn: Connection) -> str:
@@ -161,43 +138,35 @@ def _closed_note(conn: Connection) -> str:
 
 def run_expect(ctx: ScenarioContext, step: Any) -> Outcome:
     """Take the first waiting message that matches, waiting until the step's deadline."""
-    conn = ctx.connection(step.conn, step)
+    conn = ctx.connection(ctx.conn_name(step), step)
     start = ctx.clock.now()
-    spec = ctx.render(matcher_spec(step), step)
-    matcher = compile_matcher(spec)
-    extra = ctx.compile_ignore(list(getattr(step, "ignore", None) or []), step)
-    captures: dict[str, Any] = {}
+    spec = ctx.rendered(step)
+    matcher = ctx.matcher(step, spec)
+    extra = ctx.compile_ignore(spec.ignore, step) if spec.ignore else []
+    taken: list[Any] = []
 
     def judge(message: Message) -> Verdict:
         result = matcher.match(message.data)
         if result.ok:
-            captures.update(result.captures or {})
+            taken.append(result)
             return Verdict(True)
         if ctx.is_noise(message.data, extra):
             return Verdict(False, ignore=True)
-        return Verdict(False, score=result.score, reason=result.reason or "")
+        return Verdict(False, score=result.score, reason=result.reason)
 
-    deadline = ctx.deadline(getattr(step, "timeout", None))
+    deadline = ctx.deadline(spec.timeout)
     try:
-        message = conn.inbox.take(judge, deadline, first_only=bool(getattr(step, "next", False)))
+        message = conn.inbox.take(judge, deadline, first_only=spec.next)
     except NoMatch as miss:
-        raise _expect_failed(ctx, conn, step, spec, miss, start) from None
-    _save(ctx, step, message, captures)
+        raise _expect_failed(ctx, conn, spec, matcher, miss, start) from None
+    _save(ctx, spec, message, taken[-1].captures)
     return _latencies(conn, start, message)
 
 
-def matcher_spec(step: Any) -> dict[str, Any]:
-    """The matcher part of an expect step, as the mapping `compile_matcher` takes."""
-    keys = ("text", "regex", "json", "jsonpath", "binary")
-    dumped = step.model_dump(include=set(keys), exclude_none=True, by_alias=True)
-    return dict(dumped)
-
-
 def _save(ctx: ScenarioContext, step: Any, message: Message, captures: dict[str, Any]) -> None:
-    ctx.variables.update(captures)
-    save = getattr(step, "save", None)
-    if save:
-        ctx.variables.update(extract_saves(save, message.data))
+    ctx.variables.update(captures)  # named groups of `regex` become variables
+    if step.save:
+        ctx.variables.update(extract_saves(step.save, message.data, captures, step.location))
 
 
 def _latencies(conn: Connection, start: float, message: Message) -> Outcome:
@@ -208,26 +177,25 @@ def _latencies(conn: Connection, start: float, message: Message) -> Outcome:
 
 
 def _expect_failed(
-    ctx: ScenarioContext, conn: Connection, step: Any, spec: Any, miss: NoMatch, start: float
+    ctx: ScenarioContext, conn: Connection, spec: Any, matcher: Any, miss: NoMatch, start: float
 ) -> StepFailed:
     waited = ctx.clock.now() - start
     closest = miss.closest
-    expected = describe_spec(spec)
     why = {
         "timeout": f"no message on {conn.name!r} matched within {waited:.3f}s",
         "closed": f"the connection {conn.name!r} closed before a matching message"
         f"{_close_detail(conn)}",
         "not-next": f"the next message on {conn.name!r} did not match (next: true)",
     }[miss.why]
-    diff = json_diff(spec["json"], closest.message.data) if closest and "json" in spec else None
+    has_json = closest is not None and "json" in spec.matchers()
     return StepFailed(
         why,
-        step.location,
+        spec.location,
         conn=conn.name,
-        expected=expected,
+        expected=str(matcher.description),
         closest=closest.message.data if closest else None,
         reason=closest.reason if closest else None,
-        diff=diff,
+        diff=json_diff(spec.json_, closest.message.data) if has_json and closest else None,
     )
 
 
@@ -246,11 +214,10 @@ def _close_detail(conn: Connection) -> str:
 
 def run_close(ctx: ScenarioContext, step: Any) -> Outcome:
     """Start the closing handshake and wait for it to end (RFC 6455 7.1.2)."""
-    conn = ctx.connection(step.conn, step)
-    code = int(getattr(step, "code", None) or 1000)
-    reason = str(ctx.render(getattr(step, "reason", None) or "", step))
+    conn = ctx.connection(ctx.conn_name(step), step)
+    step = ctx.rendered(step)
     try:
-        closed = conn.close(code, reason, ctx.deadline(getattr(step, "timeout", None)))
+        closed = conn.close(int(step.code), step.reason, ctx.deadline(None))
     except BusinessError as error:
         message = f"cannot close {conn.name!r}: {error.message}{_closed_note(conn)}"
         raise ConnectionFailed(message, conn.name, step.location) from None
@@ -263,17 +230,15 @@ def run_close(ctx: ScenarioContext, step: Any) -> Outcome:
 
 def run_expect_close(ctx: ScenarioContext, step: Any) -> Outcome:
     """Wait for the connection to close; check the close code and reason (RFC 6455 7.1.5)."""
-    conn = ctx.connection(step.conn, step)
-    code, reason = getattr(step, "code", None), getattr(step, "reason", None)
-    reason = None if reason is None else str(ctx.render(reason, step))
-    expected = _close_expected(code, reason)
-    closed = conn.inbox.wait_closed(ctx.deadline(getattr(step, "timeout", None)))
+    conn = ctx.connection(ctx.conn_name(step), step)
+    step = ctx.rendered(step)
+    expected = _close_expected(step.code, step.reason)
+    closed = conn.inbox.wait_closed(ctx.deadline(step.timeout))
     if closed is None:
         message = f"the connection {conn.name!r} did not close in time"
         raise StepFailed(message, step.location, conn=conn.name, expected=expected)
-    if (code is not None and closed.code != code) or (
-        reason is not None and closed.reason != reason
-    ):
+    wrong_code = step.code is not None and closed.code != step.code
+    if wrong_code or (step.reason is not None and closed.reason != step.reason):
         found = f"{closed.code} {closed.reason!r}"
         message = f"the connection {conn.name!r} closed with {found}, expected {expected}"
         raise StepFailed(message, step.location, conn=conn.name, expected=expected)
@@ -287,7 +252,7 @@ def _close_expected(code: int | None, reason: str | None) -> str:
 
 def run_sleep(ctx: ScenarioContext, step: Any) -> Outcome:
     """Wait; Ctrl-C interrupts the wait."""
-    seconds = float(getattr(step, "duration", None) or getattr(step, "seconds", 0.0))
+    seconds = float(ctx.rendered(step).duration)
     sleep(min(seconds, ctx.limit.remaining()), ctx.stop)
     return Outcome()
 
