@@ -12,9 +12,9 @@ from collections.abc import Callable
 
 from runner.client import (
     BusinessError,
-    ErrorCode,
     CloseResult,
     ConnectOptions,
+    ErrorCode,
     OpenResult,
     WebSocket,
     create_websocket,
