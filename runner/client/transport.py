@@ -350,15 +350,22 @@ def _connect_arguments(options: ConnectOptions) -> dict[str, Any]:
     return arguments
 
 
+#: A no_proxy entry that matches no host: websocket-client reads the environment's no_proxy
+#: whenever the list it is given is empty.
+_MATCHES_NO_HOST = "\x00"
+
+
 def _proxy_arguments(options: ConnectOptions) -> dict[str, Any]:
     proxy = options.proxy
     if proxy == "no-proxy":
-        return {"http_no_proxy": ["*"]}
+        # websocket-client reads http_no_proxy only beside a proxy host; without one it would
+        # take http_proxy from the environment. "*" then sends every host direct.
+        return {"http_proxy_host": "no-proxy.invalid", "http_proxy_port": 1, "http_no_proxy": ["*"]}
     if isinstance(proxy, ProxyOptions):
         return {
             "http_proxy_host": proxy.host,
             "http_proxy_port": proxy.port,
-            "http_no_proxy": list(proxy.exclusion_list) or None,
+            "http_no_proxy": [*proxy.exclusion_list, _MATCHES_NO_HOST],
             "proxy_type": "http",
         }
     return {}  # "system": websocket-client reads http_proxy, https_proxy and no_proxy
