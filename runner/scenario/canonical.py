@@ -1,0 +1,147 @@
+"""From the way steps are written to the form the models validate.
+
+A step is written as a one-key mapping whose key is its kind, with shorthands:
+
+    - send: hello          →  {kind: send, text: hello}
+    - expect: hello        →  {kind: expect, text: hello}
+    - connect: ws://x/     →  {kind: connect, url: ws://x/}
+    - sleep: 500ms         →  {kind: sleep, duration: 500ms}
+    - use: auth.login      →  {kind: use, block: auth.login}
+    - close                →  {kind: close}        (also `expect_close`)
+    - expect-message: ...  →  {kind: expect, ...}
+
+Mistakes found here (an unknown kind, options beside the kind instead of under it) are reported
+with "did you mean"; such a step is replaced by a harmless one so that the rest still validates.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from runner.errors import ScenarioError
+from runner.scenario.diagnostics import SYNONYMS, describe, did_you_mean
+from runner.scenario.source import Document, ValuePath
+
+__all__ = ["KINDS", "SHORTHANDS", "canonical_imports", "canonical_steps"]
+
+#: The step kinds, in the order the documentation lists them.
+KINDS = ("connect", "send", "expect", "close", "expect_close", "sleep", "use")
+#: The field a scalar stands for, per kind (`- send: hello`).
+SHORTHANDS = {
+    "connect": "url",
+    "send": "text",
+    "expect": "text",
+    "sleep": "duration",
+    "use": "block",
+}
+#: Kinds that may be written alone (`- close`).
+BARE = ("close", "expect_close")
+_INTERNAL = ("kind", "location", "bindings")
+_PLACEHOLDER: dict[str, Any] = {"kind": "sleep", "duration": 0}
+
+
+def canonical_steps(document: Document, path: ValuePath, errors: list[ScenarioError]) -> Any:
+    """The steps at `path` in canonical form (errors appended; non-lists returned as they are)."""
+    steps = _at(document.value, path)
+    if not isinstance(steps, list):
+        return steps
+    return [_step(document, (*path, index), step, errors) for index, step in enumerate(steps)]
+
+
+def _at(value: Any, path: ValuePath) -> Any:
+    for part in path:
+        value = value[part]
+    return value
+
+
+def _step(
+    document: Document, path: ValuePath, step: Any, errors: list[ScenarioError]
+) -> dict[str, Any]:
+    try:
+        return _canonical(document, path, step)
+    except ScenarioError as error:
+        errors.append(error)
+        return dict(_PLACEHOLDER)
+
+
+def _canonical(document: Document, path: ValuePath, step: Any) -> dict[str, Any]:
+    if isinstance(step, str):
+        return _bare(document, path, step)
+    if not isinstance(step, dict) or not step:
+        raise document.error(
+            "invalid step",
+            document.location(path),
+            expected="a mapping such as {send: hello}",
+            found=describe(step),
+        )
+    if len(step) > 1:
+        raise _several_keys(document, path, step)
+    key, body = next(iter(step.items()))
+    kind = _kind(document, (*path, key), key)
+    return _body(document, (*path, key), kind, body)
+
+
+def _bare(document: Document, path: ValuePath, text: str) -> dict[str, Any]:
+    kind = _kind(document, path, text, is_key=False)
+    if kind not in BARE:
+        raise document.error(
+            f"step {text!r} needs options",
+            document.location(path),
+            expected=f"{text}: followed by its options",
+        )
+    return {"kind": kind}
+
+
+def _kind(document: Document, path: ValuePath, key: str, *, is_key: bool = True) -> str:
+    kind = SYNONYMS.get(key, key)
+    if kind in KINDS:
+        return kind
+    location = document.key_location(path) if is_key else document.location(path)
+    raise document.error(
+        f"unknown step kind {key!r}",
+        location,
+        expected=f"one of {', '.join(KINDS)}",
+        hint=did_you_mean(key, [*KINDS, *SYNONYMS]),
+    )
+
+
+def _several_keys(document: Document, path: ValuePath, step: dict[str, Any]) -> ScenarioError:
+    kinds = [key for key in step if SYNONYMS.get(key, key) in KINDS]
+    names = ", ".join(step)
+    hint = None
+    if len(kinds) == 1:
+        others = ", ".join(key for key in step if key != kinds[0])
+        hint = f"indent {others} under {kinds[0]}:"
+    return document.error(
+        "a step has exactly one key, its kind",
+        document.location(path),
+        found=f"the keys {names}",
+        hint=hint,
+    )
+
+
+def _body(document: Document, path: ValuePath, kind: str, body: Any) -> dict[str, Any]:
+    if body is None:
+        if kind in BARE:
+            return {"kind": kind}
+        raise document.error(f"step {kind!r} needs options", document.location(path))
+    if isinstance(body, dict):
+        for name in _INTERNAL:
+            if name in body:
+                raise document.error(f"unknown key {name!r}", document.key_location((*path, name)))
+        return {**body, "kind": kind}
+    if kind in SHORTHANDS and not isinstance(body, list):
+        return {"kind": kind, SHORTHANDS[kind]: body}
+    raise document.error(
+        f"invalid {kind} step",
+        document.location(path),
+        expected="a mapping of options",
+        found=describe(body),
+    )
+
+
+def canonical_imports(value: Any) -> Any:
+    """`imports: [lib/a.yaml]` → `[{path: lib/a.yaml}]` (other values returned as they are)."""
+    if not isinstance(value, list):
+        return value
+    return [{"path": item} if isinstance(item, str) else item for item in value]

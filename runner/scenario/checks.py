@@ -1,0 +1,139 @@
+"""Checks made once the steps are expanded: connection names, and variables in scope.
+
+Connections: a `connect` without `conn` opens "default"; any other step without `conn` uses the
+scenario's first connection; a step naming a connection that no earlier step opened is an error.
+
+Variables: every `${name}` in a step must be known at that point: suite, scenario, row and CLI
+variables, those provided by services, and those saved by earlier `expect` steps (`save` keys and
+the named groups of `regex`). A reference with a default (`${name:-x}`) is always fine.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from runner.errors import Location, ScenarioError
+from runner.scenario.diagnostics import did_you_mean, document_path
+from runner.scenario.libraries import Placed
+from runner.scenario.steps import ConnectStep, ExpectStep, SleepStep
+from runner.scenario.templates import TemplateSyntaxError, references, variables_used
+
+__all__ = ["check_variables", "field_location", "regex_groups", "resolve_connections"]
+
+_GROUP = re.compile(r"\(\?P<([A-Za-z_][A-Za-z0-9_]*)>")
+_NOT_TEMPLATED = {"kind", "conn"}
+
+
+def field_location(placed: Placed, field: Sequence[str | int]) -> Location:
+    """The location of a field (a path inside the step) in the step's file."""
+    origin = placed.origin
+    path, _ = document_path(origin.document.value, origin.path, (placed.step.kind, *field))
+    return origin.document.location(path)
+
+
+def resolve_connections(steps: Sequence[Placed], errors: list[ScenarioError]) -> None:
+    """Give every step its connection's name (see the module's docstring)."""
+    opened: list[str] = []
+    for placed in steps:
+        step = placed.step
+        if isinstance(step, SleepStep):
+            continue
+        name = _connection(placed, opened, errors)
+        if name is not None:
+            step.conn = name
+
+
+def _connection(placed: Placed, opened: list[str], errors: list[ScenarioError]) -> str | None:
+    step = placed.step
+    assert not isinstance(step, SleepStep)
+    document = placed.origin.document
+    where = field_location(placed, ("conn",)) if step.conn else step.location
+    if step.conn is not None and "${" in step.conn:
+        errors.append(
+            document.error("a connection name cannot be a template", where, found=repr(step.conn))
+        )
+        return None
+    if isinstance(step, ConnectStep):
+        name = step.conn or "default"
+        if name not in opened:
+            opened.append(name)
+        return name
+    if step.conn is None:
+        if not opened:
+            errors.append(
+                document.error(
+                    f"{step.kind} before any connect", where, hint="add a connect step first"
+                )
+            )
+        return opened[0] if opened else None
+    if step.conn not in opened:
+        errors.append(
+            document.error(
+                f"unknown connection {step.conn!r}",
+                where,
+                expected=f"one of {', '.join(opened)}" if opened else "a connect step first",
+                hint=did_you_mean(step.conn, opened),
+            )
+        )
+        return None
+    return step.conn
+
+
+def regex_groups(pattern: str | None) -> list[str]:
+    """The names of the named groups of a regular expression."""
+    return _GROUP.findall(pattern or "")
+
+
+def check_variables(steps: Sequence[Placed], known: set[str], errors: list[ScenarioError]) -> None:
+    """Report every reference to a variable that is not known where it is used."""
+    scope = set(known)
+    for placed in steps:
+        data = placed.step.model_dump(by_alias=True, exclude_unset=True, warnings=False)
+        for field, text in _strings(data, ()):
+            if field and field[0] in _NOT_TEMPLATED:
+                continue
+            _check_text(placed, field, text, scope, errors)
+        if isinstance(placed.step, ExpectStep):
+            scope.update(placed.step.save)
+            scope.update(regex_groups(placed.step.regex))
+
+
+def _check_text(
+    placed: Placed,
+    field: tuple[str | int, ...],
+    text: str,
+    scope: set[str],
+    errors: list[ScenarioError],
+) -> None:
+    document = placed.origin.document
+    try:
+        found = list(references(text))
+    except TemplateSyntaxError as exc:
+        errors.append(document.error(str(exc), field_location(placed, field)))
+        return
+    for reference in found:
+        for name in variables_used(reference):
+            if name not in scope:
+                errors.append(
+                    document.error(
+                        f"unknown variable {name!r}",
+                        field_location(placed, field),
+                        hint=did_you_mean(name, scope),
+                    )
+                )
+
+
+def _strings(
+    value: Any, path: tuple[str | int, ...]
+) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield (*path, key), str(key)
+            yield from _strings(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _strings(item, (*path, index))

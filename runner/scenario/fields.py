@@ -1,0 +1,109 @@
+"""Building blocks of the models: the strict base model, durations, and template-able numbers.
+
+Models are strict: YAML values keep their types (a string is never read as a number or a
+boolean). A number or boolean field may instead hold a string that is exactly one reference
+(``code: ${close_code}``); it is checked again, with its real type, once rendered (see
+`rendering.render_step`).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    GetJsonSchemaHandler,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    WithJsonSchema,
+    WrapValidator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import core_schema as cs
+
+from runner.scenario.templates import is_reference
+
+__all__ = [
+    "RENDERED",
+    "Duration",
+    "Model",
+    "TemplatedBool",
+    "TemplatedDuration",
+    "TemplatedInt",
+    "parse_duration",
+]
+
+#: Validation context that marks values as rendered: templates are no longer accepted.
+RENDERED = {"rendered": True}
+
+_DURATION = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h)?\s*")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+_REFERENCE_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "pattern": r"^\$\{[^{}]+\}$",
+    "description": "a ${...} reference, rendered when the step runs",
+}
+
+
+class Model(BaseModel):
+    """Base of every model of the language: strict types, no unknown keys."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, validate_by_name=False)
+
+
+def parse_duration(value: Any) -> Any:
+    """`250ms`, `2s`, `1m`, `1h`, or a number of seconds → float seconds.
+
+    Raises:
+        ValueError: for anything else, or a negative or infinite number.
+    """
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if value < 0 or not math.isfinite(value):
+            raise ValueError(f"expected a duration of 0 or more seconds, found {value}")
+        return float(value)
+    if isinstance(value, str) and (match := _DURATION.fullmatch(value)):
+        return float(match[1]) * _UNITS[match[2]]
+    raise ValueError(
+        f"expected a duration such as 250ms, 2s, 1m or a number of seconds, found {value!r}"
+    )
+
+
+_DURATION_SCHEMA = {
+    "anyOf": [
+        {"type": "number", "minimum": 0},
+        {"type": "string", "pattern": r"^\s*(\d+(\.\d*)?|\.\d+)\s*(ms|s|m|h)?\s*$"},
+    ]
+}
+
+#: Seconds, written `250ms`, `2s`, `1m`, `1h`, or as a number of seconds.
+Duration = Annotated[float, BeforeValidator(parse_duration), WithJsonSchema(_DURATION_SCHEMA)]
+
+
+def _allow_reference(
+    value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo
+) -> Any:
+    rendered = isinstance(info.context, dict) and info.context.get("rendered")
+    if not rendered and is_reference(value):
+        return value
+    return handler(value)
+
+
+class _OrReference:
+    """Adds "or a ${...} reference" to a field's JSON Schema."""
+
+    def __get_pydantic_json_schema__(
+        self, schema: cs.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return {"anyOf": [handler(schema), _REFERENCE_SCHEMA]}
+
+
+_TEMPLATED = (WrapValidator(_allow_reference), _OrReference())
+TemplatedInt = Annotated[int, *_TEMPLATED]
+TemplatedBool = Annotated[bool, *_TEMPLATED]
+TemplatedDuration = Annotated[
+    float, BeforeValidator(parse_duration), WithJsonSchema(_DURATION_SCHEMA), *_TEMPLATED
+]

@@ -1,0 +1,287 @@
+"""Libraries of step blocks: importing them, and expanding `use` steps into the blocks' steps.
+
+A scenario (or a library) imports libraries by path, relative to itself. Each import gives a
+namespace: the library file's stem, or the import's `as`. `use: {block: auth.login}` runs the
+block `login` of the namespace `auth`; inside a library, its own blocks are also reachable by
+their bare names. Expansion replaces the block's parameters with the caller's `with` values (which
+may themselves be templates, rendered when the step runs) and keeps each step's location in the
+library, so that errors there name the library's lines.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from runner.errors import ScenarioError, ScenarioErrors
+from runner.scenario.canonical import canonical_imports, canonical_steps
+from runner.scenario.diagnostics import did_you_mean, translate
+from runner.scenario.files import Block, ImportSpec, LibraryFile
+from runner.scenario.source import Document, ValuePath, read_document
+from runner.scenario.steps import RunStep, Step, UseStep
+from runner.scenario.templates import substitute
+
+__all__ = ["Expander", "Libraries", "Library", "Origin", "Placed", "attach_locations"]
+
+_STEP: TypeAdapter[Any] = TypeAdapter(Step)
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a step is written: its document and its path there."""
+
+    document: Document
+    path: ValuePath
+
+
+@dataclass
+class Placed:
+    """A step with its origin, and the chain of `use` steps that brought it."""
+
+    step: RunStep
+    origin: Origin
+
+
+@dataclass
+class Library:
+    """A loaded, valid library and the namespaces of its own imports."""
+
+    document: Document
+    model: LibraryFile
+    namespaces: dict[str, Library] = field(default_factory=dict)
+
+    def name(self) -> str:
+        return Path(self.document.file).stem
+
+
+def attach_locations(steps: Sequence[Any], document: Document, path: ValuePath) -> None:
+    """Set each validated step's `location` to where it is written."""
+    for index, step in enumerate(steps):
+        step.location = document.location((*path, index))
+
+
+class Libraries:
+    """Loads each library once (per run), reporting missing files, bad content and cycles."""
+
+    def __init__(self, errors: list[ScenarioError]) -> None:
+        self.errors = errors
+        self.loaded: dict[Path, Library | None] = {}
+        self.loading: list[Path] = []
+
+    def imports(self, document: Document, specs: Sequence[ImportSpec]) -> dict[str, Library]:
+        """The namespaces of a file's imports (errors for the imports that fail)."""
+        namespaces: dict[str, Library] = {}
+        for index, spec in enumerate(specs):
+            where = document.location(("imports", index))
+            shown = os.path.normpath(Path(document.file).parent / spec.path)
+            library = self._import(shown, where, document)
+            namespace = spec.as_ or Path(spec.path).stem
+            if library is None:
+                continue
+            if namespace in namespaces:
+                self.errors.append(
+                    document.error(
+                        f"two imports use the namespace {namespace!r}",
+                        where,
+                        hint="give one of them another name with `as:`",
+                    )
+                )
+                continue
+            namespaces[namespace] = library
+        return namespaces
+
+    def _import(self, shown: str, where: Any, document: Document) -> Library | None:
+        resolved = Path(shown).resolve()
+        if resolved in self.loading:
+            chain = [*self.loading[self.loading.index(resolved) :], resolved]
+            names = " → ".join(os.path.relpath(p) for p in chain)
+            self.errors.append(document.error(f"import cycle: {names}", where))
+            return None
+        if resolved not in self.loaded:
+            self.loaded[resolved] = self.load(shown, resolved, document, where)
+        return self.loaded[resolved]
+
+    def load(
+        self, shown: str, resolved: Path, importer: Document | None = None, where: Any = None
+    ) -> Library | None:
+        """Read and validate a library file (and its imports)."""
+        if not resolved.is_file():
+            self._fail(importer, where, f"library not found: {shown}")
+            return None
+        try:
+            document = read_document(shown)
+        except ScenarioErrors as exc:
+            self.errors.extend(exc.errors)
+            return None
+        self.errors.extend(document.problems)
+        if not isinstance(document.value, dict) or "blocks" not in document.value:
+            self._fail(importer, where, f"{shown} is not a library (it has no blocks:)")
+            return None
+        model = self._validate(document)
+        if model is None:
+            return None
+        self.loading.append(resolved)
+        try:
+            namespaces = self.imports(document, model.imports)
+        finally:
+            self.loading.pop()
+        return Library(document, model, namespaces)
+
+    def _fail(self, importer: Document | None, where: Any, message: str) -> None:
+        if importer is None:
+            self.errors.append(ScenarioError(message))
+        else:
+            self.errors.append(importer.error(message, where))
+
+    def _validate(self, document: Document) -> LibraryFile | None:
+        raw = dict(document.value)
+        raw["imports"] = canonical_imports(raw.get("imports", []))
+        if isinstance(raw["blocks"], dict):
+            raw["blocks"] = {
+                name: _canonical_block(document, name, block, self.errors)
+                for name, block in raw["blocks"].items()
+            }
+        try:
+            model = LibraryFile.model_validate(raw)
+        except ValidationError as exc:
+            self.errors.extend(translate(exc, document, (), LibraryFile))
+            return None
+        for name, block in model.blocks.items():
+            attach_locations(block.steps, document, ("blocks", name, "steps"))
+        return model
+
+
+def _canonical_block(document: Document, name: str, block: Any, errors: list[ScenarioError]) -> Any:
+    if not isinstance(block, dict) or "steps" not in block:
+        return block
+    return {**block, "steps": canonical_steps(document, ("blocks", name, "steps"), errors)}
+
+
+class Expander:
+    """Expands `use` steps, depth first, into the steps of their blocks."""
+
+    def __init__(self, errors: list[ScenarioError]) -> None:
+        self.errors = errors
+
+    def expand(
+        self,
+        steps: Sequence[Any],
+        origins: Sequence[Origin],
+        namespaces: dict[str, Library],
+        own: Library | None = None,
+        stack: tuple[str, ...] = (),
+    ) -> list[Placed]:
+        """The steps with every `use` replaced by its block's (expanded) steps."""
+        placed: list[Placed] = []
+        for step, origin in zip(steps, origins, strict=True):
+            if isinstance(step, UseStep):
+                placed.extend(self._use(step, origin, namespaces, own, stack))
+            else:
+                placed.append(Placed(step, origin))
+        return placed
+
+    def _use(
+        self,
+        step: UseStep,
+        origin: Origin,
+        namespaces: dict[str, Library],
+        own: Library | None,
+        stack: tuple[str, ...],
+    ) -> list[Placed]:
+        found = self._find(step, origin, namespaces, own)
+        if found is None:
+            return []
+        library, name, block = found
+        key = f"{library.document.file}:{name}"
+        if key in stack:
+            cycle = " → ".join(s.split(":")[-1] for s in (*stack, key))
+            self.errors.append(origin.document.error(f"use cycle: {cycle}", step.location))
+            return []
+        bindings = self._bindings(step, origin, block)
+        if bindings is None:
+            return []
+        path: ValuePath = ("blocks", name, "steps")
+        origins = [Origin(library.document, (*path, i)) for i in range(len(block.steps))]
+        inner = self.expand(block.steps, origins, library.namespaces, library, (*stack, key))
+        return [p for p in (self._bind(p, bindings) for p in inner) if p is not None]
+
+    def _find(
+        self, step: UseStep, origin: Origin, namespaces: dict[str, Library], own: Library | None
+    ) -> tuple[Library, str, Block] | None:
+        choices: dict[str, tuple[Library, str, Block]] = {}
+        for namespace, library in namespaces.items():
+            for name, block in library.model.blocks.items():
+                choices[f"{namespace}.{name}"] = (library, name, block)
+        if own is not None:
+            choices.update({name: (own, name, b) for name, b in own.model.blocks.items()})
+        if step.block in choices:
+            return choices[step.block]
+        self.errors.append(
+            origin.document.error(
+                f"unknown block {step.block!r}",
+                step.location,
+                expected=f"one of {', '.join(sorted(choices))}" if choices else "an imported block",
+                hint=did_you_mean(step.block, choices) or _import_hint(step.block, namespaces),
+            )
+        )
+        return None
+
+    def _bindings(self, step: UseStep, origin: Origin, block: Block) -> dict[str, Any] | None:
+        ok = True
+        for name in step.with_:
+            if name not in block.params:
+                self.errors.append(
+                    origin.document.error(
+                        f"block {step.block} has no parameter {name!r}",
+                        origin.document.key_location((*_use_path(origin), "with", name)),
+                        expected=f"one of {', '.join(block.params)}"
+                        if block.params
+                        else "no values",
+                        hint=did_you_mean(name, block.params),
+                    )
+                )
+                ok = False
+        for name, default in block.params.items():
+            if default is None and name not in step.with_:
+                self.errors.append(
+                    origin.document.error(
+                        f"block {step.block} needs a value for its parameter {name!r}",
+                        step.location,
+                        hint=f"add with: {{{name}: ...}}",
+                    )
+                )
+                ok = False
+        return {**block.params, **step.with_} if ok else None
+
+    def _bind(self, placed: Placed, bindings: dict[str, Any]) -> Placed | None:
+        data = placed.step.model_dump(by_alias=True, exclude_unset=True, warnings=False)
+        data["kind"] = placed.step.kind
+        try:
+            step = _STEP.validate_python(substitute(data, bindings))
+        except ValidationError as exc:
+            self.errors.extend(translate(exc, placed.origin.document, placed.origin.path, Step))
+            return None
+        step.location = placed.step.location
+        inner = placed.step.bindings
+        step.bindings = substitute(inner, bindings) if inner else dict(bindings)
+        return Placed(step, placed.origin)
+
+
+def _use_path(origin: Origin) -> ValuePath:
+    raw = origin.document.value
+    for part in origin.path:
+        raw = raw[part]
+    key = next(iter(raw)) if isinstance(raw, dict) and raw else "use"
+    return (*origin.path, key)
+
+
+def _import_hint(block: str, namespaces: dict[str, Library]) -> str | None:
+    namespace = block.split(".", 1)[0]
+    if "." in block and namespace not in namespaces:
+        return f"import the library of {namespace!r} with imports: [...]"
+    return None

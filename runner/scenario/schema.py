@@ -1,0 +1,149 @@
+"""JSON Schemas of the files, generated from the models, for editors and `wsrun schema`.
+
+The models validate steps in their canonical form (``{kind: send, text: hi}``); the schemas
+describe them as they are written (``{send: hi}``, ``{send: {text: hi}}``, ``close``), so the
+step part is rewritten here from the same tables the loader uses (`canonical.py`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from runner.scenario.canonical import BARE, KINDS, SHORTHANDS
+from runner.scenario.diagnostics import SYNONYMS
+from runner.scenario.files import LibraryFile, ScenarioFile, SuiteConfig
+from runner.scenario.steps import (
+    CloseStep,
+    ConnectStep,
+    ExpectCloseStep,
+    ExpectStep,
+    SendStep,
+    SleepStep,
+    UseStep,
+)
+
+__all__ = [
+    "SCHEMA_FILES",
+    "library_json_schema",
+    "scenario_json_schema",
+    "suite_json_schema",
+    "write_schemas",
+]
+
+_DRAFT = "https://json-schema.org/draft/2020-12/schema"
+_MODELS: dict[str, type[BaseModel]] = {
+    "connect": ConnectStep,
+    "send": SendStep,
+    "expect": ExpectStep,
+    "close": CloseStep,
+    "expect_close": ExpectCloseStep,
+    "sleep": SleepStep,
+    "use": UseStep,
+}
+_SHORTHAND_SCHEMAS: dict[str, dict[str, Any]] = {
+    "connect": {"type": "string", "description": "the URL"},
+    "send": {"type": "string", "description": "a text message"},
+    "expect": {"type": "string", "description": "a text message equal to this"},
+    "sleep": {"$ref": "#/$defs/Duration"},
+    "use": {"type": "string", "description": "the block's name"},
+}
+
+
+def scenario_json_schema() -> dict[str, Any]:
+    """The JSON Schema of a scenario file."""
+    return _file_schema(ScenarioFile, "wsrun scenario", ("properties", "steps"))
+
+
+def library_json_schema() -> dict[str, Any]:
+    """The JSON Schema of a library file (blocks of steps)."""
+    return _file_schema(LibraryFile, "wsrun library", ("$defs", "Block", "properties", "steps"))
+
+
+def suite_json_schema() -> dict[str, Any]:
+    """The JSON Schema of the suite file, `wsrun-suite.yaml`."""
+    schema = SuiteConfig.model_json_schema()
+    return {"$schema": _DRAFT, "title": "wsrun suite", **_without_title(schema)}
+
+
+#: The files `write_schemas` writes, and the function that makes each.
+SCHEMA_FILES = {
+    "scenario.schema.json": scenario_json_schema,
+    "library.schema.json": library_json_schema,
+    "suite.schema.json": suite_json_schema,
+}
+
+
+def write_schemas(directory: str | os.PathLike[str]) -> list[Path]:
+    """Write every schema into `directory` (created if needed); returns the files written."""
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, make in SCHEMA_FILES.items():
+        path = folder / name
+        path.write_text(schema_text(make()), encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def schema_text(schema: dict[str, Any]) -> str:
+    """A schema as the committed files hold it."""
+    return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
+
+
+def _without_title(schema: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in schema.items() if key != "title"}
+
+
+def _file_schema(model: type[BaseModel], title: str, steps_at: tuple[str, ...]) -> dict[str, Any]:
+    schema = model.model_json_schema()
+    defs = schema.setdefault("$defs", {})
+    for step_model in _MODELS.values():
+        _drop_kind(defs[step_model.__name__])
+    defs["Duration"] = {
+        "anyOf": [
+            {"type": "number", "minimum": 0},
+            {"type": "string", "pattern": r"^\s*(\d+(\.\d*)?|\.\d+)\s*(ms|s|m|h)?\s*$"},
+        ],
+        "description": "250ms, 2s, 1m, 1h, or a number of seconds",
+    }
+    steps = schema
+    for key in steps_at:
+        steps = steps[key]
+    steps["items"] = _written_step()
+    return {"$schema": _DRAFT, "title": title, **_without_title(schema)}
+
+
+def _drop_kind(definition: dict[str, Any]) -> None:
+    definition["properties"].pop("kind", None)
+    if "kind" in definition.get("required", []):
+        definition["required"].remove("kind")
+
+
+def _written_step() -> dict[str, Any]:
+    keys = {kind: kind for kind in KINDS} | {synonym: kind for synonym, kind in SYNONYMS.items()}
+    alternatives: list[dict[str, Any]] = [
+        {
+            "type": "object",
+            "properties": {key: _body(kind)},
+            "required": [key],
+            "additionalProperties": False,
+        }
+        for key, kind in keys.items()
+    ]
+    alternatives.append({"enum": list(BARE), "description": "close, or expect_close, as is"})
+    return {"anyOf": alternatives, "description": "a step: a mapping whose only key is its kind"}
+
+
+def _body(kind: str) -> dict[str, Any]:
+    options: list[dict[str, Any]] = [{"$ref": f"#/$defs/{_MODELS[kind].__name__}"}]
+    if kind in SHORTHANDS:
+        options.append(_SHORTHAND_SCHEMAS[kind])
+    if kind in BARE:
+        options.append({"type": "null"})
+    body = options[0] if len(options) == 1 else {"anyOf": options}
+    return {**body, "description": _MODELS[kind].__doc__ or kind}

@@ -1,0 +1,305 @@
+"""Reading a YAML file into plain Python values, remembering where each value came from.
+
+PyYAML speaks YAML 1.1, whose implicit types surprise people (`on` and `no` are booleans, `010` is
+the octal number 8, `1:30` is 90, duplicate keys silently keep the last). So wsrun composes the
+YAML into nodes and builds the values itself, with the rules of YAML 1.2's core schema:
+
+- only `true`/`false` are booleans and only `null`/`~`/nothing is null; `yes`, `on`, `n`... are
+  strings;
+- integers are decimal, `0x..` or `0o..`; a decimal with a leading zero (`010`) is an error,
+  because YAML 1.1 would read it as octal and the reader cannot tell which was meant;
+- mapping keys are strings, exactly as written (`on:` is the key "on", `1.10:` is "1.10");
+- duplicate keys are errors; `<<` merges mappings (explicit keys win);
+- tags other than `!!str` (and plain mappings and lists) are errors: nothing constructs objects.
+
+Every value's path (a tuple of keys and list indices) maps to its `Location`, and every mapping
+key's path to the key's own location, so that later errors can point at the exact spot.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeAlias
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from runner.errors import Location, ScenarioError, ScenarioErrors
+
+__all__ = ["Document", "PathKey", "ValuePath", "parse_document", "read_document", "snippet"]
+
+PathKey: TypeAlias = str | int
+ValuePath: TypeAlias = tuple[PathKey, ...]
+
+_PLAIN = "tag:wsrun:plain"
+_STR = "tag:yaml.org,2002:str"
+_SEQ = "tag:yaml.org,2002:seq"
+_MAP = "tag:yaml.org,2002:map"
+_MERGE = "tag:yaml.org,2002:merge"
+#: More values than this come from aliases that expand without end ("billion laughs").
+_MAX_VALUES = 200_000
+
+
+class _Loader(yaml.SafeLoader):
+    """A safe loader whose only implicit type is "plain": wsrun resolves plain scalars itself."""
+
+    yaml_implicit_resolvers = {None: [(_PLAIN, re.compile(r".*", re.DOTALL))]}  # noqa: RUF012
+    yaml_path_resolvers: dict[Any, Any] = {}  # noqa: RUF012
+
+
+@dataclass
+class Document:
+    """One YAML file as plain values, with the location of every value and key.
+
+    Attributes:
+        file: the path as shown to the user.
+        text: the file's text (for snippets).
+        value: the document's value (None for an empty file).
+        values: path of a value → where the value starts.
+        keys: path of a mapping entry → where its key starts.
+        problems: errors found while building the values (duplicate keys, YAML 1.1 traps); the
+            values are usable, and later errors at `problem_paths` are left out.
+    """
+
+    file: str
+    text: str
+    value: Any = None
+    values: dict[ValuePath, Location] = field(default_factory=dict)
+    keys: dict[ValuePath, Location] = field(default_factory=dict)
+    problems: list[ScenarioError] = field(default_factory=list)
+    problem_paths: set[ValuePath] = field(default_factory=set)
+
+    def location(self, path: ValuePath) -> Location:
+        """The location of the value at `path`, or of its nearest known ancestor."""
+        for end in range(len(path), -1, -1):
+            found = self.values.get(path[:end])
+            if found is not None:
+                return found
+        return Location(self.file, 1, 1)
+
+    def key_location(self, path: ValuePath) -> Location:
+        """The location of the key of the entry at `path` (or of the value when unknown)."""
+        return self.keys.get(path) or self.location(path)
+
+    def error(self, message: str, location: Location, **fields: str | None) -> ScenarioError:
+        """A ScenarioError at `location` of this document, with the offending line shown."""
+        return ScenarioError(message, location, snippet=snippet(self.text, location), **fields)
+
+
+def read_document(path: str | Path) -> Document:
+    """Read and build a YAML file (see `parse_document`)."""
+    file = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ScenarioErrors(
+            [ScenarioError(f"cannot read file: {reason.lower()}", Location(file, 1, 1))]
+        ) from exc
+    return parse_document(text, file)
+
+
+def parse_document(text: str, file: str) -> Document:
+    """Build the values of one YAML document held in `text`; `file` names it in locations.
+
+    Raises:
+        ScenarioErrors: when the text is not YAML. Other problems are in `Document.problems`.
+    """
+    document = Document(file, text)
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        raise ScenarioErrors([_syntax_error(document, exc)]) from exc
+    except yaml.YAMLError as exc:
+        raise ScenarioErrors([ScenarioError(f"invalid YAML: {exc}", Location(file, 1, 1))]) from exc
+    builder = _Builder(document)
+    document.value = builder.build(node, ()) if node is not None else None
+    return document
+
+
+def snippet(text: str, location: Location) -> str:
+    """The line at `location`, numbered, with a caret under the column."""
+    lines = text.splitlines()
+    if not 1 <= location.line <= len(lines):
+        return ""
+    number = str(location.line)
+    gutter = " " * len(number)
+    caret = " " * (location.column - 1) + "^"
+    return f"{number} | {lines[location.line - 1]}\n{gutter} | {caret}"
+
+
+def _mark_location(file: str, mark: yaml.Mark | None) -> Location:
+    if mark is None:
+        return Location(file, 1, 1)
+    return Location(file, mark.line + 1, mark.column + 1)
+
+
+def _syntax_error(document: Document, exc: yaml.MarkedYAMLError) -> ScenarioError:
+    location = _mark_location(document.file, exc.problem_mark or exc.context_mark)
+    problem = exc.problem or exc.context or "invalid YAML"
+    context = f" ({exc.context})" if exc.context and exc.problem else ""
+    return document.error(f"invalid YAML: {problem}{context}", location)
+
+
+class _Trap(ValueError):
+    """A plain scalar whose meaning differs between YAML 1.1 and YAML 1.2."""
+
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+_NULLS = {"", "~", "null", "Null", "NULL"}
+_BOOLS = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
+_INT = re.compile(r"[-+]?[0-9]+")
+_HEX = re.compile(r"0x[0-9a-fA-F]+")
+_OCT = re.compile(r"0o[0-7]+")
+_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
+_SPECIAL_FLOATS = {
+    ".inf": math.inf,
+    ".Inf": math.inf,
+    ".INF": math.inf,
+    "+.inf": math.inf,
+    "+.Inf": math.inf,
+    "+.INF": math.inf,
+    "-.inf": -math.inf,
+    "-.Inf": -math.inf,
+    "-.INF": -math.inf,
+    ".nan": math.nan,
+    ".NaN": math.nan,
+    ".NAN": math.nan,
+}
+
+
+def resolve_plain(text: str) -> Any:
+    """The value of a plain (unquoted) scalar under YAML 1.2's core schema."""
+    if text in _NULLS:
+        return None
+    if text in _BOOLS:
+        return _BOOLS[text]
+    if _INT.fullmatch(text):
+        return _decimal(text)
+    if _HEX.fullmatch(text):
+        return int(text, 16)
+    if _OCT.fullmatch(text):
+        return int(text[2:], 8)
+    if _FLOAT.fullmatch(text):
+        return float(text)
+    return _SPECIAL_FLOATS.get(text, text)
+
+
+def _decimal(text: str) -> int:
+    digits = text.lstrip("+-")
+    if len(digits) > 1 and digits.startswith("0"):
+        raise _Trap(
+            f"ambiguous number {text}",
+            f"YAML 1.1 reads it as octal; write {int(digits)}, 0o{digits.lstrip('0') or '0'}, "
+            f'or "{text}" for a string',
+        )
+    return int(text)
+
+
+class _Builder:
+    """Builds values from nodes, collecting every error instead of stopping at the first."""
+
+    def __init__(self, document: Document) -> None:
+        self.document = document
+        self.errors = document.problems
+        self.active: set[int] = set()
+        self.count = 0
+
+    def build(self, node: Node, path: ValuePath) -> Any:
+        self.document.values[path] = _mark_location(self.document.file, node.start_mark)
+        self.count += 1
+        if self.count > _MAX_VALUES:
+            return self._fail(node, "too many values: aliases expand without end", None)
+        if id(node) in self.active:
+            return self._fail(node, "recursive alias: a value cannot contain itself", None)
+        self.active.add(id(node))
+        try:
+            return self._build(node, path)
+        finally:
+            self.active.discard(id(node))
+
+    def _build(self, node: Node, path: ValuePath) -> Any:
+        if isinstance(node, ScalarNode):
+            return self._scalar(node, path)
+        if isinstance(node, SequenceNode) and node.tag == _SEQ:
+            return [self.build(item, (*path, index)) for index, item in enumerate(node.value)]
+        if isinstance(node, MappingNode) and node.tag == _MAP:
+            return self._mapping(node, path)
+        return self._fail(node, f"unsupported tag {_short(node.tag)}", "plain YAML values")
+
+    def _scalar(self, node: ScalarNode, path: ValuePath) -> Any:
+        if node.tag == _STR:
+            return node.value
+        if node.tag != _PLAIN:
+            return self._fail(node, f"unsupported tag {_short(node.tag)}", "plain YAML values")
+        try:
+            return resolve_plain(node.value)
+        except _Trap as trap:
+            location = _mark_location(self.document.file, node.start_mark)
+            self.errors.append(self.document.error(str(trap), location, hint=trap.hint))
+            self.document.problem_paths.add(path)
+            return node.value
+
+    def _mapping(self, node: MappingNode, path: ValuePath) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        merged: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if _is_merge(key_node):
+                self._merge(value_node, path, merged)
+                continue
+            key = self._key(key_node)
+            if key is None:
+                continue
+            if key in result:
+                self._duplicate(key_node, key, path)
+                continue
+            self.document.keys[(*path, key)] = _mark_location(
+                self.document.file, key_node.start_mark
+            )
+            result[key] = self.build(value_node, (*path, key))
+        return {**merged, **result}
+
+    def _key(self, node: Node) -> str | None:
+        if isinstance(node, ScalarNode) and node.tag in (_PLAIN, _STR):
+            return str(node.value)
+        self._fail(node, "a mapping key must be a plain string", "a string key")
+        return None
+
+    def _duplicate(self, node: Node, key: str, path: ValuePath) -> None:
+        first = self.document.keys[(*path, key)]
+        where = _mark_location(self.document.file, node.start_mark)
+        message = f"duplicate key {key!r} (first defined at line {first.line})"
+        hint = "YAML keeps only the last value; remove or rename one of them"
+        self.errors.append(self.document.error(message, where, hint=hint))
+
+    def _merge(self, node: Node, path: ValuePath, merged: dict[str, Any]) -> None:
+        sources = node.value if isinstance(node, SequenceNode) else [node]
+        for source in sources:
+            if not isinstance(source, MappingNode):
+                self._fail(source, "a merge key (<<) takes a mapping or a list of mappings", None)
+                continue
+            for key, value in self._mapping(source, path).items():
+                merged.setdefault(key, value)
+
+    def _fail(self, node: Node, message: str, expected: str | None) -> None:
+        location = _mark_location(self.document.file, node.start_mark)
+        self.document.problem_paths.update(
+            path for path, where in self.document.values.items() if where == location
+        )
+        self.errors.append(self.document.error(message, location, expected=expected))
+
+
+def _is_merge(node: Node) -> bool:
+    return isinstance(node, ScalarNode) and (
+        (node.tag == _PLAIN and node.value == "<<") or node.tag == _MERGE
+    )
+
+
+def _short(tag: str) -> str:
+    return tag.replace("tag:yaml.org,2002:", "!!")

@@ -1,0 +1,351 @@
+"""The step models: one per kind, joined in the tagged union `Step` (tag: `kind`).
+
+In a file a step is a one-key mapping whose key is its kind (`- send: {text: hi}`); the loader
+turns that into ``{"kind": "send", "text": "hi"}`` before validation (see `canonical.py`).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import Field, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
+
+from runner.errors import Location
+from runner.matching import check_expected, compile_jsonpath
+from runner.scenario.fields import (
+    Model,
+    TemplatedBool,
+    TemplatedDuration,
+    TemplatedInt,
+)
+
+__all__ = [
+    "NOWHERE",
+    "BinaryData",
+    "CloseStep",
+    "ConnectStep",
+    "ExpectCloseStep",
+    "ExpectStep",
+    "IgnoreRule",
+    "MatcherFields",
+    "ProxyServer",
+    "RunStep",
+    "SendStep",
+    "SleepStep",
+    "Step",
+    "TlsOptions",
+    "UseStep",
+]
+
+#: The location of a step built in code rather than read from a file.
+NOWHERE = Location("<unknown>", 1, 1)
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_GROUP = re.compile(r"\(\?P<([A-Za-z_][A-Za-z0-9_]*)>")
+
+
+def _templated(text: str) -> bool:
+    return "${" in text.replace("$${", "")
+
+
+class BinaryData(Model):
+    """Bytes written as hexadecimal or base64 (exactly one of them)."""
+
+    hex: str | None = Field(None, description="the bytes in hexadecimal, spaces allowed")
+    base64: str | None = Field(None, description="the bytes in base64 (RFC 4648)")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Self:
+        written = [name for name in ("hex", "base64") if getattr(self, name) is not None]
+        if len(written) != 1:
+            raise ValueError(f"expected exactly one of hex, base64; found {len(written)}")
+        text = self.hex if self.hex is not None else self.base64
+        if not _templated(text or ""):
+            self.to_bytes()
+        return self
+
+    def to_bytes(self) -> bytes:
+        """The bytes; raises ValueError when the text does not decode."""
+        try:
+            if self.hex is not None:
+                return bytes.fromhex(self.hex)
+            return base64.b64decode(self.base64 or "", validate=True)
+        except (ValueError, binascii.Error) as exc:
+            kind = "hex" if self.hex is not None else "base64"
+            raise ValueError(f"invalid {kind}: {exc}") from exc
+
+
+class MatcherFields(Model):
+    """What a message must be; every matcher written must hold."""
+
+    text: str | None = Field(None, description="the message is text equal to this")
+    regex: str | None = Field(
+        None,
+        description="the message is text in which this regular expression is found (re.search); "
+        "named groups (?P<name>...) become variables",
+    )
+    json_: Any = Field(
+        None,
+        alias="json",
+        description="the message is JSON that contains this value: mappings may have more keys, "
+        "lists match element by element; placeholders: {{any}}, {{string}}, {{number}}, "
+        "{{integer}}, {{boolean}}, {{object}}, {{array}}, {{null}}, {{regex:PATTERN}}",
+    )
+    jsonpath: dict[str, Any] | None = Field(
+        None,
+        description="the message is JSON, and each JSONPath (RFC 9535) selects a value that "
+        "matches (like `json`); a query that can select several nodes is compared as a list",
+    )
+    binary: BinaryData | None = Field(None, description="the message is binary, equal to this")
+
+    def matchers(self) -> list[str]:
+        """The names of the matchers written, in the order text, regex, json, jsonpath, binary."""
+        names = ["text", "regex", "json_", "jsonpath", "binary"]
+        return [n.rstrip("_") for n in names if n in self.model_fields_set]
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None and not _templated(value):
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"invalid regular expression: {exc}") from exc
+        return value
+
+    @field_validator("json_")
+    @classmethod
+    def _placeholders(cls, value: Any) -> Any:
+        check_expected(value)
+        return value
+
+    @field_validator("jsonpath")
+    @classmethod
+    def _queries(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        for query, expected in (value or {}).items():
+            _check_jsonpath(query)
+            check_expected(expected)
+        return value
+
+    def _require_matcher(self) -> None:
+        if not self.matchers():
+            raise ValueError("expected at least one matcher: text, regex, json, jsonpath, binary")
+
+
+class IgnoreRule(MatcherFields):
+    """A message that matches every matcher of the rule is dropped as noise (e.g. heartbeats)."""
+
+    @model_validator(mode="after")
+    def _one_matcher(self) -> Self:
+        self._require_matcher()
+        return self
+
+
+class _Step(Model):
+    location: SkipJsonSchema[Location] = Field(
+        NOWHERE, exclude=True, description="where the step is written"
+    )
+    bindings: SkipJsonSchema[dict[str, Any]] = Field(
+        default_factory=dict,
+        exclude=True,
+        description="the `with` values of the `use` that brought this step, rendered first",
+    )
+
+
+class _ConnStep(_Step):
+    conn: str | None = Field(
+        None, description="the connection's name; omitted: the scenario's first connection"
+    )
+
+
+class TlsOptions(Model):
+    """TLS settings of a `wss` connection."""
+
+    verify: TemplatedBool = Field(True, description="verify the server's certificate and host name")
+    ca: str | None = Field(None, description="a PEM file of CA certificates to trust")
+    cert: str | None = Field(None, description="a PEM client certificate (with key)")
+    key: str | None = Field(None, description="the PEM private key of `cert`")
+    password: str | None = Field(None, description="the password of `key`")
+
+    @model_validator(mode="after")
+    def _cert_and_key(self) -> Self:
+        if (self.cert is None) != (self.key is None):
+            raise ValueError("expected cert and key together")
+        return self
+
+
+class ProxyServer(Model):
+    """An HTTP CONNECT proxy."""
+
+    host: str = Field(description="the proxy's host name or address")
+    port: TemplatedInt = Field(description="the proxy's port")
+    exclude: list[str] = Field(
+        default_factory=list, description="hosts reached directly, not through the proxy"
+    )
+
+
+class ConnectStep(_ConnStep):
+    """Open a WebSocket connection (RFC 6455 section 4: the opening handshake)."""
+
+    kind: Literal["connect"] = Field("connect", description="the step's kind")
+    url: str = Field(description="a ws:// or wss:// URL")
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="extra HTTP headers of the upgrade request"
+    )
+    subprotocols: list[str] = Field(
+        default_factory=list, description="subprotocols offered (Sec-WebSocket-Protocol), in order"
+    )
+    timeout: TemplatedDuration | None = Field(
+        None, description="how long connecting may take (default: the client's, 10s)"
+    )
+    tls: TlsOptions | None = Field(None, description="TLS settings for wss:// URLs")
+    proxy: Literal["system", "no-proxy"] | ProxyServer = Field(
+        "system",
+        description='"system" (the http_proxy/https_proxy/no_proxy environment), "no-proxy", '
+        "or a proxy {host, port, exclude}",
+    )
+    expect_status: TemplatedInt | None = Field(
+        None,
+        description="the handshake's expected HTTP status; other than 101, the server must "
+        "reject the handshake with this status (e.g. 401)",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _websocket_url(cls, value: str) -> str:
+        scheme = value.split("://", 1)[0].lower() if "://" in value else ""
+        if not value.startswith("${") and scheme not in ("ws", "wss"):
+            raise ValueError(f"expected a ws:// or wss:// URL, found {value!r}")
+        return value
+
+
+class SendStep(_ConnStep):
+    """Send one message: exactly one of text, json, binary."""
+
+    kind: Literal["send"] = Field("send", description="the step's kind")
+    text: str | None = Field(None, description="a text message")
+    json_: Any = Field(None, alias="json", description="any value, sent as JSON text")
+    binary: BinaryData | None = Field(None, description="a binary message")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Self:
+        found = [n for n in ("text", "json_", "binary") if n in self.model_fields_set]
+        if len(found) != 1:
+            names = ", ".join(n.rstrip("_") for n in found) or "none"
+            raise ValueError(f"expected exactly one of text, json, binary; found {names}")
+        return self
+
+
+class ExpectStep(_ConnStep, MatcherFields):
+    """Wait for a message that matches (others stay for later steps)."""
+
+    kind: Literal["expect"] = Field("expect", description="the step's kind")
+    timeout: TemplatedDuration | None = Field(
+        None, description="how long to wait (default: the scenario's timeout)"
+    )
+    next: bool = Field(
+        False, description="the oldest waiting message itself must match, not any later one"
+    )
+    ignore: list[IgnoreRule] = Field(
+        default_factory=list, description="messages to drop as noise while waiting"
+    )
+    save: dict[str, str] = Field(
+        default_factory=dict,
+        description="variables to save from the matched message: name → JSONPath (starting "
+        "with $) or the name of a named group of `regex`",
+    )
+
+    @model_validator(mode="after")
+    def _matchers_and_saves(self) -> Self:
+        self._require_matcher()
+        for name, source in self.save.items():
+            _check_save(name, source, self.regex)
+        return self
+
+
+def _check_save(name: str, source: str, regex: str | None) -> None:
+    if not _IDENTIFIER.fullmatch(name):
+        raise ValueError(f"save: {name!r} is not a variable name (letters, digits, _)")
+    if source.startswith("$"):
+        _check_jsonpath(source)
+    elif regex is None or (not _templated(regex) and source not in _GROUP.findall(regex)):
+        groups = ", ".join(_GROUP.findall(regex or "")) or "none"
+        raise ValueError(
+            f"save {name}: {source!r} is neither a JSONPath ($...) nor a named group of regex "
+            f"(groups: {groups})"
+        )
+
+
+def _check_jsonpath(query: str) -> None:
+    if not _templated(query):
+        compile_jsonpath(query)
+
+
+class CloseStep(_ConnStep):
+    """Start the closing handshake (RFC 6455 section 7.1.2)."""
+
+    kind: Literal["close"] = Field("close", description="the step's kind")
+    code: TemplatedInt = Field(1000, description="the close code (RFC 6455 section 7.4)")
+    reason: str = Field("", description="the close reason (at most 123 bytes of UTF-8)")
+
+    @field_validator("code")
+    @classmethod
+    def _sendable(cls, value: int | str) -> int | str:
+        # RFC 6455 7.4.1: 1005, 1006 and 1015 must not be sent; 1004 is reserved.
+        if isinstance(value, int) and (
+            not 1000 <= value <= 4999 or value in (1004, 1005, 1006, 1015)
+        ):
+            raise ValueError(f"expected a close code that may be sent (1000-4999), found {value}")
+        return value
+
+    @field_validator("reason")
+    @classmethod
+    def _short(cls, value: str) -> str:
+        # RFC 6455 5.5: a control frame's payload is at most 125 bytes, 2 of them the code.
+        if len(value.encode()) > 123 and not _templated(value):
+            raise ValueError(f"expected a reason of at most 123 bytes, found {len(value.encode())}")
+        return value
+
+
+class ExpectCloseStep(_ConnStep):
+    """Wait until the connection is closed, and check its code and reason."""
+
+    kind: Literal["expect_close"] = Field("expect_close", description="the step's kind")
+    code: TemplatedInt | None = Field(None, description="the expected close code")
+    reason: str | None = Field(None, description="the expected close reason")
+    timeout: TemplatedDuration | None = Field(
+        None, description="how long to wait (default: the scenario's timeout)"
+    )
+
+
+class SleepStep(_Step):
+    """Wait for a while (messages received meanwhile are kept)."""
+
+    kind: Literal["sleep"] = Field("sleep", description="the step's kind")
+    duration: TemplatedDuration = Field(description="how long to sleep: 250ms, 2s, 1m, ...")
+
+
+class UseStep(_Step):
+    """Run the steps of a block from an imported library."""
+
+    kind: Literal["use"] = Field("use", description="the step's kind")
+    block: str = Field(
+        description="the block: namespace.name (the namespace is the library's "
+        "file stem or its import alias)"
+    )
+    with_: dict[str, Any] = Field(
+        default_factory=dict, alias="with", description="values of the block's parameters"
+    )
+
+
+#: A step as written in a file (a `use` is expanded by the loader).
+Step = Annotated[
+    ConnectStep | SendStep | ExpectStep | CloseStep | ExpectCloseStep | SleepStep | UseStep,
+    Field(discriminator="kind"),
+]
+
+#: A step as the executor runs it (`use` expanded).
+RunStep = ConnectStep | SendStep | ExpectStep | CloseStep | ExpectCloseStep | SleepStep
