@@ -52,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run(commands.add_parser("run", help="run scenarios (the default)"))
     validate = commands.add_parser("validate", help="check scenario files without connecting")
     validate.add_argument("paths", nargs="+", metavar="PATH", help="files and folders")
+    _add_var(validate)
     _add_output(validate)
     schema = commands.add_parser("schema", help="print the JSON Schema of scenario files")
     schema.add_argument("--write", metavar="DIR", help="write the schema files into DIR")
@@ -65,11 +66,15 @@ def _add_output(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-color", action="store_true", help="plain output, no colours")
 
 
-def _add_run(run: argparse.ArgumentParser) -> None:
-    run.add_argument("paths", nargs="+", metavar="PATH", help="scenario files and folders")
-    run.add_argument(
+def _add_var(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
         "--var", action="append", default=[], metavar="K=V", help="set a variable (repeatable)"
     )
+
+
+def _add_run(run: argparse.ArgumentParser) -> None:
+    run.add_argument("paths", nargs="+", metavar="PATH", help="scenario files and folders")
+    _add_var(run)
     run.add_argument(
         "-k",
         dest="keyword",
@@ -207,7 +212,7 @@ def main(argv: Sequence[str] | None = None, console: Console | None = None) -> i
 
 def _dispatch(args: argparse.Namespace, console: Console) -> int:
     if args.command == "validate":
-        return _validate(args.paths, console)
+        return _validate(args.paths, parse_vars(args.var), console)
     if args.command == "schema":
         return _schema(args, console)
     return _run(args, console)
@@ -298,13 +303,13 @@ def _serve(argv: list[str]) -> int:
     return int(serve_main(argv))
 
 
-def _validate(paths: list[str], console: Console) -> int:
+def _validate(paths: list[str], variables: dict[str, str], console: Console) -> int:
     from rich.text import Text
 
     from runner.report.console import print_scenario_errors
     from runner.scenario import validate_paths
 
-    errors = validate_paths(paths)
+    errors = validate_paths(paths, variables)
     if errors:
         print_scenario_errors(console, errors)
         return ExitCode.USAGE

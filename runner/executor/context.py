@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from runner.errors import ScenarioError
 from runner.events import Event
@@ -17,6 +16,7 @@ from runner.executor.connection import Connection
 from runner.executor.failures import ConnectionFailed
 from runner.matching import compile_matcher
 from runner.scenario.fields import RENDERED
+from runner.scenario.rendering import render_step
 from runner.scenario.templates import render
 
 __all__ = ["DEFAULT_CONN", "ScenarioContext"]
@@ -50,44 +50,37 @@ class ScenarioContext:
     _plain: dict[int, bool] = field(default_factory=dict)
 
     def rendered(self, model: Any, where: Any = None) -> Any:
-        """`model` (a step or an ignore rule) with every template filled in, validated again
-        with the values' real types. Models without templates come back as they are.
+        """`model` (a step or an ignore rule) with every template filled in, each field of its
+        declared type again. Models without templates come back as they are.
 
         Raises:
-            ScenarioError: an unknown variable, or a rendered value of the wrong type.
+            ScenarioError: an unset environment variable, or a rendered value of the wrong type.
         """
-        where = where if where is not None else model
         plain = self._plain.get(id(model))
         if plain is None:
-            data = model.model_dump(by_alias=True, exclude_unset=True)
-            plain = self._plain[id(model)] = "${" not in json.dumps(data, default=str)
+            plain = self._plain[id(model)] = not _has_template(model)
         if plain:
             return model
-        values = self.render(model.model_dump(by_alias=True, exclude_unset=True), where)
         if hasattr(model, "kind"):
-            values["kind"] = model.kind
+            return render_step(model, self.variables)
+        return self._rendered_rule(model, where)
+
+    def _rendered_rule(self, rule: Any, where: Any) -> Any:
+        location = getattr(where, "location", None)
+        values = render(
+            rule.model_dump(by_alias=True, exclude_unset=True), self.variables, location
+        )
         try:
-            rendered = type(model).model_validate(values, context=RENDERED)
+            return type(rule).model_validate(values, strict=False, context=RENDERED)
         except ValidationError as error:
-            problem = "; ".join(e["msg"] for e in error.errors())
-            location = getattr(where, "location", None)
-            raise ScenarioError(f"after filling in templates: {problem}", location) from None
-        if hasattr(model, "location"):
-            rendered = rendered.model_copy(update={"location": model.location})
-        return rendered
+            problem = "; ".join(e["msg"] for e in error.errors(include_url=False))
+            raise ScenarioError(f"ignore: {problem.lower()} once rendered", location) from None
 
     def conn_name(self, step: Any) -> str:
         """The step's connection: named, or else the scenario's first (``main`` if none yet)."""
         if step.conn:
             return str(step.conn)
         return next(iter(self.connections), DEFAULT_CONN)
-
-    def render(self, value: Any, step: Any) -> Any:
-        """`value` with its ``${...}`` templates filled in from the variables and the step's
-        bindings (the `with:` of a library block); raise `ScenarioError` for an unknown one."""
-        bindings = getattr(step, "bindings", None) or {}
-        variables = {**self.variables, **bindings} if bindings else self.variables
-        return render(value, variables, getattr(step, "location", None))
 
     def deadline(self, seconds: float | None) -> Deadline:
         """The deadline of a wait of `seconds` (the default timeout when None), within `limit`."""
@@ -120,3 +113,17 @@ class ScenarioContext:
     def is_noise(self, data: str | bytes, extra: list[Any]) -> bool:
         """Whether a message matches an ignore rule of the scenario or of `extra`."""
         return any(m.match(data).ok for m in (*self.ignore, *extra))
+
+
+def _has_template(value: Any) -> bool:
+    """Whether a model (or a value in it) holds a ``${`` anywhere (``$${`` included)."""
+    if isinstance(value, str):
+        return "${" in value
+    if isinstance(value, BaseModel):  # only the fields written can hold a template
+        fields = value.model_fields_set - {"kind", "bindings", "location"}
+        return any(_has_template(getattr(value, name)) for name in fields)
+    if isinstance(value, dict):
+        return any(_has_template(k) or _has_template(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_template(item) for item in value)
+    return False

@@ -26,6 +26,7 @@ from runner.executor.clock import Clock, Deadline, Interrupted, check_stop
 from runner.executor.connection import Connection
 from runner.executor.context import ScenarioContext
 from runner.executor.steps import Outcome, run_step
+from runner.scenario.rendering import render_variables
 
 __all__ = ["CLOSE_WAIT", "ScenarioRunner"]
 
@@ -39,7 +40,8 @@ class ScenarioRunner:
     Args:
         scenario: the validated scenario model.
         index: its position in the run.
-        variables: suite and service variables; the scenario's own come on top.
+        variables: what the services provide; the scenario's own (suite, file, row and
+            ``--var`` values, rendered when it starts) come on top.
         clock, emit, stop: the run's clock, event sink and stop flag (Ctrl-C).
         limit: the longest the scenario may run (``--timeout``), None for no limit.
     """
@@ -58,7 +60,7 @@ class ScenarioRunner:
         self.scenario = scenario
         self.ctx = ScenarioContext(
             index=index,
-            variables={**variables, **(scenario.variables or {})},
+            variables=dict(variables),
             timeout=float(scenario.timeout),
             clock=clock,
             emit=emit,
@@ -102,6 +104,9 @@ class ScenarioRunner:
     def _run_steps(self) -> tuple[Status, Failure | None]:
         index, step = -1, None
         try:
+            self.ctx.variables = render_variables(
+                self.scenario.variables, self.ctx.variables, self.scenario.location
+            )
             ignore = list(self.scenario.ignore or [])
             self.ctx.ignore = self.ctx.compile_ignore(ignore, self.scenario)
             for index, step in enumerate(self.scenario.steps):

@@ -27,7 +27,6 @@ class Services:
         suite_file = getattr(suite, "suite_file", None)
         self.models: list[Any] = list(getattr(suite_file, "services", None) or [])
         self.suite_vars: dict[str, Any] = dict(getattr(suite_file, "vars", None) or {})
-        self.folder = _folder(suite)
         self.clock = clock
         self.emit = emit
         self._group: Any = None
@@ -42,7 +41,7 @@ class Services:
             return {}
         from runner.services import ServiceGroup
 
-        specs = [_spec(model, self.suite_vars, self.folder) for model in self.models]
+        specs = [_spec(model, self.suite_vars) for model in self.models]
         self._group = ServiceGroup(specs)
         try:
             captures = dict(self._group.start() or {})
@@ -109,7 +108,7 @@ class Services:
             return ""
 
 
-def _spec(model: Any, variables: dict[str, Any], folder: Path) -> Any:
+def _spec(model: Any, variables: dict[str, Any]) -> Any:
     """A `runner.services.ServiceSpec` from a suite file's service model."""
     from runner.services import ServiceSpec
 
@@ -118,7 +117,7 @@ def _spec(model: Any, variables: dict[str, Any], folder: Path) -> Any:
     return ServiceSpec(
         name=model.name,
         command=render(model.command, variables, _location(model)),
-        cwd=folder / model.cwd,
+        cwd=Path(model.cwd),  # the loader made it relative to the suite file's folder
         env={k: str(v) for k, v in render(dict(model.env), variables, _location(model)).items()},
         ready_port=int(port) if port is not None else None,
         ready_url=render(ready.url, variables, _location(model)),
@@ -126,16 +125,6 @@ def _spec(model: Any, variables: dict[str, Any], folder: Path) -> Any:
         timeout=float(model.timeout),
         provides=dict(model.provides),
     )
-
-
-def _folder(suite: Any) -> Path:
-    """The suite file's folder: services' `cwd` is relative to it."""
-    for name in ("suite_path", "suite_file_path", "root"):
-        path = getattr(suite, name, None)
-        if path is not None:
-            path = Path(path)
-            return path.parent if path.suffix in (".yaml", ".yml") else path
-    return Path()
 
 
 def _location(model: Any) -> Location:

@@ -77,6 +77,9 @@ class ConsoleReporter:
         self.console = console
         self.verbosity = verbosity
         self.jobs = jobs
+        self._live = verbosity >= NORMAL
+        # Read once: the console's width is looked up from the terminal on every access.
+        self._limit = None if verbosity >= VERBOSE else max(20, console.width - 40)
         self._scenarios: dict[int, _ScenarioView] = {}
         self._ended: list[ScenarioEnded] = []
         self._steps: list[StepEnded] = []
@@ -106,14 +109,6 @@ class ConsoleReporter:
         """Nothing to flush: every line is printed as its event arrives."""
 
     # -- the live log -------------------------------------------------------------------------
-
-    @property
-    def _live(self) -> bool:
-        return self.verbosity >= NORMAL
-
-    @property
-    def _limit(self) -> int | None:
-        return None if self.verbosity >= VERBOSE else max(20, self.console.width - 40)
 
     def _run_started(self, event: RunStarted) -> None:
         if self._live:
@@ -156,6 +151,8 @@ class ConsoleReporter:
         self._log(event.scenario, event.at, event.conn, "open", detail)
 
     def _frame(self, event: FrameSent | FrameReceived) -> None:
+        if not self._live:
+            return
         kind = "sent" if isinstance(event, FrameSent) else "received"
         self._log(event.scenario, event.at, event.conn, kind, preview(event.data, self._limit))
 
