@@ -163,7 +163,10 @@ async def _serve(
             raise RuntimeError(
                 f"autobahn driver still running {drive.case_timeout} s after the run"
             )
-    return [_verdict(r, drive.walls.get(i, 0.0), drive.errors.get(i)) for i, r in _indexed(results)]
+    return [
+        _verdict(r, drive.walls.get(r.case_index, 0.0), drive.errors.get(r.case_index))
+        for r in results
+    ]
 
 
 async def _results(server: Any) -> list[Any]:
@@ -171,10 +174,6 @@ async def _results(server: Any) -> list[Any]:
         return list(await server.get_result())
     except FailureError as failure:  # raised when any case fails; it carries every result
         return failure.results
-
-
-def _indexed(results: list[Any]) -> list[tuple[int, Any]]:
-    return [(r.case_index, r) for r in results]
 
 
 class _Drive:

@@ -32,7 +32,8 @@ def _explain(run: SuiteRun) -> str:
 def test_section_conforms(section: str) -> None:
     run = _run([f"{section}.*"], CoreDriver())
     assert run.run_error is None, run.run_error
-    assert len(run.verdicts) == SECTION_SIZES[section]
+    counted, known = len(run.verdicts), SECTION_SIZES[section]
+    assert counted == known, f"section {section} ran {counted} cases, expected {known}"
     assert not run.offenders(), _explain(run)
 
 
