@@ -68,8 +68,9 @@ def attach_locations(steps: Sequence[Any], document: Document, path: ValuePath) 
 class Libraries:
     """Loads each library once (per run), reporting missing files, bad content and cycles."""
 
-    def __init__(self, errors: list[ScenarioError]) -> None:
+    def __init__(self, errors: list[ScenarioError], files: list[Path] | None = None) -> None:
         self.errors = errors
+        self.files = files if files is not None else []
         self.loaded: dict[Path, Library | None] = {}
         self.loading: list[Path] = []
 
@@ -113,6 +114,7 @@ class Libraries:
         if not resolved.is_file():
             self._fail(importer, where, f"library not found: {shown}")
             return None
+        self.files.append(Path(shown))
         try:
             document = read_document(shown)
         except ScenarioErrors as exc:

@@ -139,8 +139,8 @@ class _SuiteLoader:
     def __init__(self, cli_vars: dict[str, str]) -> None:
         self.cli_vars = cli_vars
         self.errors: list[ScenarioError] = []
-        self.libraries = Libraries(self.errors)
         self.files: list[Path] = []
+        self.libraries = Libraries(self.errors, self.files)
         self.suite_file: SuiteFile | None = None
         self.provided: set[str] = set()
 
@@ -151,7 +151,7 @@ class _SuiteLoader:
         scenarios: list[Scenario] = []
         for file in files:
             scenarios.extend(self._file(file))
-        return Suite(scenarios, self.suite_file, self.files)
+        return Suite(scenarios, self.suite_file, list(dict.fromkeys(self.files)))
 
     def _discover(self, paths: list[str]) -> tuple[list[Path], Path | None]:
         files: list[Path] = []
@@ -177,7 +177,6 @@ class _SuiteLoader:
         return unique, (Path(_shown(min(suites))) if suites else None)
 
     def _read(self, path: Path) -> Document | None:
-        self.files.append(path)
         try:
             document = read_document(path)
         except ScenarioErrors as exc:
@@ -187,6 +186,7 @@ class _SuiteLoader:
         return document
 
     def _suite_file(self, path: Path) -> SuiteFile | None:
+        self.files.append(path)
         document = self._read(path)
         if document is None:
             return None
@@ -210,6 +210,7 @@ class _SuiteLoader:
             _check_values(document, where, service.provides, known | groups, self.errors)
 
     def _file(self, path: Path) -> list[Scenario]:
+        self.files.append(path)
         document = self._read(path)
         if document is None:
             return []

@@ -16,6 +16,7 @@ JSON for mappings and lists).
 from __future__ import annotations
 
 import difflib
+import inspect
 import json
 import os
 import random
@@ -133,6 +134,8 @@ def _call(source: str, name: str, arguments: str) -> Reference:
         close = difflib.get_close_matches(name, FUNCTIONS, n=1)
         hint = f"; did you mean {close[0]}()?" if close else ""
         raise TemplateSyntaxError(f"unknown function {name}(){hint}")
+    if arguments.rstrip().endswith(","):
+        raise TemplateSyntaxError(f"cannot read the arguments of {source!r}")
     args: list[Any] = []
     position = 0
     while position < len(arguments.rstrip()):
@@ -141,7 +144,16 @@ def _call(source: str, name: str, arguments: str) -> Reference:
             raise TemplateSyntaxError(f"cannot read the arguments of {source!r}")
         args.append(_argument(match[1]))
         position = match.end()
+    try:
+        inspect.signature(FUNCTIONS[name]).bind(*args)
+    except TypeError as exc:
+        raise TemplateSyntaxError(f"{source}: {name}() {_arity(name)}") from exc
     return Reference(source, "call", name, args=tuple(args))
+
+
+def _arity(name: str) -> str:
+    count = len(inspect.signature(FUNCTIONS[name]).parameters)
+    return f"takes {count} argument{'s' if count != 1 else ''}" if count else "takes no arguments"
 
 
 def _argument(token: str) -> Any:
