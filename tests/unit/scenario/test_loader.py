@@ -239,7 +239,7 @@ def test_unknown_variables_are_errors_where_used(tmp_path: Path) -> None:
         "1:26: unknown variable 'rooom' (did you mean 'room'?)",
         "4:11: unknown variable 'said'",
         "7:22: unknown variable 'lim'",
-        "8:17: unterminated reference '${room'",
+        "8:18: unterminated reference '${room'",
     ]
 
 
