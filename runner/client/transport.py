@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import websocket
 
 from runner.client.errors_map import handshake_error, is_link_error
+from runner.client.framing import make_frame
 from runner.client.options import CloseResult, ConnectOptions, OpenResult, ProxyOptions
 from runner.client.protocol import (
     OP_BINARY,
@@ -191,7 +192,8 @@ class Transport:
 
     def _write(self, payload: str | bytes, opcode: int) -> None:
         try:
-            self._ws.send(payload, opcode)
+            data = payload.encode("utf-8") if isinstance(payload, str) else payload
+            self._ws.send_frame(make_frame(data, opcode))
         except Exception as exc:
             if not is_link_error(exc):
                 raise

@@ -1,0 +1,37 @@
+"""Outgoing frames, masked in C.
+
+websocket-client masks payloads in pure Python (about 5 ms per MiB on this kind of machine);
+the `websockets` package, already a dependency, ships a C `apply_mask` that gives the same bytes
+about 100x faster. RFC 6455 §5.3: every frame a client sends is masked with a fresh key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import websocket
+
+__all__ = ["make_frame"]
+
+_apply_mask: Callable[[bytes, bytes], bytes] | None
+try:
+    from websockets.speedups import apply_mask as _apply_mask
+except ImportError:  # a build without the C extension: keep websocket-client's masker
+    _apply_mask = None
+
+
+class _CMaskedFrame(websocket.ABNF):
+    """A frame whose payload is masked by `websockets.speedups.apply_mask`."""
+
+    def _get_masked(self, mask_key: str | bytes) -> bytes:
+        assert _apply_mask is not None
+        key = mask_key.encode("latin-1") if isinstance(mask_key, str) else mask_key
+        data = self.data.encode("utf-8") if isinstance(self.data, str) else self.data
+        return key + _apply_mask(data, key)
+
+
+def make_frame(payload: bytes, opcode: int) -> Any:
+    """One final (FIN) frame carrying `payload`, to be masked when it is formatted."""
+    frame_class = _CMaskedFrame if _apply_mask is not None else websocket.ABNF
+    return frame_class(fin=1, opcode=opcode, data=payload)
