@@ -255,6 +255,8 @@ def _load(args: argparse.Namespace, console: Console) -> tuple[Any, list[Any]]:
         scenarios = select(suite.scenarios, args.keyword, args.tag)
     except KeywordError as error:
         raise UsageError(str(error)) from None
+    if not suite.scenarios:
+        raise UsageError(f"no scenario found in {' '.join(args.paths)}")
     if not scenarios:
         raise UsageError(f"no scenario to run: {len(suite.scenarios)} found, none selected")
     return suite, scenarios

@@ -69,6 +69,7 @@ class ScenarioRunner:
         )
         self.passed = 0
         self._step_start = 0.0
+        self._location = ""
 
     def run(self) -> ScenarioEnded:
         """Run every step; return (and emit) the scenario's result."""
@@ -125,13 +126,14 @@ class ScenarioRunner:
     def _run_step(self, index: int, step: Any) -> None:
         ctx = self.ctx
         self._step_start = ctx.clock.now()
+        self._location = str(step.location)
         ctx.emit(
             StepStarted(
                 at=self._step_start,
                 scenario=ctx.index,
                 index=index,
                 kind=step.kind,
-                location=str(step.location),
+                location=self._location,
                 summary=_summary(step),
             )
         )
@@ -151,7 +153,7 @@ class ScenarioRunner:
                 scenario=ctx.index,
                 index=index,
                 kind=step.kind,
-                location=str(step.location),
+                location=self._location,
                 status=status,
                 duration=now - self._step_start,
                 conn=outcome.conn,
@@ -218,5 +220,5 @@ def _message(error: Exception) -> str:
 
 
 def _summary(step: Any) -> str:
-    conn = getattr(step, "conn", None)
+    conn = getattr(step, "conn", None)  # sleep steps have none
     return f"{step.kind} {conn}" if conn else str(step.kind)

@@ -252,3 +252,48 @@ def test_ctrl_c_exits_130_and_writes_the_reports(tmp_path: Path) -> None:
     assert any(e["type"] == "connection_closed" for e in data["events"])
     error = ET.parse(junit).getroot().find(".//testcase/error")
     assert error is not None and "interrupted" in (error.get("message") or "")
+
+
+def test_a_report_that_cannot_be_written_exits_3(tmp_path: Path) -> None:
+    write(tmp_path, ok=PASSING)
+    (tmp_path / "taken").mkdir()  # a folder where the report file should go
+    with websockets_server(echo) as server:
+        code, out = cli(
+            str(tmp_path / "ok.yaml"),
+            "--var",
+            f"url={url_of(server)}",
+            "--json-report",
+            str(tmp_path / "taken"),
+        )
+    assert code == ExitCode.INTERNAL
+    assert "cannot write a report" in out
+
+
+def test_piped_output_is_plain_and_a_refused_connection_exits_1(tmp_path: Path) -> None:
+    write(tmp_path, ok=PASSING)
+    with websockets_server(echo) as server:
+        url = url_of(server)  # stopped on leaving: nothing listens there any more
+    result = subprocess.run(
+        [sys.executable, "-m", "runner", str(tmp_path), "--var", f"url={url}"],
+        capture_output=True,
+        text=True,
+        timeout=timeout(20),
+        env={**os.environ, "TERM": "xterm-256color"},
+    )
+    assert result.returncode == ExitCode.FAILED
+    assert "\x1b[" not in result.stdout
+    assert "✗ ERROR echo works" in result.stdout
+    assert "cannot connect to ws://127.0.0.1:" in result.stdout
+
+
+def test_version_starts_without_importing_heavy_modules() -> None:
+    code = (
+        "import sys; from runner.cli import main; main(['--version']);"
+        "heavy = {'rich', 'pydantic', 'websocket', 'yaml'} & set(sys.modules);"
+        "assert not heavy, heavy"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout(20)
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("wsrun ")
