@@ -60,9 +60,20 @@ def json_diff(expected: Any, data: str | bytes) -> str | None:
     except (ValueError, UnicodeDecodeError):
         return None
     left = _pretty(expected).splitlines()
-    right = _pretty(received).splitlines()
+    right = _pretty(_project(expected, received)).splitlines()
     lines = difflib.unified_diff(left, right, "expected", "received", lineterm="", n=2)
     return "\n".join(lines) or None
+
+
+def _project(expected: Any, received: Any) -> Any:
+    """`received` cut to the keys `expected` names: `json` matches a subset, so keys it does not
+    mention cannot be wrong, and showing them would hide the line that is."""
+    if isinstance(expected, dict) and isinstance(received, dict):
+        return {k: _project(expected[k], received[k]) for k in expected if k in received}
+    if isinstance(expected, list) and isinstance(received, list):
+        head = [_project(e, r) for e, r in zip(expected, received, strict=False)]
+        return head + received[len(expected) :]
+    return received
 
 
 def _pretty(value: Any) -> str:

@@ -79,7 +79,7 @@ class ConsoleReporter:
         self.jobs = jobs
         self._live = verbosity >= NORMAL
         # Read once: the console's width is looked up from the terminal on every access.
-        self._limit = None if verbosity >= VERBOSE else max(20, console.width - 40)
+        self._limit = None if verbosity >= VERBOSE else max(60, console.width - 30)
         self._scenarios: dict[int, _ScenarioView] = {}
         self._ended: list[ScenarioEnded] = []
         self._steps: list[StepEnded] = []
@@ -143,7 +143,7 @@ class ConsoleReporter:
         line.append(f"{conn:<8} ", style="bold")
         style = EVENT_STYLE.get(event, "")
         line.append(f"{ARROWS.get(event, '·')} {event:<9}", style=style)
-        self.console.print(line.append(f" {detail}".rstrip()), soft_wrap=self._limit is None)
+        self.console.print(line.append(f" {detail}".rstrip()), soft_wrap=True)
 
     def _opened(self, event: ConnectionOpened) -> None:
         protocol = f", {event.protocol}" if event.protocol else ""
@@ -208,7 +208,8 @@ class ConsoleReporter:
         assert event.failure is not None
         view = self._scenarios.get(event.scenario)
         base = view.start if view else 0.0
-        for line in failure_lines(event.failure, base, self._limit or 200):
+        limits = (None, None) if self._limit is None else (500, self._limit)
+        for line in failure_lines(event.failure, base, *limits):
             text = Text(f"  {line.text}", style=LINE_STYLE.get(line.tag, ""))
             self.console.print(text, soft_wrap=True)
 
@@ -218,9 +219,10 @@ class ConsoleReporter:
         count = len(event.unexpected)
         noun = "message" if count == 1 else "messages"
         self.console.print(Text(f"  {count} unexpected {noun} (received, never expected):"))
-        for item in event.unexpected[:20]:
+        for item in sorted(event.unexpected, key=lambda u: u.at)[:20]:
             detail = preview(item.data, self._limit)
-            self.console.print(Text(f"    +{item.at - base:.3f}s {item.conn} ← {detail}"))
+            line = Text(f"    +{item.at - base:.3f}s {item.conn} ← {detail}")
+            self.console.print(line, soft_wrap=True)
         if count > 20:
             self.console.print(Text(f"    … and {count - 20} more"))
 

@@ -31,11 +31,12 @@ def preview(data: Payload, limit: int | None = 80) -> str:
         head = data if limit is None else data[:limit]
         text, size = f"<{len(data)} bytes> {head.hex(' ')}", f"{len(data)} bytes"
     else:
-        head_text = data if limit is None else data[: limit + 1]
+        head_text = data if limit is None else data[: limit + 24]
         text, size = head_text.translate(_ESCAPES), f"{len(data)} chars"
-    if limit is None or len(text) <= limit:
+    suffix = f"… ({size})"
+    if limit is None or len(text) <= limit + len(suffix):  # cut only when it makes it shorter
         return text
-    return f"{text[: max(8, limit - 1)]}… ({size})"
+    return f"{text[: max(8, limit - 1)]}{suffix}"
 
 
 def format_duration(seconds: float) -> str:
@@ -61,8 +62,13 @@ class Line(NamedTuple):
     text: str
 
 
-def failure_lines(failure: Failure, base: float, limit: int | None = 200) -> list[Line]:
-    """The details of a failure, line by line (the console colours them, JUnit joins them)."""
+def failure_lines(
+    failure: Failure, base: float, limit: int | None = 500, frames: int | None = 120
+) -> list[Line]:
+    """The details of a failure, line by line (the console colours them, JUnit joins them).
+
+    `limit` cuts the closest message, `frames` each line of the connection's last frames.
+    """
     lines = [Line("message", failure.message)]
     if failure.location:
         lines.append(Line("info", f"at {failure.location}{_step_suffix(failure)}"))
@@ -77,7 +83,7 @@ def failure_lines(failure: Failure, base: float, limit: int | None = 200) -> lis
         lines += [Line(_diff_tag(d), f"  {d}") for d in failure.diff.splitlines()]
     if failure.recent:
         lines.append(Line("info", f"last frames on {failure.conn or 'the connection'}:"))
-        lines += [Line("frame", f"  {transcript_line(e, base, limit)}") for e in failure.recent]
+        lines += [Line("frame", f"  {transcript_line(e, base, frames)}") for e in failure.recent]
     if failure.traceback:
         lines.append(Line("trace", "wsrun failed internally:"))
         lines += [Line("trace", f"  {t}") for t in failure.traceback.splitlines()]
