@@ -297,3 +297,13 @@ def test_version_starts_without_importing_heavy_modules() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("wsrun ")
+
+
+def test_timeout_caps_every_wait_of_a_scenario(tmp_path: Path) -> None:
+    write(tmp_path, waits=WAITS)  # its expect would wait 60 s
+    with websockets_server(peers.silent) as server:
+        started = time.monotonic()
+        code, out = cli(str(tmp_path), "--var", f"url={url_of(server)}", "--timeout", "300ms")
+    assert code == ExitCode.FAILED
+    assert 0.3 <= time.monotonic() - started < timeout(5)
+    assert "no message on 'a' matched within 0." in out
