@@ -53,7 +53,7 @@ class Library:
 
     document: Document
     model: LibraryFile
-    namespaces: dict[str, Library] = field(default_factory=dict)
+    namespaces: dict[str, Library | None] = field(default_factory=dict)
 
     def name(self) -> str:
         return Path(self.document.file).stem
@@ -72,18 +72,16 @@ class Libraries:
         self.errors = errors
         self.files = files if files is not None else []
         self.loaded: dict[Path, Library | None] = {}
-        self.loading: list[Path] = []
+        self.loading: dict[Path, str] = {}  # resolved → shown, in import order
 
-    def imports(self, document: Document, specs: Sequence[ImportSpec]) -> dict[str, Library]:
-        """The namespaces of a file's imports (errors for the imports that fail)."""
-        namespaces: dict[str, Library] = {}
+    def imports(self, document: Document, specs: Sequence[ImportSpec]) -> dict[str, Library | None]:
+        """The namespaces of a file's imports (None, and errors, for the imports that fail)."""
+        namespaces: dict[str, Library | None] = {}
         for index, spec in enumerate(specs):
             where = document.location(("imports", index))
             shown = os.path.normpath(Path(document.file).parent / spec.path)
             library = self._import(shown, where, document)
             namespace = spec.as_ or Path(spec.path).stem
-            if library is None:
-                continue
             if namespace in namespaces:
                 self.errors.append(
                     document.error(
@@ -99,8 +97,9 @@ class Libraries:
     def _import(self, shown: str, where: Any, document: Document) -> Library | None:
         resolved = Path(shown).resolve()
         if resolved in self.loading:
-            chain = [*self.loading[self.loading.index(resolved) :], resolved]
-            names = " → ".join(os.path.relpath(p) for p in chain)
+            chain = list(self.loading)
+            names = " → ".join(self.loading[p] for p in chain[chain.index(resolved) :])
+            names += f" → {shown}"
             self.errors.append(document.error(f"import cycle: {names}", where))
             return None
         if resolved not in self.loaded:
@@ -127,11 +126,11 @@ class Libraries:
         model = self._validate(document)
         if model is None:
             return None
-        self.loading.append(resolved)
+        self.loading[resolved] = shown
         try:
             namespaces = self.imports(document, model.imports)
         finally:
-            self.loading.pop()
+            del self.loading[resolved]
         return Library(document, model, namespaces)
 
     def _fail(self, importer: Document | None, where: Any, message: str) -> None:
@@ -174,7 +173,7 @@ class Expander:
         self,
         steps: Sequence[Any],
         origins: Sequence[Origin],
-        namespaces: dict[str, Library],
+        namespaces: dict[str, Library | None],
         own: Library | None = None,
         stack: tuple[str, ...] = (),
     ) -> list[Placed]:
@@ -191,7 +190,7 @@ class Expander:
         self,
         step: UseStep,
         origin: Origin,
-        namespaces: dict[str, Library],
+        namespaces: dict[str, Library | None],
         own: Library | None,
         stack: tuple[str, ...],
     ) -> list[Placed]:
@@ -213,10 +212,18 @@ class Expander:
         return [p for p in (self._bind(p, bindings) for p in inner) if p is not None]
 
     def _find(
-        self, step: UseStep, origin: Origin, namespaces: dict[str, Library], own: Library | None
+        self,
+        step: UseStep,
+        origin: Origin,
+        namespaces: dict[str, Library | None],
+        own: Library | None,
     ) -> tuple[Library, str, Block] | None:
+        if namespaces.get(step.block.split(".", 1)[0], False) is None:
+            return None  # its library failed to load, and said why
         choices: dict[str, tuple[Library, str, Block]] = {}
         for namespace, library in namespaces.items():
+            if library is None:
+                continue
             for name, block in library.model.blocks.items():
                 choices[f"{namespace}.{name}"] = (library, name, block)
         if own is not None:
@@ -282,7 +289,7 @@ def _use_path(origin: Origin) -> ValuePath:
     return (*origin.path, key)
 
 
-def _import_hint(block: str, namespaces: dict[str, Library]) -> str | None:
+def _import_hint(block: str, namespaces: dict[str, Library | None]) -> str | None:
     namespace = block.split(".", 1)[0]
     if "." in block and namespace not in namespaces:
         return f"import the library of {namespace!r} with imports: [...]"

@@ -115,6 +115,10 @@ def _file_schema(model: type[BaseModel], title: str, steps_at: tuple[str, ...]) 
     for key in steps_at:
         steps = steps[key]
     steps["items"] = _written_step()
+    imports = schema["properties"]["imports"]
+    imports["items"] = {
+        "anyOf": [{"type": "string", "description": "the library's path"}, imports["items"]]
+    }
     return {"$schema": _DRAFT, "title": title, **_without_title(schema)}
 
 

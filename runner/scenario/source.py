@@ -141,6 +141,9 @@ def _syntax_error(document: Document, exc: yaml.MarkedYAMLError) -> ScenarioErro
     location = _mark_location(document.file, exc.problem_mark or exc.context_mark)
     problem = exc.problem or exc.context or "invalid YAML"
     context = f" ({exc.context})" if exc.context and exc.problem else ""
+    mark = exc.context_mark
+    if context and mark is not None and mark.line + 1 != location.line:
+        context = f" ({exc.context} at line {mark.line + 1})"
     return document.error(f"invalid YAML: {problem}{context}", location)
 
 

@@ -106,7 +106,9 @@ def test_binary() -> None:
     assert match(b"hi", binary={"base64": "aGk="}).ok
     result = match(b"\x01\x03", binary={"hex": "0102"})
     assert result.reason == "expected binary 01 02, found 01 03"
-    assert match("hi", binary={"hex": "6869"}).reason == 'expected a binary message, found text "hi"'
+    assert (
+        match("hi", binary={"hex": "6869"}).reason == 'expected a binary message, found text "hi"'
+    )
 
 
 def test_all_matchers_must_hold() -> None:
