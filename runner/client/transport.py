@@ -37,7 +37,7 @@ from runner.client.protocol import (
 )
 from runner.errors import BusinessError, ErrorCode
 
-__all__ = ["Sink", "Transport", "check_url"]
+__all__ = ["Sink", "Transport", "normalize_url"]
 
 ABNORMAL_CLOSURE = 1006  # RFC 6455 §7.4.1: reported, never sent
 NO_STATUS = 1005
@@ -64,8 +64,20 @@ def _link_lost(why: str) -> _Ended:
     return _Ended(CloseResult(ABNORMAL_CLOSURE, "", was_clean=False), error)
 
 
-def check_url(url: str) -> None:
-    """Raise `BusinessError` 2302001 unless `url` is a usable ws:// or wss:// URL."""
+#: What stays as written in a URL; anything else (spaces, non-ASCII) is percent-encoded.
+_URL_SAFE = "!#$%&'()*+,/:;=?@[]~"
+
+
+def normalize_url(url: str) -> str:
+    """`url` with spaces and non-ASCII percent-encoded, as a browser would send it.
+
+    Raises `BusinessError` 2302001 unless it is a usable ws:// or wss:// URL.
+    """
+    _check_url(url)
+    return urllib.parse.quote(url, safe=_URL_SAFE)
+
+
+def _check_url(url: str) -> None:
     try:
         parts = urllib.parse.urlsplit(url)
         port = parts.port
@@ -116,6 +128,7 @@ class Transport:
         self._assembler = MessageAssembler(options.max_message_size)
         self._waker = _Waker()
         self._lock = threading.Lock()
+        self._write_lock = threading.Lock()  # a data frame's check and write, against Close
         self._close_sent = False
         self._close_deadline: float | None = None
         self._aborted = False
@@ -164,18 +177,22 @@ class Transport:
 
     def send_message(self, data: str | bytes) -> None:
         """Send one message as one frame; `BusinessError` 2302999 when closing or the link fails."""
-        if self._close_sent:
-            raise BusinessError(
-                ErrorCode.OTHER, "Websocket Unknown Other Error: connection closing"
-            )
-        self._write(data, OP_TEXT if isinstance(data, str) else OP_BINARY)
+        with self._write_lock:  # RFC 6455 §5.5.1: no data frame after our Close frame
+            if self._close_sent:
+                raise BusinessError(
+                    ErrorCode.OTHER, "Websocket Unknown Other Error: connection closing"
+                )
+            self._write(data, OP_TEXT if isinstance(data, str) else OP_BINARY)
 
     def start_close(self, code: int | None, reason: str = "") -> None:
         """Send a Close frame and let the receive loop wait (bounded) for the peer's."""
-        if not self._claim_close():
-            raise BusinessError(ErrorCode.OTHER, "Websocket Unknown Other Error: already closing")
-        self._waker.wake()
-        self._write(_close_payload(code, reason), OP_CLOSE)
+        with self._write_lock:
+            if not self._claim_close():
+                raise BusinessError(
+                    ErrorCode.OTHER, "Websocket Unknown Other Error: already closing"
+                )
+            self._waker.wake()
+            self._write(_close_payload(code, reason), OP_CLOSE)
 
     def abort(self) -> None:
         """Drop the connection at once; the receive loop reports a lost link."""
@@ -254,8 +271,7 @@ class Transport:
 
     def _on_close_frame(self, payload: bytes) -> None:
         code, reason = parse_close_payload(payload)
-        if self._claim_close():  # §5.5.1: echo the status of a close the peer started
-            self._write_quietly(_close_payload(code, ""), OP_CLOSE)
+        self._close_once(code)  # §5.5.1: echo the status of a close the peer started
         self._await_eof()
         clean = CloseResult(NO_STATUS if code is None else code, reason, was_clean=True)
         raise _Ended(clean)
@@ -263,10 +279,15 @@ class Transport:
     def _fail(self, violation: ProtocolViolation) -> None:
         """RFC 6455 §7.1.7: send a Close with the reason, then close the connection."""
         error = BusinessError(ErrorCode.COMMON, f"protocol error: {violation.reason}", "0")
-        if self._claim_close():
-            self._write_quietly(_close_payload(violation.code, ""), OP_CLOSE)
+        self._close_once(violation.code)
         self._drain_until_close()
         raise _Ended(CloseResult(violation.code, violation.reason, was_clean=False), error)
+
+    def _close_once(self, code: int | None) -> None:
+        """Send a Close frame unless one was sent already."""
+        with self._write_lock:
+            if self._claim_close():
+                self._write_quietly(_close_payload(code, ""), OP_CLOSE)
 
     def _drain_until_close(self) -> None:
         """Read and drop frames until the peer's Close, end of stream or the close deadline."""

@@ -22,7 +22,7 @@ from runner.client.options import (
     parse_connect_options,
 )
 from runner.client.reply import Reply, split_callback
-from runner.client.transport import Transport, check_url
+from runner.client.transport import Transport, normalize_url
 from runner.errors import BusinessError, ErrorCode
 
 __all__ = ["ReadyState", "WebSocket", "create_websocket"]
@@ -121,7 +121,7 @@ class WebSocket:
         with self._lock:
             if self._state is not ReadyState.CLOSED or not self._done.is_set():
                 raise BusinessError(ErrorCode.ALREADY_CONNECTED)
-            check_url(url)
+            url = normalize_url(url)
             self._state, self._pending_close, self.url = ReadyState.CONNECTING, None, url
             self._transport = Transport(url, parsed)
             self._done.clear()
