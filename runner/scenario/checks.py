@@ -10,19 +10,17 @@ the named groups of `regex`). A reference with a default (`${name:-x}`) is alway
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from runner.errors import Location, ScenarioError
 from runner.scenario.diagnostics import did_you_mean, document_path
 from runner.scenario.libraries import Placed
-from runner.scenario.steps import ConnectStep, ExpectStep, SleepStep
+from runner.scenario.steps import ConnectStep, ExpectStep, SleepStep, regex_groups
 from runner.scenario.templates import TemplateSyntaxError, references, variables_used
 
-__all__ = ["check_variables", "field_location", "regex_groups", "resolve_connections"]
+__all__ = ["check_variables", "field_location", "resolve_connections"]
 
-_GROUP = re.compile(r"\(\?P<([A-Za-z_][A-Za-z0-9_]*)>")
 _NOT_TEMPLATED = {"kind", "conn"}
 
 
@@ -79,11 +77,6 @@ def _connection(placed: Placed, opened: list[str], errors: list[ScenarioError]) 
         )
         return None
     return step.conn
-
-
-def regex_groups(pattern: str | None) -> list[str]:
-    """The names of the named groups of a regular expression."""
-    return _GROUP.findall(pattern or "")
 
 
 def check_variables(steps: Sequence[Placed], known: set[str], errors: list[ScenarioError]) -> None:

@@ -6,9 +6,11 @@ import re
 from typing import Any, Self
 
 from pydantic import Field, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
+from runner.errors import Location
 from runner.scenario.fields import Duration, Model, TemplatedInt
-from runner.scenario.steps import IgnoreRule, Step
+from runner.scenario.steps import NOWHERE, IgnoreRule, Step
 
 __all__ = [
     "SUITE_FILE_NAME",
@@ -132,6 +134,9 @@ class Service(Model):
     """A process started before the scenarios run and stopped after them."""
 
     name: str = Field(description="the service's name")
+    location: SkipJsonSchema[Location] = Field(
+        NOWHERE, exclude=True, description="where the service is written"
+    )
     command: list[str] | str = Field(
         description="the command: a list of arguments, or a string run by the shell"
     )

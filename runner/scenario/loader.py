@@ -16,13 +16,13 @@ from pydantic import ValidationError
 
 from runner.errors import Location, ScenarioError, ScenarioErrors
 from runner.scenario.canonical import canonical_imports, canonical_steps
-from runner.scenario.checks import check_variables, regex_groups, resolve_connections
+from runner.scenario.checks import check_variables, resolve_connections
 from runner.scenario.diagnostics import describe, did_you_mean, translate
 from runner.scenario.files import SUITE_FILE_NAME, ScenarioFile, Service, SuiteConfig
 from runner.scenario.libraries import Expander, Libraries, Origin, Placed, attach_locations
 from runner.scenario.rendering import variable_order
 from runner.scenario.source import Document, ValuePath, read_document
-from runner.scenario.steps import ExpectCloseStep, ExpectStep, IgnoreRule, RunStep
+from runner.scenario.steps import ExpectCloseStep, ExpectStep, IgnoreRule, RunStep, regex_groups
 from runner.scenario.templates import TemplateSyntaxError, references, variables_used
 
 __all__ = ["Scenario", "Suite", "SuiteFile", "load_suite", "validate_paths"]
@@ -195,8 +195,9 @@ class _SuiteLoader:
         except ValidationError as exc:
             self.errors.extend(translate(exc, document, (), SuiteConfig))
             return None
-        for service in config.services:
+        for index, service in enumerate(config.services):
             service.cwd = os.path.normpath(path.parent / service.cwd)
+            service.location = document.location(("services", index))
             self.provided.update(service.provides)
         self._check_suite_templates(document, config)
         return SuiteFile(path, config.vars, config.services)

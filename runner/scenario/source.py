@@ -60,6 +60,8 @@ class Document:
         value: the document's value (None for an empty file).
         values: path of a value → where the value starts.
         keys: path of a mapping entry → where its key starts.
+        plain: path of a value → its text, for unquoted scalars read as something else than a
+            string (so that a hint can say `write "1.10"`).
         problems: errors found while building the values (duplicate keys, YAML 1.1 traps); the
             values are usable, and later errors at `problem_paths` are left out.
     """
@@ -69,6 +71,7 @@ class Document:
     value: Any = None
     values: dict[ValuePath, Location] = field(default_factory=dict)
     keys: dict[ValuePath, Location] = field(default_factory=dict)
+    plain: dict[ValuePath, str] = field(default_factory=dict)
     problems: list[ScenarioError] = field(default_factory=list)
     problem_paths: set[ValuePath] = field(default_factory=set)
 
@@ -242,12 +245,15 @@ class _Builder:
         if node.tag != _PLAIN:
             return self._fail(node, f"unsupported tag {_short(node.tag)}", "plain YAML values")
         try:
-            return resolve_plain(node.value)
+            value = resolve_plain(node.value)
         except _Trap as trap:
             location = _mark_location(self.document.file, node.start_mark)
             self.errors.append(self.document.error(str(trap), location, hint=trap.hint))
             self.document.problem_paths.add(path)
             return node.value
+        if not isinstance(value, str):
+            self.document.plain[path] = node.value
+        return value
 
     def _mapping(self, node: MappingNode, path: ValuePath) -> dict[str, Any]:
         result: dict[str, Any] = {}

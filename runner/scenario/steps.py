@@ -39,12 +39,18 @@ __all__ = [
     "Step",
     "TlsOptions",
     "UseStep",
+    "regex_groups",
 ]
 
 #: The location of a step built in code rather than read from a file.
 NOWHERE = Location("<unknown>", 1, 1)
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _GROUP = re.compile(r"\(\?P<([A-Za-z_][A-Za-z0-9_]*)>")
+
+
+def regex_groups(pattern: str | None) -> list[str]:
+    """The names of the named groups (``(?P<name>...)``) of a regular expression."""
+    return _GROUP.findall(pattern or "")
 
 
 def _templated(text: str) -> bool:
@@ -271,8 +277,8 @@ def _check_save(name: str, source: str, regex: str | None) -> None:
         raise ValueError(f"save: {name!r} is not a variable name (letters, digits, _)")
     if source.startswith("$"):
         _check_jsonpath(source)
-    elif regex is None or (not _templated(regex) and source not in _GROUP.findall(regex)):
-        groups = ", ".join(_GROUP.findall(regex or "")) or "none"
+    elif regex is None or (not _templated(regex) and source not in regex_groups(regex)):
+        groups = ", ".join(regex_groups(regex)) or "none"
         raise ValueError(
             f"save {name}: {source!r} is neither a JSONPath ($...) nor a named group of regex "
             f"(groups: {groups})"
