@@ -49,8 +49,6 @@ _EXPECTED_BY_TYPE = {
     "model_attributes_type": "a mapping",
     "list_type": "a list",
     "none_required": "null",
-    "too_short": None,
-    "literal_error": None,
 }
 
 

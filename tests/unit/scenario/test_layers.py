@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
-MODULES = sorted((ROOT / "runner" / "scenario").glob("*.py")) + [ROOT / "runner" / "matching.py"]
+MODULES = [*sorted((ROOT / "runner" / "scenario").glob("*.py")), ROOT / "runner" / "matching.py"]
 ALLOWED_RUNNER = ("runner.errors", "runner.scenario", "runner.matching")
 FORBIDDEN = ("websocket", "websockets", "rich")
 
