@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -225,3 +226,38 @@ def test_wait_closed(ws: WebSocket, peer: RawPeer) -> None:
     conn.close()
     assert ws.wait_closed(timeout())
     assert recorder.names()[-1] == "close"
+
+
+def frames_after_close(ws: WebSocket, conn: PeerConnection) -> list[int]:
+    """Send from two threads while closing; return the opcodes the peer got after the Close."""
+    stop = threading.Event()
+
+    def send_until_refused() -> None:
+        while not stop.is_set() and ws.send("x" * 10).exception(timeout()) is None:  # type: ignore[union-attr]
+            continue
+
+    senders = [threading.Thread(target=send_until_refused) for _ in range(2)]
+    for sender in senders:
+        sender.start()
+    time.sleep(0.002)
+    ws.close()
+    conn.recv_close()
+    conn.send_close(1000)
+    after: list[int] = []
+    with contextlib.suppress(TimeoutError):  # the client waits for us to close TCP first
+        while True:
+            after.append(conn.recv_frame(0.05).opcode)
+    stop.set()
+    for sender in senders:
+        sender.join(timeout())
+    return after
+
+
+def test_no_data_frame_after_the_close_frame_while_other_threads_send(peer: RawPeer) -> None:
+    for _ in range(15):  # the race was lost about every other time
+        ws = create_websocket()
+        recorder, conn = open_raw(ws, peer, {"pingInterval": 0})
+        assert frames_after_close(ws, conn) == []  # RFC 6455 §5.5.1
+        conn.close()
+        assert recorder.closed().was_clean
+        assert ws.wait_closed(timeout())
