@@ -259,6 +259,10 @@ def parse_close_options(options: Any) -> CloseOptions:
         raise _bad(f"options must be a mapping or CloseOptions, got {type(options).__name__}")
     if not is_sendable_close_code(code):
         raise _bad(f"close code {code} cannot be sent (use 1000-1003, 1007-1014 or 3000-4999)")
-    if len(reason.encode("utf-8")) > MAX_CLOSE_REASON_BYTES:
+    try:
+        size = len(reason.encode("utf-8"))
+    except UnicodeEncodeError as exc:  # a lone surrogate cannot go on the wire
+        raise _bad(f"close reason must be valid Unicode, found {exc.reason}") from None
+    if size > MAX_CLOSE_REASON_BYTES:
         raise _bad(f"close reason is over {MAX_CLOSE_REASON_BYTES} UTF-8 bytes")
     return CloseOptions(code=code, reason=reason)

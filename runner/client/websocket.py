@@ -182,6 +182,8 @@ class WebSocket:
             if bad is not None:
                 raise bad
             self._open_transport().send_message(_payload(data))
+        except UnicodeEncodeError as exc:  # a lone surrogate: encoding fails before any write
+            return reply.fail(_not_unicode("data", exc))
         except BusinessError as error:
             return reply.fail(error)
         return reply.succeed(True)
@@ -233,6 +235,13 @@ def _payload(data: Any) -> str | bytes:
     raise BusinessError(
         ErrorCode.PARAMETER,
         f"Parameter error: data must be str or bytes, got {type(data).__name__}",
+    )
+
+
+def _not_unicode(name: str, exc: UnicodeEncodeError) -> BusinessError:
+    return BusinessError(
+        ErrorCode.PARAMETER,
+        f"Parameter error: {name} must be valid Unicode, found {exc.reason} at index {exc.start}",
     )
 
 
