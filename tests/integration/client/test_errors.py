@@ -102,7 +102,7 @@ def test_connect_with_a_non_callable_callback_fails_the_future() -> None:
     assert error.code == 401
 
 
-BAD_SEND_DATA: list[Any] = [None, 1, 1.5, ["a"], {"a": 1}, True]
+BAD_SEND_DATA: list[Any] = [None, 1, 1.5, ["a"], {"a": 1}, True, "lone \ud800 surrogate"]
 
 
 @pytest.mark.parametrize("data", BAD_SEND_DATA)
@@ -137,6 +137,7 @@ BAD_CLOSE_OPTIONS: list[Any] = [
     {"reason": "x" * 124},
     {"reason": "é" * 62},  # 124 UTF-8 bytes
     {"reason": 5},
+    {"reason": "lone \udc00 surrogate"},
     {"why": "typo"},
     "bye",
     1000,

@@ -184,7 +184,8 @@ def test_unsendable_close_codes_are_401(code: int) -> None:
 
 
 @pytest.mark.parametrize(
-    "options", [{"code": "1000"}, {"code": 1000.0}, {"code": True}, {"reason": b"x"}, {"c": 1}, 1]
+    "options",
+    [{"code": "1000"}, {"code": 1000.0}, {"code": True}, {"reason": b"x"}, {"c": 1}, 1],
 )
 def test_bad_close_options_are_401(options: Any) -> None:
     bad(parse_close_options, options)
@@ -194,3 +195,7 @@ def test_sendable_close_codes_follow_rfc_6455_section_7_4() -> None:
     sendable = [code for code in range(0, 6000) if is_sendable_close_code(code)]
     expected = [1000, 1001, 1002, 1003, *range(1007, 1015), *range(3000, 5000)]
     assert sendable == expected
+
+
+def test_close_reason_with_a_lone_surrogate_is_401() -> None:
+    assert "valid Unicode" in bad(parse_close_options, {"reason": "\udc00"}).message
