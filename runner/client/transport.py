@@ -152,11 +152,10 @@ class Transport:
             raise handshake_error(exc) from exc
         headers = {name.lower(): value for name, value in (self._ws.getheaders() or {}).items()}
         self.protocol = headers.get("sec-websocket-protocol")
-        if self.protocol is not None and self.protocol not in self.options.subprotocols:
-            self.teardown()  # RFC 6455 §4.1: a subprotocol the client did not offer fails it
-            raise BusinessError(
-                ErrorCode.COMMON, f"server chose subprotocol {self.protocol!r}, not offered", "101"
-            )
+        refusal = _refusal(headers, self.options.subprotocols)
+        if refusal is not None:
+            self.teardown()
+            raise BusinessError(ErrorCode.COMMON, refusal, "101")
         self._start_timers()
         return OpenResult(101, "Switching Protocols", self.protocol, headers)
 
@@ -352,6 +351,17 @@ class Transport:
         if self._ws is not None:
             self._ws.shutdown()
         self._waker.close()
+
+
+def _refusal(headers: dict[str, str], offered: list[str]) -> str | None:
+    """Why RFC 6455 §4.1 makes the client fail a 101 response with these headers, or None."""
+    protocol = headers.get("sec-websocket-protocol")
+    if protocol is not None and protocol not in offered:
+        return f"server chose subprotocol {protocol!r}, not offered"
+    extensions = headers.get("sec-websocket-extensions", "").strip()
+    if extensions:  # this client implements no extension, so it can accept none
+        return f"server chose extensions {extensions!r}, none supported"
+    return None
 
 
 def _close_payload(code: int | None, reason: str) -> bytes:
