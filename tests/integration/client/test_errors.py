@@ -413,6 +413,24 @@ def test_server_choosing_an_unoffered_subprotocol_fails(offer: str | None) -> No
     assert ws.ready_state == "CLOSED"
 
 
+@pytest.mark.parametrize("offer", [None, "permessage-deflate"])
+def test_server_choosing_an_extension_fails(offer: str | None) -> None:
+    # RFC 6455 §4.1: an extension the client cannot use fails the connection.
+    with RawPeer() as peer:
+        ws = create_websocket()
+        recorder = Recorder(ws)
+        header = {"Sec-WebSocket-Extensions": offer} if offer else {}
+        future = ws.connect(peer.url, {"header": header})
+        conn = peer.accept(handshake=False)
+        conn.read_request(timeout())
+        conn.respond(extra="Sec-WebSocket-Extensions: permessage-deflate\r\n")
+        error = failure(future)
+        assert conn.wait_eof(), "the client closes the connection"
+    assert (error.code, error.data) == (200, "101")
+    assert "permessage-deflate" in error.message
+    assert recorder.names() == ["error"]
+
+
 # -- reconnecting ----------------------------------------------------------------------------
 
 
