@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 from websockets.sync.server import Server
 
 from runner.client import BusinessError, ConnectOptions, ProxyOptions, create_websocket
@@ -194,3 +196,34 @@ def test_an_explicit_proxy_ignores_http_proxy_in_the_environment(
     no_proxy_environment.setenv("http_proxy", f"http://127.0.0.1:{free_port()}")
     options = {"proxy": {"host": "127.0.0.1", "port": proxy.port}}
     assert exchange(url_of(echo_server), options) is None
+
+
+@pytest.fixture
+def tls_server(tmp_path: Path) -> Iterator[tuple[Server, str]]:
+    ca = trustme.CA()
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    with websockets_server(echo, ssl=context) as server:
+        yield server, str(tmp_path / "ca.pem")
+
+
+def test_wss_through_an_explicit_proxy(
+    proxy: Proxy, tls_server: tuple[Server, str], no_proxy_environment: pytest.MonkeyPatch
+) -> None:
+    server, ca_path = tls_server
+    url = url_of(server).replace("ws://", "wss://", 1)
+    options = {"caPath": ca_path, "proxy": {"host": "127.0.0.1", "port": proxy.port}}
+    assert exchange(url, options) is None
+    assert wait_until(lambda: target(server) in proxy.tunnels())
+
+
+def test_wss_with_system_follows_https_proxy(
+    proxy: Proxy, tls_server: tuple[Server, str], no_proxy_environment: pytest.MonkeyPatch
+) -> None:
+    server, ca_path = tls_server
+    no_proxy_environment.setenv("https_proxy", f"http://127.0.0.1:{proxy.port}")
+    no_proxy_environment.setenv("http_proxy", f"http://127.0.0.1:{free_port()}")  # not for wss
+    url = url_of(server).replace("ws://", "wss://", 1)
+    assert exchange(url, {"caPath": ca_path, "proxy": "system"}) is None
+    assert wait_until(lambda: target(server) in proxy.tunnels())
