@@ -86,9 +86,9 @@ class Connection:
 
     def _on_message(self, _err: object, data: str | bytes) -> None:
         at = self.clock.now()
-        self.inbox.put(Message(at, data))
         self._note("received", data, at)
         self.emit(FrameReceived(at=at, scenario=self.scenario, conn=self.name, data=data))
+        self.inbox.put(Message(at, data))  # may run the scenario's next steps, on this thread
 
     def _on_close(self, _err: object, value: CloseResult) -> None:
         at = self.clock.now()

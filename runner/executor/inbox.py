@@ -1,8 +1,15 @@
 """A connection's inbox: every message from the moment it opens, until a step takes it.
 
-The `message` listener (on the connection's own thread) puts messages in; the scenario's thread
-takes them out with `take`, which scans the waiting messages oldest first, takes the first that
-matches, leaves the others for later steps, and otherwise waits for new ones until its deadline.
+The `message` listener (on the connection's own thread) puts messages in. An expect step calls
+`take_or_wait` with a `Waiter`: the first waiting message the waiter's judge accepts is taken
+at once; otherwise the waiter stays in the inbox, and the next message that matches (or the
+connection's close, or a message that breaks `first_only`) settles it, on the connection's
+thread, through `Waiter.settle`. Messages passed over stay for later steps; noise is dropped.
+
+Settling on the connection's thread lets the scenario go on right there (see `scenario_run`):
+a round trip then costs no wake-up of another thread. Whoever removes a waiter owns what
+follows: the connection's thread by settling it, the scenario's thread by `cancel` (at its
+deadline, or on Ctrl-C).
 """
 
 from __future__ import annotations
@@ -10,11 +17,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from runner.client import BusinessError, CloseResult
 from runner.executor.clock import POLL, Deadline, Interrupted
 
-__all__ = ["Closest", "Inbox", "Message", "NoMatch", "Verdict"]
+__all__ = ["Closest", "Inbox", "Message", "NoMatch", "Verdict", "Waiter"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,9 +43,6 @@ class Verdict:
     reason: str = ""
 
 
-Judge = Callable[[Message], Verdict]
-
-
 @dataclass(frozen=True, slots=True)
 class Closest:
     """The waiting message that came closest to matching, and why it did not."""
@@ -48,12 +53,55 @@ class Closest:
 
 
 class NoMatch(Exception):
-    """`take` found no matching message; `why` is timeout, closed or not-next."""
+    """No message matched; `why` is ``timeout``, ``closed`` or ``not-next``."""
 
     def __init__(self, why: str, closest: Closest | None) -> None:
         self.why = why
         self.closest = closest
         super().__init__(why)
+
+
+class Waiter:
+    """An expect step waiting on an inbox.
+
+    Args:
+        judge: decides about each message.
+        deadline: when the step gives up (the scenario's thread enforces it).
+        first_only: the oldest waiting message that is not noise must match (``next: true``).
+        on_settle: called on the connection's thread with the matching `Message` or a
+            `NoMatch`, once, unless the waiter was cancelled first.
+        context: whatever the caller needs to finish the step.
+    """
+
+    def __init__(
+        self,
+        judge: Callable[[Message], Verdict],
+        deadline: Deadline,
+        *,
+        first_only: bool = False,
+        on_settle: Callable[[Waiter, Message | NoMatch], None] | None = None,
+        context: Any = None,
+    ) -> None:
+        self.judge = judge
+        self.deadline = deadline
+        self.first_only = first_only
+        self.on_settle = on_settle
+        self.context = context
+        self.closest: Closest | None = None
+
+    def consider(self, message: Message) -> Verdict:
+        """Judge one message and remember the closest miss."""
+        verdict = self.judge(message)
+        if not verdict.ok and not verdict.ignore:
+            closest = self.closest
+            if closest is None or verdict.score > closest.score:
+                self.closest = Closest(message, verdict.reason, verdict.score)
+        return verdict
+
+    def settle(self, outcome: Message | NoMatch) -> None:
+        """Hand the outcome to `on_settle` (on the thread that settled the waiter)."""
+        if self.on_settle is not None:
+            self.on_settle(self, outcome)
 
 
 class Inbox:
@@ -63,20 +111,44 @@ class Inbox:
         self._stop = stop
         self._cond = threading.Condition()
         self._waiting: list[Message] = []
+        self._waiter: Waiter | None = None
         self.closed: CloseResult | None = None
         self.error: BusinessError | None = None
 
+    # -- the connection's thread ---------------------------------------------------------------
+
     def put(self, message: Message) -> None:
-        """Add a message (called by the `message` listener)."""
+        """Add a message, or settle the waiting step with it (called by the listener)."""
         with self._cond:
-            self._waiting.append(message)
+            settled = self._offer(message)
             self._cond.notify_all()
+        if settled is not None:
+            settled[0].settle(settled[1])
+
+    def _offer(self, message: Message) -> tuple[Waiter, Message | NoMatch] | None:
+        waiter = self._waiter
+        if waiter is None:
+            self._waiting.append(message)
+            return None
+        verdict = waiter.consider(message)
+        if verdict.ok:
+            self._waiter = None
+            return waiter, message
+        if not verdict.ignore:
+            self._waiting.append(message)
+            if waiter.first_only:  # it waits only when no message was waiting
+                self._waiter = None
+                return waiter, NoMatch("not-next", waiter.closest)
+        return None
 
     def set_closed(self, result: CloseResult) -> None:
-        """Record the connection's close; waiting steps wake up."""
+        """Record the connection's close; a waiting step fails, blocked waits wake up."""
         with self._cond:
             self.closed = result
+            waiter, self._waiter = self._waiter, None
             self._cond.notify_all()
+        if waiter is not None:
+            waiter.settle(NoMatch("closed", waiter.closest))
 
     def set_error(self, error: BusinessError) -> None:
         """Record the connection's last error; a close (or a failed connect) follows."""
@@ -84,44 +156,42 @@ class Inbox:
             self.error = error
             self._cond.notify_all()
 
-    def take(self, judge: Judge, deadline: Deadline, *, first_only: bool = False) -> Message:
-        """Take the first waiting message `judge` accepts, waiting for new ones until `deadline`.
+    # -- the step's side -------------------------------------------------------------------------
 
-        Messages judged as noise (`ignore`) are dropped; the others that do not match stay.
-        With `first_only`, the oldest waiting message that is not noise must match.
+    def take_or_wait(self, waiter: Waiter) -> Message | None:
+        """Take the first waiting message `waiter` accepts; if none, leave `waiter` waiting.
+
+        Returns the message, or None when the waiter now waits (it will be settled or
+        cancelled). Messages judged as noise are dropped; others that do not match stay.
 
         Raises:
-            NoMatch: the deadline passed, the connection closed, or (first_only) the oldest
-                message did not match; it carries the closest message seen.
-            Interrupted: the run was stopped.
+            NoMatch: the connection is closed, or (first_only) the oldest message did not match.
         """
-        scanned, closest = 0, None
         with self._cond:
-            while True:
-                index = scanned
-                while index < len(self._waiting):
-                    message = self._waiting[index]
-                    verdict = judge(message)
-                    if verdict.ok:
-                        return self._waiting.pop(index)
-                    if verdict.ignore:
-                        del self._waiting[index]
-                        continue
-                    closest = _closer(closest, message, verdict)
-                    if first_only:
-                        raise NoMatch("not-next", closest)
-                    index += 1
-                scanned = index
-                self._wait_for_more(deadline, closest)
+            index = 0
+            while index < len(self._waiting):
+                message = self._waiting[index]
+                verdict = waiter.consider(message)
+                if verdict.ok:
+                    return self._waiting.pop(index)
+                if verdict.ignore:
+                    del self._waiting[index]
+                    continue
+                if waiter.first_only:
+                    raise NoMatch("not-next", waiter.closest)
+                index += 1
+            if self.closed is not None:
+                raise NoMatch("closed", waiter.closest)
+            self._waiter = waiter
+            return None
 
-    def _wait_for_more(self, deadline: Deadline, closest: Closest | None) -> None:
-        if self._stop.is_set():
-            raise Interrupted
-        if self.closed is not None:
-            raise NoMatch("closed", closest)
-        if deadline.expired():
-            raise NoMatch("timeout", closest)
-        self._cond.wait(min(POLL, deadline.remaining()))
+    def cancel(self, waiter: Waiter) -> bool:
+        """Withdraw `waiter` unless it was settled already; True when this call removed it."""
+        with self._cond:
+            if self._waiter is not waiter:
+                return False
+            self._waiter = None
+            return True
 
     def wait_closed(self, deadline: Deadline) -> CloseResult | None:
         """Wait for the connection's close until `deadline`; None when it has not closed."""
@@ -136,9 +206,3 @@ class Inbox:
         """The messages no step took, oldest first."""
         with self._cond:
             return list(self._waiting)
-
-
-def _closer(best: Closest | None, message: Message, verdict: Verdict) -> Closest:
-    if best is None or verdict.score > best.score:
-        return Closest(message, verdict.reason, verdict.score)
-    return best

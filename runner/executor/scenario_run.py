@@ -2,11 +2,21 @@
 
 A failing step ends the scenario; whatever happens, its connections are closed at the end (and
 dropped when the peer does not answer), and messages nobody expected are listed.
+
+The steps run on the scenario's thread, except for one shortcut. When an expect step has to
+wait, its `Waiter` stays in the inbox and the scenario's thread sleeps. The connection's thread
+that receives the matching message finishes the step and goes on with the next `send` and
+`expect` steps itself, until one has to wait again, or a step of another kind comes, which it
+hands back. A request/response round trip then costs no wake-up of another thread (that
+hand-off alone halves the rate of a tight loop). Only one thread runs steps at a time: the one
+that settled the waiter, or the scenario's thread after it cancelled it (deadline, Ctrl-C).
 """
 
 from __future__ import annotations
 
+import math
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -22,13 +32,26 @@ from runner.events import (
     StepStarted,
     Unexpected,
 )
-from runner.executor.clock import Clock, Deadline, Interrupted, check_stop
+from runner.executor.clock import POLL, Clock, Deadline, Interrupted, check_stop
 from runner.executor.connection import Connection
 from runner.executor.context import ScenarioContext
-from runner.executor.steps import Outcome, run_step
+from runner.executor.inbox import Message, NoMatch, Waiter
+from runner.executor.steps import (
+    ExpectState,
+    Outcome,
+    expect_failed,
+    finish_expect,
+    make_waiter,
+    run_step,
+    take_or_wait,
+)
 from runner.scenario.rendering import render_variables
 
 __all__ = ["CLOSE_WAIT", "ScenarioRunner"]
+
+_DONE, _PARKED, _HANDED_BACK = "done", "parked", "handed back"
+#: The kinds a connection's thread may run itself: they never wait for a connection's thread.
+_INLINE = frozenset({"send", "expect"})
 
 #: How long the end of a scenario waits for each connection's closing handshake (seconds).
 CLOSE_WAIT = 2.0
@@ -70,6 +93,12 @@ class ScenarioRunner:
         self.passed = 0
         self._step_start = 0.0
         self._location = ""
+        self._pos = 0  # the next step to run
+        self._index, self._step = -1, None  # the step running (or failed)
+        self._cond = threading.Condition()
+        self._waiter: Waiter | None = None  # the expect step waiting, if any
+        self._back: list[BaseException | None] = []  # the steps came back to this thread
+        self._wake_at = math.inf
 
     def run(self) -> ScenarioEnded:
         """Run every step; return (and emit) the scenario's result."""
@@ -103,28 +132,91 @@ class ScenarioRunner:
         return ended
 
     def _run_steps(self) -> tuple[Status, Failure | None]:
-        index, step = -1, None
         try:
             self.ctx.variables = render_variables(
                 self.scenario.variables, self.ctx.variables, self.scenario.location
             )
             ignore = list(self.scenario.ignore or [])
             self.ctx.ignore = self.ctx.compile_ignore(ignore, self.scenario)
-            for index, step in enumerate(self.scenario.steps):
-                check_stop(self.ctx.stop)
-                self._run_step(index, step)
-                self.passed += 1
+            while self._advance(on_connection=False) is _PARKED:
+                self._await_steps()
         except Interrupted:
-            self._step_ended(index, step, Status.INTERRUPTED)
+            self._step_ended(self._index, self._step, Status.INTERRUPTED)
             return Status.INTERRUPTED, Failure("interrupted (Ctrl-C)")
         except Exception as error:  # every failure of a step, wsrun's own bugs included
             status = _status_of(error)
-            self._step_ended(index, step, status)
-            return status, self._failure(error, index, step)
+            self._step_ended(self._index, self._step, status)
+            return status, self._failure(error, self._index, self._step)
         return Status.PASSED, None
 
-    def _run_step(self, index: int, step: Any) -> None:
+    def _advance(self, *, on_connection: bool) -> str:
+        """Run steps from `_pos` until the end, an expect that waits, or (on a connection's
+        thread) a step that must run on the scenario's thread."""
+        steps = self.scenario.steps
+        while self._pos < len(steps):
+            step = steps[self._pos]
+            if on_connection and (step.kind not in _INLINE or self.ctx.stop.is_set()):
+                return _HANDED_BACK
+            check_stop(self.ctx.stop)
+            self._begin(self._pos, step)
+            if step.kind == "expect":
+                waiter = make_waiter(self.ctx, step, self._settled)
+                self._expect_waiter(waiter)
+                message = take_or_wait(self.ctx, waiter)
+                if message is None:
+                    return _PARKED  # from here on, the waiter's settler runs the steps
+                outcome = finish_expect(self.ctx, waiter, message)
+            else:
+                outcome = run_step(self.ctx, step)
+            self._passed(outcome)
+        return _DONE
+
+    def _expect_waiter(self, waiter: Waiter) -> None:
+        """Tell the scenario's thread which waiter to watch, before it can be settled."""
+        with self._cond:
+            self._waiter = waiter
+            if waiter.deadline.when < self._wake_at:
+                self._cond.notify()
+
+    def _settled(self, waiter: Waiter, outcome: Message | NoMatch) -> None:
+        """On the connection's thread: finish the expect step and go on from there."""
+        try:
+            if isinstance(outcome, NoMatch):
+                raise expect_failed(self.ctx, waiter, outcome)
+            self._passed(finish_expect(self.ctx, waiter, outcome))
+            if self._advance(on_connection=True) is _PARKED:
+                return
+            self._hand_back(None)
+        except BaseException as error:  # the scenario's thread reports it
+            self._hand_back(error)
+
+    def _hand_back(self, error: BaseException | None) -> None:
+        with self._cond:
+            self._back.append(error)
+            self._cond.notify()
+
+    def _await_steps(self) -> None:
+        """On the scenario's thread: sleep while connection threads run the steps; enforce the
+        waiting step's deadline and Ctrl-C by cancelling its waiter."""
+        with self._cond:
+            while not self._back:
+                waiter = self._waiter
+                assert waiter is not None
+                if self.ctx.stop.is_set() and _cancel(waiter):
+                    raise Interrupted
+                if waiter.deadline.expired() and _cancel(waiter):
+                    raise expect_failed(self.ctx, waiter, NoMatch("timeout", waiter.closest))
+                wait = min(POLL, waiter.deadline.remaining())
+                self._wake_at = time.monotonic() + wait
+                self._cond.wait(wait)
+            self._wake_at = math.inf
+            error = self._back.pop()
+        if error is not None:
+            raise error
+
+    def _begin(self, index: int, step: Any) -> None:
         ctx = self.ctx
+        self._index, self._step = index, step
         self._step_start = ctx.clock.now()
         self._location = str(step.location)
         ctx.emit(
@@ -137,8 +229,11 @@ class ScenarioRunner:
                 summary=_summary(step),
             )
         )
-        outcome = run_step(ctx, step)
-        self._step_ended(index, step, Status.PASSED, outcome)
+
+    def _passed(self, outcome: Outcome) -> None:
+        self._step_ended(self._index, self._step, Status.PASSED, outcome)
+        self.passed += 1
+        self._pos += 1
 
     def _step_ended(
         self, index: int, step: Any, status: Status, outcome: Outcome | None = None
@@ -203,6 +298,11 @@ def _shut_all(connections: list[Connection]) -> None:
         thread.start()
     for thread in closers:
         thread.join()
+
+
+def _cancel(waiter: Waiter) -> bool:
+    state: ExpectState = waiter.context
+    return state.conn.inbox.cancel(waiter)
 
 
 def _status_of(error: Exception) -> Status:

@@ -17,10 +17,19 @@ from runner.executor.clock import sleep
 from runner.executor.connection import Connection
 from runner.executor.context import DEFAULT_CONN, ScenarioContext
 from runner.executor.failures import ConnectionFailed, StepFailed, json_diff
-from runner.executor.inbox import Message, NoMatch, Verdict
+from runner.executor.inbox import Message, NoMatch, Verdict, Waiter
 from runner.matching import extract_saves
 
-__all__ = ["STEPS", "Outcome", "run_step"]
+__all__ = [
+    "STEPS",
+    "ExpectState",
+    "Outcome",
+    "expect_failed",
+    "finish_expect",
+    "make_waiter",
+    "run_step",
+    "take_or_wait",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,8 +145,19 @@ def _closed_note(conn: Connection) -> str:
 # -- expect --------------------------------------------------------------------------------
 
 
-def run_expect(ctx: ScenarioContext, step: Any) -> Outcome:
-    """Take the first waiting message that matches, waiting until the step's deadline."""
+@dataclass(frozen=True, slots=True)
+class ExpectState:
+    """What an expect step needs to finish, kept in its `Waiter`."""
+
+    conn: Connection
+    spec: Any
+    matcher: Any
+    start: float
+    taken: list[Any]  # the MatchResult of the message taken
+
+
+def make_waiter(ctx: ScenarioContext, step: Any, on_settle: Any = None) -> Waiter:
+    """The waiter of an expect step: its rendered matchers, noise rules and deadline."""
     conn = ctx.connection(ctx.conn_name(step), step)
     start = ctx.clock.now()
     spec = ctx.rendered(step)
@@ -154,13 +174,25 @@ def run_expect(ctx: ScenarioContext, step: Any) -> Outcome:
             return Verdict(False, ignore=True)
         return Verdict(False, score=result.score, reason=result.reason)
 
+    state = ExpectState(conn, spec, matcher, start, taken)
     deadline = ctx.deadline(spec.timeout)
+    return Waiter(judge, deadline, first_only=spec.next, on_settle=on_settle, context=state)
+
+
+def take_or_wait(ctx: ScenarioContext, waiter: Waiter) -> Message | None:
+    """Take a waiting message that matches, or leave `waiter` waiting in the inbox (None)."""
+    state: ExpectState = waiter.context
     try:
-        message = conn.inbox.take(judge, deadline, first_only=spec.next)
+        return state.conn.inbox.take_or_wait(waiter)
     except NoMatch as miss:
-        raise _expect_failed(ctx, conn, spec, matcher, miss, start) from None
-    _save(ctx, spec, message, taken[-1].captures)
-    return _latencies(conn, start, message)
+        raise expect_failed(ctx, waiter, miss) from None
+
+
+def finish_expect(ctx: ScenarioContext, waiter: Waiter, message: Message) -> Outcome:
+    """Save the variables of the matched message; return the step's latencies."""
+    state: ExpectState = waiter.context
+    _save(ctx, state.spec, message, state.taken[-1].captures)
+    return _latencies(state.conn, state.start, message)
 
 
 def _save(ctx: ScenarioContext, step: Any, message: Message, captures: dict[str, Any]) -> None:
@@ -176,11 +208,11 @@ def _latencies(conn: Connection, start: float, message: Message) -> Outcome:
     return Outcome(conn=conn.name, latency=latency, latency_from_send=from_send)
 
 
-def _expect_failed(
-    ctx: ScenarioContext, conn: Connection, spec: Any, matcher: Any, miss: NoMatch, start: float
-) -> StepFailed:
-    waited = ctx.clock.now() - start
-    closest = miss.closest
+def expect_failed(ctx: ScenarioContext, waiter: Waiter, miss: NoMatch) -> StepFailed:
+    """The failure of an expect step: why, what it expected, the closest message, a diff."""
+    state: ExpectState = waiter.context
+    conn, spec, closest = state.conn, state.spec, miss.closest
+    waited = ctx.clock.now() - state.start
     why = {
         "timeout": f"no message on {conn.name!r} matched within {waited:.3f}s",
         "closed": f"the connection {conn.name!r} closed before a matching message"
@@ -192,7 +224,7 @@ def _expect_failed(
         why,
         spec.location,
         conn=conn.name,
-        expected=str(matcher.description),
+        expected=str(state.matcher.description),
         closest=closest.message.data if closest else None,
         reason=closest.reason if closest else None,
         diff=json_diff(spec.json_, closest.message.data) if has_json and closest else None,
@@ -260,7 +292,6 @@ def run_sleep(ctx: ScenarioContext, step: Any) -> Outcome:
 STEPS: dict[str, Callable[[ScenarioContext, Any], Outcome]] = {
     "connect": run_connect,
     "send": run_send,
-    "expect": run_expect,
     "close": run_close,
     "expect_close": run_expect_close,
     "sleep": run_sleep,
@@ -268,5 +299,5 @@ STEPS: dict[str, Callable[[ScenarioContext, Any], Outcome]] = {
 
 
 def run_step(ctx: ScenarioContext, step: Any) -> Outcome:
-    """Run one step by its kind."""
+    """Run one step by its kind (expect steps go through `make_waiter` and `take_or_wait`)."""
     return STEPS[step.kind](ctx, step)

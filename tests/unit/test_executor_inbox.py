@@ -1,25 +1,28 @@
-"""The inbox: first match, passed-over messages stay, next-only, noise, deadlines, close."""
+"""The inbox: first match, passed-over messages stay, next-only, noise, waiters, close."""
 
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 
 from runner.client import CloseResult
-from runner.executor.clock import Deadline, Interrupted
-from runner.executor.inbox import Inbox, Message, NoMatch, Verdict
-from tests.support import timeout
+from runner.executor.clock import Deadline
+from runner.executor.inbox import Inbox, Message, NoMatch, Verdict, Waiter
 
 
-def equals(text: str) -> object:
+def equals(text: str) -> Waiter:
+    """A waiter for a message equal to `text` (a closer miss shares a longer prefix)."""
+
     def judge(message: Message) -> Verdict:
         ok = message.data == text
         score = sum(a == b for a, b in zip(str(message.data), text, strict=False))
-        return Verdict(ok, score=score, reason="" if ok else f"not {text!r}")
+        return Verdict(ok, ignore=message.data == "ping", score=score, reason=f"not {text!r}")
 
-    return judge
+    return Waiter(judge, Deadline.after(1.0), on_settle=lambda w, o: settled.extend((w, o)))
+
+
+settled: list[object] = []
 
 
 def filled(*texts: str) -> Inbox:
@@ -29,71 +32,86 @@ def filled(*texts: str) -> Inbox:
     return inbox
 
 
+def outcome_of(waiter: Waiter) -> object:
+    """What `waiter` was settled with (on the thread that settled it)."""
+    found = [o for w, o in zip(settled[::2], settled[1::2], strict=True) if w is waiter]
+    return found[-1] if found else None
+
+
+@pytest.fixture(autouse=True)
+def _fresh() -> None:
+    settled.clear()
+
+
 def test_take_returns_the_first_match_and_leaves_the_others() -> None:
     inbox = filled("a", "b", "c")
-    assert inbox.take(equals("b"), Deadline.after(0)).data == "b"
+    message = inbox.take_or_wait(equals("b"))
+    assert message is not None and message.data == "b"
     assert [m.data for m in inbox.leftovers()] == ["a", "c"]
+
+
+def test_noise_is_dropped_and_first_only_skips_it() -> None:
+    inbox = filled("ping", "b")
+    waiter = equals("b")
+    waiter.first_only = True
+    message = inbox.take_or_wait(waiter)
+    assert message is not None and message.data == "b"
+    assert inbox.leftovers() == []
 
 
 def test_first_only_requires_the_oldest_message() -> None:
     inbox = filled("a", "b")
+    waiter = equals("b")
+    waiter.first_only = True
     with pytest.raises(NoMatch) as caught:
-        inbox.take(equals("b"), Deadline.after(1), first_only=True)
+        inbox.take_or_wait(waiter)
     assert caught.value.why == "not-next"
     assert caught.value.closest is not None and caught.value.closest.message.data == "a"
 
 
-def test_noise_is_dropped_even_with_first_only() -> None:
-    inbox = filled("ping", "b")
-
-    def judge(message: Message) -> Verdict:
-        return Verdict(message.data == "b", ignore=message.data == "ping")
-
-    assert inbox.take(judge, Deadline.after(0), first_only=True).data == "b"
-    assert inbox.leftovers() == []
-
-
-def test_timeout_reports_the_closest_message() -> None:
-    inbox = filled("hello wrld", "xyz")
-    started = time.monotonic()
-    with pytest.raises(NoMatch) as caught:
-        inbox.take(equals("hello world"), Deadline.after(0.2))
-    assert caught.value.why == "timeout"
-    assert 0.19 <= time.monotonic() - started < timeout(2)
-    closest = caught.value.closest
-    assert closest is not None and closest.message.data == "hello wrld"
+def test_a_waiter_is_settled_by_the_next_matching_message() -> None:
+    inbox = filled("hello wrld")
+    waiter = equals("hello world")
+    assert inbox.take_or_wait(waiter) is None
+    inbox.put(Message(5.0, "xyz"))
+    assert outcome_of(waiter) is None
+    inbox.put(Message(6.0, "hello world"))
+    outcome = outcome_of(waiter)
+    assert isinstance(outcome, Message) and outcome.at == 6.0
+    assert [m.data for m in inbox.leftovers()] == ["hello wrld", "xyz"]
+    assert waiter.closest is not None and waiter.closest.message.data == "hello wrld"
 
 
-def test_a_message_arriving_later_is_taken() -> None:
-    inbox = filled()
-    timer = threading.Timer(0.05, inbox.put, args=(Message(1.0, "late"),))
-    timer.start()
-    try:
-        assert inbox.take(equals("late"), Deadline.after(timeout(2))).data == "late"
-    finally:
-        timer.cancel()
+def test_a_waiting_first_only_step_fails_on_a_wrong_message() -> None:
+    inbox = filled("ping")
+    waiter = equals("b")
+    waiter.first_only = True
+    assert inbox.take_or_wait(waiter) is None
+    inbox.put(Message(1.0, "ping"))  # noise: still waiting
+    assert outcome_of(waiter) is None
+    inbox.put(Message(2.0, "a"))
+    outcome = outcome_of(waiter)
+    assert isinstance(outcome, NoMatch) and outcome.why == "not-next"
 
 
-def test_close_ends_the_wait() -> None:
+def test_close_settles_a_waiter_and_refuses_new_ones() -> None:
     inbox = filled("a")
-    timer = threading.Timer(0.05, inbox.set_closed, args=(CloseResult(1001, "away", True),))
-    timer.start()
-    try:
-        with pytest.raises(NoMatch) as caught:
-            inbox.take(equals("b"), Deadline.after(timeout(5)))
-    finally:
-        timer.cancel()
-    assert caught.value.why == "closed"
+    waiter = equals("b")
+    assert inbox.take_or_wait(waiter) is None
+    inbox.set_closed(CloseResult(1001, "away", True))
+    outcome = outcome_of(waiter)
+    assert isinstance(outcome, NoMatch) and outcome.why == "closed"
+    with pytest.raises(NoMatch, match="closed"):
+        inbox.take_or_wait(equals("b"))
     assert inbox.wait_closed(Deadline.after(0)) == CloseResult(1001, "away", True)
 
 
-def test_stop_interrupts_a_wait() -> None:
-    stop = threading.Event()
-    inbox = Inbox(stop)
-    timer = threading.Timer(0.05, stop.set)
-    timer.start()
-    try:
-        with pytest.raises(Interrupted):
-            inbox.take(equals("never"), Deadline.after(timeout(5)))
-    finally:
-        timer.cancel()
+def test_a_cancelled_waiter_is_never_settled() -> None:
+    inbox = filled()
+    waiter = equals("b")
+    assert inbox.take_or_wait(waiter) is None
+    assert inbox.cancel(waiter) is True
+    assert inbox.cancel(waiter) is False
+    inbox.put(Message(1.0, "b"))
+    assert outcome_of(waiter) is None
+    assert [m.data for m in inbox.leftovers()] == ["b"]

@@ -279,3 +279,42 @@ def test_suite_services_start_provide_variables_and_stop(tmp_path: Path) -> None
     started = [e for e in events if isinstance(e, ServiceStarted)]
     assert started and started[0].provides["base_url"].startswith("ws://127.0.0.1:")
     assert any(isinstance(e, ServiceStopped) for e in events)
+
+
+HOPS = """
+name: hops
+timeout: 10s
+steps:
+  - connect: {conn: a, url: "${echo_url}"}
+  - connect: {conn: b, url: "${silent_url}"}
+  - send: {conn: a, text: one}
+  - expect: {conn: a, text: one}
+  - send: {conn: b, text: two}
+  - expect: {conn: b, text: two, timeout: 200ms}
+"""
+
+
+def test_a_deadline_set_on_a_connection_thread_is_kept(tmp_path: Path) -> None:
+    # The echo of "one" is taken on a's thread, which then sends on b and leaves the next
+    # expect waiting there: the scenario's thread must still end it after 200 ms, not 10 s.
+    with with_server(echo) as echoing, with_server(peers.silent) as silent:
+        variables = {"echo_url": url_of(echoing), "silent_url": url_of(silent)}
+        started = time.monotonic()
+        status, events = run(tmp_path, {"h.yaml": HOPS}, variables)
+    assert 0.2 <= time.monotonic() - started < timeout(3)
+    result = ended(events)["hops"]
+    assert status is Status.FAILED and result.failure is not None
+    assert result.failure.step == 5 and result.steps_passed == 5
+    assert result.failure.message.startswith("no message on 'b' matched within 0.2")
+
+
+def test_many_round_trips_keep_their_order_and_latencies(tmp_path: Path) -> None:
+    steps = "".join(f"  - send: m{i}\n  - expect: m{i}\n" for i in range(200))
+    text = f'name: many\nsteps:\n  - connect: "${{url}}"\n{steps}  - close\n'
+    with with_server(echo) as server:
+        status, events = run(tmp_path, {"many.yaml": text}, {"url": url_of(server)})
+    assert status is Status.PASSED
+    expects = [e for e in events if isinstance(e, StepEnded) and e.kind == "expect"]
+    assert [e.index for e in expects] == list(range(2, 402, 2))
+    assert all(e.latency_from_send is not None for e in expects)
+    assert ended(events)["many"].unexpected == ()
