@@ -5,7 +5,10 @@ Three figures, each the median of several rounds:
 1. Echo pairs: one scenario of N ``send``/``expect`` pairs (text) against a local echo server
    (picows on uvloop, so the server is not the bottleneck), timed against a raw websocket-client
    ``send``/``recv`` loop doing the same pairs on the same server, rounds interleaved. Target:
-   runner >= 0.5x raw.
+   runner >= 0.5x raw. Two more baselines say what bounds the runner: the client core with each
+   next send made from its message listener (the ceiling: wsrun's executor runs send/expect
+   steps on the connection's thread the same way), and the client core with a hand-off to a
+   waiting thread (what an executor waiting on its own thread would pay).
 2. ``-j 8`` on 40 scenarios that each connect, wait 200 ms, and do one echo pair: wall time
    against the ideal 40 x 0.2 / 8 = 1 s. Target: <= 1.5x.
 3. ``wsrun --version`` start time (``python -m runner --version`` in a fresh process). Target:
@@ -13,7 +16,9 @@ Three figures, each the median of several rounds:
 
 By default the client (this process) and the echo server share CPU 1, as in the main table of
 perf-baselines.md: a round trip then costs client CPU + server CPU + two context switches, which
-is stable, and the ratio compares what each client costs. ``--no-pin`` lets the scheduler choose.
+is stable, and the ratio compares what each client costs (for the runner: the client core plus
+the executor's Python per step, events and reporters). ``--no-pin`` lets the scheduler choose:
+client and server then overlap on two CPUs, and the figures vary much more from round to round.
 
     python -m bench.bench_runner [--pairs 5000] [--rounds 5] [--no-pin]
 """
@@ -103,12 +108,39 @@ def raw_pairs(url: str, pairs: int) -> float:
     return elapsed
 
 
-def core_handoff_pairs(url: str, pairs: int) -> float:
-    """The same pairs through `runner.client` with nothing but a Condition hand-off; seconds.
+def core_inline_pairs(url: str, pairs: int) -> float:
+    """The same pairs through `runner.client`, each next send made from the message listener.
 
-    This is the floor of any executor on the client core: each message is read on the
-    connection's thread and handed to the thread that waits for it (one extra wake-up and GIL
-    hand-over per round trip, which the raw loop does not pay).
+    The ceiling of wsrun's executor, which runs send/expect steps on the connection's thread
+    the same way: what is left above it is the executor's own Python per step.
+    """
+    from runner.client import create_websocket
+
+    ws, done, count = create_websocket(), threading.Event(), [0]
+
+    def on_message(_err: object, _data: str | bytes) -> None:
+        count[0] += 1
+        if count[0] == pairs:
+            done.set()
+        else:
+            ws.send(f"m{count[0]}")
+
+    ws.on("message", on_message)
+    ws.connect(url).result(10)  # type: ignore[union-attr]
+    started = time.perf_counter()
+    ws.send("m0")
+    done.wait(60)
+    elapsed = time.perf_counter() - started
+    ws.close()
+    ws.wait_closed(5)
+    return elapsed
+
+
+def core_handoff_pairs(url: str, pairs: int) -> float:
+    """The same pairs through `runner.client` with a Condition hand-off to a waiting thread.
+
+    What an executor that waits on its own thread pays: each message is read on the
+    connection's thread and handed over (one more wake-up and GIL hand-over per round trip).
     """
     from runner.client import create_websocket
 
@@ -139,23 +171,32 @@ def bench_pairs(pairs: int, rounds: int, cpu: int | None) -> None:
     with tempfile.TemporaryDirectory() as temp, echo_server("picows", cpu) as server:
         folder = Path(temp)
         write_pairs_scenario(folder, pairs)
-        rates: dict[str, list[float]] = {"raw": [], "core": [], "runner": []}
+        rates: dict[str, list[float]] = {"raw": [], "inline": [], "core": [], "runner": []}
         for _ in range(rounds):
             rates["raw"].append(pairs / raw_pairs(server.url, pairs))
+            rates["inline"].append(pairs / core_inline_pairs(server.url, pairs))
             rates["core"].append(pairs / core_handoff_pairs(server.url, pairs))
             rates["runner"].append(pairs / run_folder(folder, server.url, jobs=1))
+
+    def ratio(key: str) -> float:
+        return statistics.median(a / b for a, b in zip(rates[key], rates["raw"], strict=True))
+
     ratios = [ran / raw for ran, raw in zip(rates["runner"], rates["raw"], strict=True)]
-    floors = [core / raw for core, raw in zip(rates["core"], rates["raw"], strict=True)]
-    raw, core, ran = (statistics.median(rates[k]) for k in ("raw", "core", "runner"))
+    rate = {key: statistics.median(values) for key, values in rates.items()}
     print(f"echo pairs ({pairs} per round, {rounds} rounds, server {server.kind}):")
-    print(f"  raw websocket-client    {raw:9,.0f} pairs/s")
+    print(f"  raw websocket-client send/recv   {rate['raw']:9,.0f} pairs/s")
     print(
-        f"  client core + hand-off  {core:9,.0f} pairs/s  {statistics.median(floors):.2f}x raw:"
-        " the most any executor on the client core can reach"
+        f"  client core, send from listener  {rate['inline']:9,.0f} pairs/s  "
+        f"{ratio('inline'):.2f}x raw (the executor's ceiling)"
     )
     print(
-        f"  wsrun runner            {ran:9,.0f} pairs/s  {statistics.median(ratios):.2f}x raw"
-        f"  (target >= 0.5x; rounds: {', '.join(f'{r:.2f}' for r in ratios)})"
+        f"  client core + thread hand-off    {rate['core']:9,.0f} pairs/s  "
+        f"{ratio('core'):.2f}x raw (what waiting on another thread costs)"
+    )
+    print(
+        f"  wsrun runner                     {rate['runner']:9,.0f} pairs/s  "
+        f"{ratio('runner'):.2f}x raw (target >= 0.5x; rounds: "
+        f"{', '.join(f'{r:.2f}' for r in ratios)})"
     )
 
 
