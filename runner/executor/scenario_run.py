@@ -204,9 +204,11 @@ class ScenarioRunner:
                 assert waiter is not None
                 if self.ctx.stop.is_set() and _cancel(waiter):
                     raise Interrupted
-                if waiter.deadline.expired() and _cancel(waiter):
-                    raise expect_failed(self.ctx, waiter, NoMatch("timeout", waiter.closest))
                 wait = min(POLL, waiter.deadline.remaining())
+                if wait <= 0:
+                    if _cancel(waiter):
+                        raise expect_failed(self.ctx, waiter, NoMatch("timeout", waiter.closest))
+                    wait = POLL  # it was settled just in time: its steps go on elsewhere
                 self._wake_at = time.monotonic() + wait
                 self._cond.wait(wait)
             self._wake_at = math.inf
