@@ -249,7 +249,8 @@ class ConsoleReporter:
         for ended in sorted(self._ended, key=lambda e: e.scenario):
             result = Text(ended.status.value, style=STATUS_STYLE[ended.status])
             steps = f"{ended.steps_passed}/{ended.steps_total}"
-            table.add_row(ended.name, result, format_duration(ended.duration), steps)
+            name = Text(ended.name)  # plain text: "name[row]" is not markup
+            table.add_row(name, result, format_duration(ended.duration), steps)
         return table
 
     def _print_latency(self) -> None:
@@ -258,10 +259,10 @@ class ConsoleReporter:
             return
         self.console.print(Text("expect latency", style="bold"))
         from_start = latency_stats(s.latency for s in expects)
-        self.console.print(Text(f"  from step start: {from_start}"))
+        self.console.print(Text(f"  from step start: {from_start}"), soft_wrap=True)
         from_send = latency_stats(s.latency_from_send for s in expects)
         if from_send.count:
-            self.console.print(Text(f"  from last send:  {from_send}"))
+            self.console.print(Text(f"  from last send:  {from_send}"), soft_wrap=True)
 
     def _print_totals(self, event: RunEnded) -> None:
         counts = ", ".join(f"{n} {status}" for status, n in event.counts.items() if n)

@@ -83,6 +83,18 @@ def run_events() -> list[Event]:
             steps_total=2,
         ),
         ScenarioStarted(at=10.0, scenario=1, name="chat <&>", file="chat.yaml", line=1, steps=8),
+        ScenarioStarted(
+            at=11.0, scenario=2, name="rooms[red-blue]", file="r.yaml", line=1, steps=1
+        ),
+        ScenarioEnded(
+            at=11.5,
+            scenario=2,
+            name="rooms[red-blue]",
+            status=Status.PASSED,
+            duration=0.5,
+            steps_passed=1,
+            steps_total=1,
+        ),
         FrameReceived(at=10.1, scenario=1, conn="bob", data=b"\x00\x01\xff"),
         ScenarioEnded(
             at=12.0,
@@ -132,6 +144,7 @@ def test_console_summary_table_latency_and_totals() -> None:
     lines = render().splitlines()
     assert any(line.split()[:3] == ["echo", "passed", "50.0"] for line in lines)
     assert any("from step start: n=1" in line for line in lines)
+    assert any(line.split()[:2] == ["rooms[red-blue]", "passed"] for line in lines)
     assert lines[-1] == "FAILED: 1 passed, 1 failed in 12.10 s"
 
 
@@ -163,7 +176,7 @@ def test_json_report_validates_against_its_schema(tmp_path: Path) -> None:
     report = json.loads(path.read_text(encoding="utf-8"))
     jsonschema.validate(report, report_json_schema())
     assert report["status"] == "failed"
-    assert [s["status"] for s in report["scenarios"]] == ["passed", "failed"]
+    assert [s["status"] for s in report["scenarios"]] == ["passed", "failed", "passed"]
     assert report["scenarios"][1]["unexpected"][0]["data"] == {"base64": "AAH/"}
     assert report["services"] == [{"name": "server", "output": "listening\nboom"}]
     assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
@@ -182,13 +195,13 @@ def test_junit_xml_parses_with_a_testcase_per_scenario(tmp_path: Path) -> None:
     reporter.close()
     root = ET.parse(path).getroot()
     cases = {c.get("name"): c for c in root.iter("testcase")}
-    assert set(cases) == {"echo", "chat <&>"}
+    assert set(cases) == {"echo", "chat <&>", "rooms[red-blue]"}
     failure = cases["chat <&>"].find("failure")
     assert failure is not None and failure.get("message") == FAILURE.message
     assert "at chat.yaml:12:5" in (failure.text or "")
     out = cases["echo"].findtext("system-out") or ""
     assert "main → sent [bold]hi[/bold]" in out
-    assert [s.get("failures") for s in root.iter("testsuite")] == ["0", "1"]
+    assert [s.get("failures") for s in root.iter("testsuite")] == ["0", "1", "0"]
 
 
 def test_junit_xml_is_written_for_an_interrupted_run(tmp_path: Path) -> None:
