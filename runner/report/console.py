@@ -231,7 +231,8 @@ class ConsoleReporter:
         tail = event.output.splitlines()[-20:]
         title = f"  output of service {event.service!r}"
         reason = f" ({event.reason})" if event.reason else ""
-        self.console.print(Text(f"{title}{reason}, last {len(tail)} lines:", style="yellow"))
+        header = Text(f"{title}{reason}, last {len(tail)} lines:", style="yellow")
+        self.console.print(header, soft_wrap=True)
         for line in tail:
             self.console.print(Text(f"    {line}"), soft_wrap=True)
 
