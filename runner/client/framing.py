@@ -1,4 +1,4 @@
-"""Outgoing frames, masked in C.
+"""Frames: outgoing ones masked in C, incoming ones checked for size before they are read.
 
 websocket-client masks payloads in pure Python (about 5 ms per MiB on this kind of machine);
 the `websockets` package, already a dependency, ships a C `apply_mask` that gives the same bytes
@@ -11,8 +11,11 @@ from collections.abc import Callable
 from typing import Any
 
 import websocket
+from websocket._abnf import frame_buffer
 
-__all__ = ["make_frame"]
+from runner.client.protocol import MESSAGE_TOO_BIG, ProtocolViolation
+
+__all__ = ["BoundedFrameBuffer", "make_frame"]
 
 _apply_mask: Callable[[bytes, bytes], bytes] | None
 try:
@@ -35,3 +38,21 @@ def make_frame(payload: bytes, opcode: int) -> Any:
     """One final (FIN) frame carrying `payload`, to be masked when it is formatted."""
     frame_class = _CMaskedFrame if _apply_mask is not None else websocket.ABNF
     return frame_class(fin=1, opcode=opcode, data=payload)
+
+
+class BoundedFrameBuffer(frame_buffer):
+    """websocket-client's frame reader, failing with 1009 as soon as a frame's header announces
+    more than `limit` bytes, instead of reading (and holding) the whole payload first."""
+
+    def __init__(self, recv: Callable[[int], bytes], limit: int) -> None:
+        super().__init__(recv, skip_utf8_validation=True)
+        self._limit = limit
+
+    def recv_length(self) -> None:
+        super().recv_length()
+        if self._limit and self.length is not None and self.length > self._limit:
+            raise ProtocolViolation(
+                MESSAGE_TOO_BIG,
+                f"frame of {self.length} bytes over the {self._limit}-byte limit (maxMessageSize)",
+                drain=False,
+            )

@@ -39,9 +39,12 @@ _Utf8Decoder = codecs.getincrementaldecoder("utf-8")
 class ProtocolViolation(Exception):
     """The peer broke RFC 6455; the connection must be failed with `code` (§7.1.7)."""
 
-    def __init__(self, code: int, reason: str) -> None:
+    def __init__(self, code: int, reason: str, *, drain: bool = True) -> None:
         self.code = code
         self.reason = reason
+        #: whether the connection can still read frames until the peer's Close (False when a
+        #: frame is left half-read, as when its header announced too many bytes)
+        self.drain = drain
         super().__init__(f"{reason} (close code {code})")
 
 

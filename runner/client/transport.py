@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import websocket
 
 from runner.client.errors_map import handshake_error, is_link_error
-from runner.client.framing import make_frame
+from runner.client.framing import BoundedFrameBuffer, make_frame
 from runner.client.options import CloseResult, ConnectOptions, OpenResult, ProxyOptions
 from runner.client.protocol import (
     OP_BINARY,
@@ -146,9 +146,15 @@ class Transport:
                 skip_utf8_validation=True,  # `protocol` checks UTF-8 in C, failing fast
                 enable_multithread=True,
             )
+            # Check a frame's announced length before its payload is read (RFC 6455 §10.4).
+            self._ws.frame_buffer = BoundedFrameBuffer(
+                self._ws._recv, self.options.max_message_size
+            )
             self._ws.connect(self.url, **_connect_arguments(self.options))
         except Exception as exc:
             self.teardown()
+            if self._aborted:
+                raise BusinessError(ErrorCode.COMMON, "connection aborted", "0") from exc
             raise handshake_error(exc) from exc
         headers = {name.lower(): value for name, value in (self._ws.getheaders() or {}).items()}
         self.protocol = headers.get("sec-websocket-protocol")
@@ -194,9 +200,17 @@ class Transport:
             self._write(_close_payload(code, reason), OP_CLOSE)
 
     def abort(self) -> None:
-        """Drop the connection at once; the receive loop reports a lost link."""
+        """Drop the connection at once; the receive loop reports a lost link.
+
+        During the handshake, shutting the socket down interrupts it (a connect still waiting
+        for TCP is bounded by `timeout`).
+        """
         self._aborted = True
         self._waker.wake()
+        sock = self._ws.sock if self._ws is not None else None
+        if sock is not None and self._poll is None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     def _claim_close(self) -> bool:
         with self._lock:
@@ -279,7 +293,8 @@ class Transport:
         """RFC 6455 §7.1.7: send a Close with the reason, then close the connection."""
         error = BusinessError(ErrorCode.COMMON, f"protocol error: {violation.reason}", "0")
         self._close_once(violation.code)
-        self._drain_until_close()
+        if violation.drain:
+            self._drain_until_close()
         raise _Ended(CloseResult(violation.code, violation.reason, was_clean=False), error)
 
     def _close_once(self, code: int | None) -> None:

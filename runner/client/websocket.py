@@ -119,33 +119,35 @@ class WebSocket:
         parsed = parse_connect_options(options)
         _check_cert_files(parsed)
         with self._lock:
-            if self._state is not ReadyState.CLOSED or not self._done.is_set():
+            # CLOSED is set before the last event, so its listeners may connect again.
+            if self._state is not ReadyState.CLOSED:
                 raise BusinessError(ErrorCode.ALREADY_CONNECTED)
             url = normalize_url(url)
             self._state, self._pending_close, self.url = ReadyState.CONNECTING, None, url
             self._transport = Transport(url, parsed)
-            self._done.clear()
+            self._done = threading.Event()  # one per connection: `wait_closed` waits for it
             return self._transport
 
     def _run(self, transport: Transport, reply: Reply) -> None:
+        done = self._done
         try:
             opened = transport.handshake()
         except BusinessError as error:
-            self._finish_failed(error, reply)
+            self._finish_failed(error, reply, done)
             return
         self._open(opened, reply)
         result = transport.serve(self)
         with self._lock:
             self._state = ReadyState.CLOSED
         self._listeners.emit("close", None, result)
-        self._done.set()
+        done.set()
 
-    def _finish_failed(self, error: BusinessError, reply: Reply) -> None:
+    def _finish_failed(self, error: BusinessError, reply: Reply, done: threading.Event) -> None:
         with self._lock:
             self._state = ReadyState.CLOSED
         self._listeners.emit("error", error)
-        self._done.set()
-        reply.fail(error)  # after `_done`: the callback may connect again at once
+        reply.fail(error)
+        done.set()
 
     def _open(self, opened: OpenResult, reply: Reply) -> None:
         with self._lock:
