@@ -207,6 +207,8 @@ class _SuiteLoader:
         _check_values(document, ("vars",), config.vars, known, self.errors)
         for index, service in enumerate(config.services):
             groups = set(regex_groups(service.ready.log))
+            if service.ready.port is not None:
+                groups.add("port")  # the service runner captures the port it waited for
             where: ValuePath = ("services", index, "provides")
             _check_values(document, where, service.provides, known | groups, self.errors)
 

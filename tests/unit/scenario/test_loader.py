@@ -263,6 +263,23 @@ def test_cli_and_service_variables_are_in_scope(tmp_path: Path) -> None:
     assert service.timeout == 10.0
 
 
+def test_a_service_ready_on_a_port_provides_port(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "wsrun-suite.yaml",
+        """
+        services:
+          - name: api
+            command: [python, -m, server]
+            ready: {port: 9000}
+            provides: {base_url: "ws://127.0.0.1:${port}", bad: "${url}"}
+        """,
+    )
+    write(tmp_path, "s.yaml", "steps: [{connect: '${base_url}/'}]\n")
+    found = [str(e).split("wsrun-suite.yaml:")[1] for e in validate_paths([tmp_path])]
+    assert found == ["6:68: unknown variable 'url'"]
+
+
 def test_suite_file_errors(tmp_path: Path) -> None:
     write(
         tmp_path,
