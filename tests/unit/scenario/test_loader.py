@@ -277,7 +277,7 @@ def test_a_service_ready_on_a_port_provides_port(tmp_path: Path) -> None:
     )
     write(tmp_path, "s.yaml", "steps: [{connect: '${base_url}/'}]\n")
     found = [str(e).split("wsrun-suite.yaml:")[1] for e in validate_paths([tmp_path])]
-    assert found == ["6:68: unknown variable 'url'"]
+    assert found == ["5:57: unknown variable 'url'"]
 
 
 def test_suite_file_errors(tmp_path: Path) -> None:
