@@ -1,7 +1,7 @@
 """The built-in test server: WebSocket endpoints that behave like real services.
 
 `TestServer` runs it on a thread (for tests and suite services); `serve_main` is `wsrun serve`.
-The endpoints, documented in docs/server.md:
+The endpoints, documented in the README:
 
 ========================  ==============================================================
 ``/echo``                 echo text as text and binary as binary

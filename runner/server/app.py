@@ -86,7 +86,7 @@ class App:
         )
 
 
-#: The endpoints, as documented in docs/server.md.
+#: The endpoints, as documented in the README.
 ENDPOINT_PATHS = (
     "/echo",
     "/chat/{room}",

@@ -57,7 +57,7 @@ def _serve(host: str, port: int, stop: threading.Event) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="wsrun serve",
-        description="Run wsrun's built-in WebSocket test server (endpoints: docs/server.md).",
+        description="Run wsrun's built-in WebSocket test server (endpoints: see the README).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument(

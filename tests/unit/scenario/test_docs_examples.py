@@ -1,4 +1,4 @@
-"""Every YAML example of the language's documentation loads, validates and fits the schemas.
+"""Every YAML example of the README's language section loads, validates and fits the schemas.
 
 Blocks fenced ```yaml are scenarios (or the suite file, when they have no `steps`); ```yaml-library
 blocks are libraries, written to the path named by their first comment line; ```yaml-invalid
@@ -23,14 +23,11 @@ _FENCE = re.compile(r"^```([\w-]+)\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 
 
 def _documents() -> list[tuple[str, str]]:
-    texts = [("docs/language.md", (ROOT / "docs/language.md").read_text(encoding="utf-8"))]
-    readme = ROOT / "README.md"
-    if readme.is_file():
-        text = readme.read_text(encoding="utf-8")
-        if (start := text.find("\n## Scenario language")) >= 0:
-            end = text.find("\n## ", start + 1)
-            texts.append(("README.md", text[start : end if end >= 0 else None]))
-    return texts
+    """The README's "Scenario language" section, where the language is documented."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = text.index("\n## Scenario language")
+    end = text.find("\n## ", start + 1)
+    return [("README.md", text[start : end if end >= 0 else None])]
 
 
 def _blocks(text: str) -> list[tuple[str, str]]:
