@@ -238,15 +238,22 @@ def compare_json(expected: Any, actual: Any, path: str = "$") -> MatchResult:
 _Check = Callable[[str | bytes], MatchResult]
 
 
-@dataclass
 class Matcher:
-    """A compiled matcher: every check must hold."""
+    """A compiled matcher: every check must hold. `description` says what it expects."""
 
-    checks: list[_Check]
-    description: str
+    def __init__(self, checks: list[_Check], spec: MatcherSpec) -> None:
+        self.checks = checks
+        self._spec = spec
+
+    @property
+    def description(self) -> str:
+        """What the matcher expects, for a person (built only when a failure shows it)."""
+        return ", ".join(_DESCRIBE[name](self._spec) for name in self._spec.matchers())
 
     def match(self, payload: str | bytes) -> MatchResult:
         """Match one message (text as str, binary as bytes)."""
+        if len(self.checks) == 1:  # the common case, without merging
+            return self.checks[0](payload)
         results = [check(payload) for check in self.checks]
         captures: dict[str, Any] = {}
         for result in results:
@@ -256,6 +263,23 @@ class Matcher:
         return MatchResult(not failed, captures if not failed else {}, "; ".join(failed), score)
 
 
+_BUILD: dict[str, Callable[[MatcherSpec], _Check]] = {
+    "text": lambda s: _text_check(s.text or ""),
+    "regex": lambda s: _regex_check(s.regex or ""),
+    "json": lambda s: _json_check(s.json_),
+    "jsonpath": lambda s: _jsonpath_check(s.jsonpath or {}),
+    "binary": lambda s: _binary_check(s.binary.to_bytes()),
+}
+
+_DESCRIBE: dict[str, Callable[[MatcherSpec], str]] = {
+    "text": lambda s: f"text {_show(s.text)}",
+    "regex": lambda s: f"text matching /{s.regex}/",
+    "json": lambda s: f"JSON containing {_show(s.json_)}",
+    "jsonpath": lambda s: f"JSON with {_show(s.jsonpath)}",
+    "binary": lambda s: "binary " + _hex(s.binary.to_bytes()),
+}
+
+
 def compile_matcher(spec: MatcherSpec) -> Matcher:
     """Compile the (rendered) matchers of an expect step or ignore rule.
 
@@ -263,18 +287,7 @@ def compile_matcher(spec: MatcherSpec) -> Matcher:
         ValueError: when a regular expression, JSONPath or binary value is invalid (possible
             only once templates have been rendered into them).
     """
-    builders: dict[str, Callable[[MatcherSpec], tuple[_Check, str]]] = {
-        "text": lambda s: (_text_check(s.text or ""), f"text {_show(s.text)}"),
-        "regex": lambda s: (_regex_check(s.regex or ""), f"text matching /{s.regex}/"),
-        "json": lambda s: (_json_check(s.json_), f"JSON containing {_show(s.json_)}"),
-        "jsonpath": lambda s: (_jsonpath_check(s.jsonpath or {}), f"JSON with {_show(s.jsonpath)}"),
-        "binary": lambda s: (
-            _binary_check(s.binary.to_bytes()),
-            "binary " + _hex(s.binary.to_bytes()),
-        ),
-    }
-    compiled = [builders[name](spec) for name in spec.matchers()]
-    return Matcher([check for check, _ in compiled], ", ".join(text for _, text in compiled))
+    return Matcher([_BUILD[name](spec) for name in spec.matchers()], spec)
 
 
 def _hex(data: bytes) -> str:

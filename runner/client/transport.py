@@ -295,6 +295,8 @@ class Transport:
         self._close_once(violation.code)
         if violation.drain:
             self._drain_until_close()
+        else:
+            self._discard_until_eof()
         raise _Ended(CloseResult(violation.code, violation.reason, was_clean=False), error)
 
     def _close_once(self, code: int | None) -> None:
@@ -310,6 +312,17 @@ class Transport:
                 continue
             self._await_eof()
         except (_Ended, ProtocolViolation):
+            return
+
+    def _discard_until_eof(self) -> None:
+        """Read and drop raw bytes (no frame can be parsed any more) until the peer closes TCP
+        or the close deadline passes; closing with unread data would reset the connection."""
+        try:
+            while True:
+                self._wait_readable()
+                if not self._ws.sock.recv(65536):
+                    return
+        except (_Ended, OSError):
             return
 
     def _await_eof(self) -> None:
