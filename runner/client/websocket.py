@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Mapping
 from concurrent.futures import Future
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeAlias, overload
 
 from runner.client.listeners import Listener, ListenerRegistry
 from runner.client.options import (
@@ -21,11 +22,19 @@ from runner.client.options import (
     parse_close_options,
     parse_connect_options,
 )
-from runner.client.reply import Reply, split_callback
+from runner.client.reply import Callback, Reply, split_callback
 from runner.client.transport import Transport, normalize_url
 from runner.errors import BusinessError, ErrorCode
 
 __all__ = ["ReadyState", "WebSocket", "create_websocket"]
+
+
+#: What `connect` takes as options: OpenHarmony's keys in a mapping, or the typed form.
+Options: TypeAlias = Mapping[str, Any] | ConnectOptions | None
+#: What `close` takes as options.
+CloseArgument: TypeAlias = Mapping[str, Any] | CloseOptions | None
+#: What `send` takes: text, or bytes-like binary data.
+Data: TypeAlias = str | bytes | bytearray | memoryview
 
 
 class ReadyState(StrEnum):
@@ -92,7 +101,16 @@ class WebSocket:
 
     # -- connect -----------------------------------------------------------------------------
 
-    def connect(self, url: str, options: Any = None, callback: Any = None) -> Future[bool] | None:
+    @overload
+    def connect(self, url: str, options: Options = None, callback: None = None) -> Future[bool]: ...
+    @overload
+    def connect(self, url: str, options: Callback) -> None: ...
+    @overload
+    def connect(self, url: str, options: Options, callback: Callback) -> None: ...
+    @overload
+    def connect(self, url: str, *, callback: Callback) -> None: ...
+
+    def connect(self, url: Any, options: Any = None, callback: Any = None) -> Future[bool] | None:
         """Open a connection to `url`.
 
         Overloads: `connect(url)`, `connect(url, callback)`, `connect(url, options)`,
@@ -172,7 +190,12 @@ class WebSocket:
 
     # -- send and close ----------------------------------------------------------------------
 
-    def send(self, data: str | bytes, callback: Any = None) -> Future[bool] | None:
+    @overload
+    def send(self, data: Data, callback: None = None) -> Future[bool]: ...
+    @overload
+    def send(self, data: Data, callback: Callback) -> None: ...
+
+    def send(self, data: Any, callback: Any = None) -> Future[bool] | None:
         """Send one message: `str` as text, `bytes`-like as binary.
 
         Settles with True once the frame is written, or with `BusinessError` 401 (bad data) or
@@ -195,6 +218,15 @@ class WebSocket:
         if self._state is not ReadyState.OPEN or transport is None:
             raise _other(f"not open ({self.ready_state.value})")
         return transport
+
+    @overload
+    def close(self, options: CloseArgument = None, callback: None = None) -> Future[bool]: ...
+    @overload
+    def close(self, options: Callback) -> None: ...
+    @overload
+    def close(self, options: CloseArgument, callback: Callback) -> None: ...
+    @overload
+    def close(self, *, callback: Callback) -> None: ...
 
     def close(self, options: Any = None, callback: Any = None) -> Future[bool] | None:
         """Start the closing handshake (default code 1000).

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from runner.client import BusinessError, CloseResult, OpenResult, WebSocket
+from tests.rawpeer import PeerConnection, RawPeer
 from tests.support import timeout
 
 __all__ = [
@@ -151,3 +152,16 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+#: Options that keep keepalive pings out of a raw peer's way.
+QUIET: dict[str, Any] = {"pingInterval": 0}
+
+
+def open_raw(ws: WebSocket, peer: RawPeer, options: Any = None) -> tuple[Recorder, PeerConnection]:
+    """Connect `ws` to `peer`, answer the handshake, and record every event."""
+    recorder = Recorder(ws)
+    future = ws.connect(peer.url, options)
+    conn = peer.accept()
+    assert future is not None and future.result(timeout()) is True
+    return recorder, conn

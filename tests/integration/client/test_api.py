@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
@@ -26,22 +26,6 @@ from runner.client import (
 )
 from tests.integration.client.recorder import Recorder, Settled, outcome, wait_until
 from tests.support import echo, timeout, url_of, websockets_server
-
-
-@pytest.fixture
-def echo_server() -> Iterator[Server]:
-    with websockets_server(echo) as server:
-        yield server
-
-
-@pytest.fixture
-def ws() -> Iterator[WebSocket]:
-    socket = create_websocket()
-    try:
-        yield socket
-    finally:
-        socket.abort()
-        socket.wait_closed(timeout())
 
 
 def open_ws(ws: WebSocket, url: str, options: Any = None) -> Recorder:
@@ -97,7 +81,7 @@ def test_options_headers_reach_the_server(ws: WebSocket) -> None:
         open_ws(ws, url_of(server), {"header": {"X-Token": "t", "Origin": "http://o.test"}})
         assert seen[0]["X-Token"] == "t"
         assert seen[0]["Origin"] == "http://o.test"
-        ws.close().result(timeout())  # type: ignore[union-attr]
+        ws.close().result(timeout())
         assert ws.wait_closed(timeout())
 
 
@@ -400,7 +384,7 @@ def test_many_threads_send_at_once(echo_server: Server, ws: WebSocket) -> None:
 
     def send_batch(batch: int) -> None:
         for n in range(50):
-            assert ws.send(f"{batch}-{n}").result(timeout()) is True  # type: ignore[union-attr]
+            assert ws.send(f"{batch}-{n}").result(timeout()) is True
 
     threads = [threading.Thread(target=send_batch, args=(t,)) for t in range(4)]
     for thread in threads:
@@ -408,7 +392,7 @@ def test_many_threads_send_at_once(echo_server: Server, ws: WebSocket) -> None:
     for thread in threads:
         thread.join(timeout())
     received = recorder.messages(200)
-    assert sorted(received) == sorted(payloads)  # type: ignore[type-var]
+    assert sorted(received) == sorted(payloads)
     for t in range(4):  # each thread's own messages stay in order
         mine = [m for m in received if isinstance(m, str) and m.startswith(f"{t}-")]
         assert mine == [f"{t}-{n}" for n in range(50)]

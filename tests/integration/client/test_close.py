@@ -5,41 +5,15 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import ServerConnection
 
 from runner.client import CloseResult, WebSocket, create_websocket
-from tests.integration.client.recorder import Recorder, outcome, wait_until
+from tests.integration.client.recorder import Recorder, open_raw, outcome, wait_until
 from tests.rawpeer import OP_CLOSE, PeerConnection, RawPeer
 from tests.support import echo, timeout, url_of, websockets_server
-
-
-@pytest.fixture
-def ws() -> Iterator[WebSocket]:
-    socket = create_websocket()
-    try:
-        yield socket
-    finally:
-        socket.abort()
-        socket.wait_closed(timeout())
-
-
-@pytest.fixture
-def peer() -> Iterator[RawPeer]:
-    with RawPeer() as raw:
-        yield raw
-
-
-def open_raw(ws: WebSocket, peer: RawPeer, options: Any = None) -> tuple[Recorder, PeerConnection]:
-    recorder = Recorder(ws)
-    future = ws.connect(peer.url, options)
-    conn = peer.accept()
-    assert future is not None and future.result(timeout()) is True
-    return recorder, conn
 
 
 def test_close_defaults_to_1000(ws: WebSocket, peer: RawPeer) -> None:
@@ -63,7 +37,7 @@ def test_close_code_and_reason_are_sent_and_echoed(ws: WebSocket) -> None:
 
     with websockets_server(record) as server:
         recorder = Recorder(ws)
-        ws.connect(url_of(server)).result(timeout())  # type: ignore[union-attr]
+        ws.connect(url_of(server)).result(timeout())
         assert outcome(ws.close({"code": 4321, "reason": "bye ✓"}), None) == (None, True)
         assert recorder.closed() == CloseResult(4321, "bye ✓", was_clean=True)
         assert wait_until(lambda: bool(seen))
@@ -88,7 +62,7 @@ def test_server_initiated_close_with_code_and_reason(ws: WebSocket) -> None:
 
     with websockets_server(close_with_status) as server:
         recorder = Recorder(ws)
-        ws.connect(url_of(server)).result(timeout())  # type: ignore[union-attr]
+        ws.connect(url_of(server)).result(timeout())
         ws.send("go")
         assert recorder.closed() == CloseResult(4100, "server says bye", was_clean=True)
     assert recorder.of("error") == []
@@ -154,7 +128,7 @@ def test_server_process_drops_the_connection(ws: WebSocket) -> None:
 
     with websockets_server(drop) as server:
         recorder = Recorder(ws)
-        ws.connect(url_of(server)).result(timeout())  # type: ignore[union-attr]
+        ws.connect(url_of(server)).result(timeout())
         ws.send("go")
         assert recorder.closed() == CloseResult(1006, recorder.closed().reason, was_clean=False)
     assert recorder.names() == ["headerReceive", "open", "error", "close"]
@@ -233,7 +207,7 @@ def frames_after_close(ws: WebSocket, conn: PeerConnection) -> list[int]:
     stop = threading.Event()
 
     def send_until_refused() -> None:
-        while not stop.is_set() and ws.send("x" * 10).exception(timeout()) is None:  # type: ignore[union-attr]
+        while not stop.is_set() and ws.send("x" * 10).exception(timeout()) is None:
             continue
 
     senders = [threading.Thread(target=send_until_refused) for _ in range(2)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import http
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,22 +16,6 @@ from runner.client import BusinessError, ClientCert, ConnectOptions, WebSocket, 
 from tests.integration.client.recorder import Recorder, Settled, free_port, outcome
 from tests.rawpeer import RawPeer
 from tests.support import echo, timeout, url_of, websockets_server
-
-
-@pytest.fixture
-def echo_server() -> Iterator[Server]:
-    with websockets_server(echo) as server:
-        yield server
-
-
-@pytest.fixture
-def ws() -> Iterator[WebSocket]:
-    socket = create_websocket()
-    try:
-        yield socket
-    finally:
-        socket.abort()
-        socket.wait_closed(timeout())
 
 
 def failure(result: Any, callback: Settled | None = None) -> BusinessError:
@@ -437,7 +421,7 @@ def test_server_choosing_an_extension_fails(offer: str | None) -> None:
 def test_reconnect_the_same_object_after_close(echo_server: Server, ws: WebSocket) -> None:
     recorder = Recorder(ws)
     for round_ in range(3):
-        assert ws.connect(url_of(echo_server)).result(timeout()) is True  # type: ignore[union-attr]
+        assert ws.connect(url_of(echo_server)).result(timeout()) is True
         ws.send(f"round {round_}")
         recorder.wait_for("message", round_ + 1)
         ws.close()
@@ -451,7 +435,7 @@ def test_reconnect_after_a_failed_connect(echo_server: Server, ws: WebSocket) ->
     error = failure(ws.connect(f"ws://127.0.0.1:{free_port()}/"))
     assert error.code == 200
     assert ws.wait_closed(timeout())
-    assert ws.connect(url_of(echo_server)).result(timeout()) is True  # type: ignore[union-attr]
+    assert ws.connect(url_of(echo_server)).result(timeout()) is True
     assert recorder.names() == ["error", "headerReceive", "open"]
 
 
@@ -485,7 +469,7 @@ def test_connect_races_from_many_threads_open_exactly_one(echo_server: Server) -
     for thread in threads:
         thread.join(timeout())
     assert sorted(results, key=str) == sorted([True] + [2302003] * 7, key=str)
-    ws.close().result(timeout())  # type: ignore[union-attr]
+    ws.close().result(timeout())
     assert ws.wait_closed(timeout())
 
 
@@ -505,6 +489,6 @@ def test_reconnect_at_once_after_the_connect_future_failed(echo_server: Server) 
     for _ in range(20):
         ws = create_websocket()
         assert failure(ws.connect(f"ws://127.0.0.1:{free_port()}/")).code == 200
-        assert ws.connect(url_of(echo_server)).result(timeout()) is True  # type: ignore[union-attr]
+        assert ws.connect(url_of(echo_server)).result(timeout()) is True
         ws.close()
         assert ws.wait_closed(timeout())

@@ -4,39 +4,11 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterator
-from typing import Any
 
-import pytest
-
-from runner.client import CloseResult, WebSocket, create_websocket
-from tests.integration.client.recorder import Recorder
+from runner.client import CloseResult, WebSocket
+from tests.integration.client.recorder import open_raw
 from tests.rawpeer import OP_PING, OP_PONG, OP_TEXT, PeerConnection, RawPeer
 from tests.support import timeout
-
-
-@pytest.fixture
-def ws() -> Iterator[WebSocket]:
-    socket = create_websocket()
-    try:
-        yield socket
-    finally:
-        socket.abort()
-        socket.wait_closed(timeout())
-
-
-@pytest.fixture
-def peer() -> Iterator[RawPeer]:
-    with RawPeer() as raw:
-        yield raw
-
-
-def open_raw(ws: WebSocket, peer: RawPeer, options: Any) -> tuple[Recorder, PeerConnection]:
-    recorder = Recorder(ws)
-    future = ws.connect(peer.url, options)
-    conn = peer.accept()
-    assert future is not None and future.result(timeout()) is True
-    return recorder, conn
 
 
 def pings_within(conn: PeerConnection, seconds: float, answer: bool) -> list[float]:

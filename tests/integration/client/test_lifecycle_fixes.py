@@ -4,24 +4,13 @@ from __future__ import annotations
 
 import struct
 import time
-from collections.abc import Iterator
 
 import pytest
 
-from runner.client import BusinessError, CloseResult, WebSocket, create_websocket
+from runner.client import BusinessError, CloseResult, WebSocket
 from tests.integration.client.recorder import Recorder
 from tests.rawpeer import OP_BINARY, RawPeer
 from tests.support import echo, timeout, url_of, websockets_server
-
-
-@pytest.fixture
-def ws() -> Iterator[WebSocket]:
-    socket = create_websocket()
-    try:
-        yield socket
-    finally:
-        socket.abort()
-        socket.wait_closed(timeout())
 
 
 def test_the_close_listener_can_connect_again(ws: WebSocket) -> None:
@@ -33,8 +22,8 @@ def test_the_close_listener_can_connect_again(ws: WebSocket) -> None:
                 ws.connect(url_of(server), lambda err, ok: outcomes.append(err or ok))
 
         ws.on("close", reconnect)
-        assert ws.connect(url_of(server)).result(timeout()) is True  # type: ignore[union-attr]
-        ws.close().result(timeout())  # type: ignore[union-attr]
+        assert ws.connect(url_of(server)).result(timeout()) is True
+        ws.close().result(timeout())
         deadline = time.monotonic() + timeout()
         while not outcomes and time.monotonic() < deadline:
             time.sleep(0.01)
@@ -57,7 +46,7 @@ def test_the_error_listener_of_a_failed_connect_can_connect_again(ws: WebSocket)
         )
         failed = ws.connect(dead_url)
         with pytest.raises(BusinessError):
-            failed.result(timeout())  # type: ignore[union-attr]
+            failed.result(timeout())
         deadline = time.monotonic() + timeout()
         while not outcomes and time.monotonic() < deadline:
             time.sleep(0.01)
@@ -73,7 +62,7 @@ def test_abort_interrupts_a_handshake_at_once(ws: WebSocket) -> None:
         started = time.monotonic()
         ws.abort()
         with pytest.raises(BusinessError) as caught:
-            future.result(timeout())  # type: ignore[union-attr]
+            future.result(timeout())
         assert time.monotonic() - started < 2
         assert (caught.value.code, caught.value.message, caught.value.data) == (
             200,
@@ -91,7 +80,7 @@ def test_a_frame_announcing_more_than_max_message_size_fails_before_its_payload(
         recorder = Recorder(ws)
         future = ws.connect(peer.url, {"pingInterval": 0, "maxMessageSize": 100})
         conn = peer.accept()
-        assert future.result(timeout()) is True  # type: ignore[union-attr]
+        assert future.result(timeout()) is True
         # A binary frame header announcing 2**40 bytes, then only 1000 of them.
         conn.sock.sendall(bytes([0x80 | OP_BINARY, 127]) + struct.pack("!Q", 2**40) + b"x" * 1000)
         close = conn.recv_close(timeout())

@@ -28,7 +28,7 @@ def make() -> WebSocket:
 def closed_normally(url: str, _: RawPeer) -> None:
     ws = make()
     recorder = Recorder(ws)
-    ws.connect(url).result(timeout())  # type: ignore[union-attr]
+    ws.connect(url).result(timeout())
     ws.send(b"x" * 70000)
     recorder.messages(1)
     ws.close()
@@ -37,11 +37,11 @@ def closed_normally(url: str, _: RawPeer) -> None:
 
 def refused(url: str, _: RawPeer) -> None:
     ws = make()
-    ws.connect(f"ws://127.0.0.1:{free_port()}/").exception(timeout())  # type: ignore[union-attr]
+    ws.connect(f"ws://127.0.0.1:{free_port()}/").exception(timeout())
 
 
 def rejected_url(url: str, _: RawPeer) -> None:
-    make().connect("http://127.0.0.1/").exception(timeout())  # type: ignore[union-attr]
+    make().connect("http://127.0.0.1/").exception(timeout())
 
 
 def link_lost(url: str, peer: RawPeer) -> None:
@@ -66,14 +66,14 @@ def handshake_timeout(url: str, peer: RawPeer) -> None:
     ws = make()
     future = ws.connect(peer.url, {"timeout": 0.2})
     conn = peer.accept(handshake=False)
-    future.exception(timeout())  # type: ignore[union-attr]
+    future.exception(timeout())
     conn.close()
 
 
 def aborted(url: str, _: RawPeer) -> None:
     ws = make()
     recorder = Recorder(ws)
-    ws.connect(url).result(timeout())  # type: ignore[union-attr]
+    ws.connect(url).result(timeout())
     ws.abort()
     recorder.closed()
 
@@ -109,7 +109,7 @@ def test_thread_is_named_after_the_url_and_ends_after_close() -> None:
     with websockets_server(echo) as server:
         ws = create_websocket()
         recorder = Recorder(ws)
-        ws.connect(url_of(server, "/named")).result(timeout())  # type: ignore[union-attr]
+        ws.connect(url_of(server, "/named")).result(timeout())
         names = [thread.name for thread in ws_threads()]
         assert names == [f"wsrun-ws {url_of(server, '/named')}"]
         thread = ws_threads()[0]
@@ -122,5 +122,5 @@ def test_thread_is_named_after_the_url_and_ends_after_close() -> None:
 
 def test_failed_connect_leaves_no_thread() -> None:
     ws = make()
-    ws.connect(f"ws://127.0.0.1:{free_port()}/").exception(timeout())  # type: ignore[union-attr]
+    ws.connect(f"ws://127.0.0.1:{free_port()}/").exception(timeout())
     assert wait_until(lambda: not ws_threads(), timeout(2))

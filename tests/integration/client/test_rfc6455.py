@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from runner.client import WebSocket, create_websocket
-from tests.integration.client.recorder import Recorder
+from runner.client import WebSocket
+from tests.integration.client.recorder import QUIET, Recorder, open_raw
 from tests.rawpeer import (
     OP_BINARY,
     OP_CLOSE,
@@ -22,31 +22,6 @@ from tests.rawpeer import (
     close_payload,
 )
 from tests.support import timeout
-
-
-@pytest.fixture
-def ws() -> Iterator[WebSocket]:
-    socket = create_websocket()
-    try:
-        yield socket
-    finally:
-        socket.abort()
-        socket.wait_closed(timeout())
-
-
-@pytest.fixture
-def peer() -> Iterator[RawPeer]:
-    with RawPeer() as raw:
-        yield raw
-
-
-def open_raw(ws: WebSocket, peer: RawPeer, options: Any = None) -> tuple[Recorder, PeerConnection]:
-    recorder = Recorder(ws)
-    future = ws.connect(peer.url, {"pingInterval": 0, **(options or {})})
-    conn = peer.accept()
-    assert future is not None and future.result(timeout()) is True
-    return recorder, conn
-
 
 # -- what the client sends -------------------------------------------------------------------
 
@@ -67,7 +42,7 @@ def test_the_upgrade_request(ws: WebSocket, peer: RawPeer) -> None:
 
 
 def test_client_frames_are_masked_and_whole(ws: WebSocket, peer: RawPeer) -> None:
-    _, conn = open_raw(ws, peer)
+    _, conn = open_raw(ws, peer, QUIET)
     big = bytes(range(256)) * 400  # 102400 bytes: a 64-bit length
     ws.send("hello ✓")
     ws.send(b"\x00\xff")
@@ -88,7 +63,7 @@ def test_client_frames_are_masked_and_whole(ws: WebSocket, peer: RawPeer) -> Non
 def test_fragmented_message_with_a_ping_inside_is_one_message(
     opcode: int, ws: WebSocket, peer: RawPeer
 ) -> None:
-    recorder, conn = open_raw(ws, peer)
+    recorder, conn = open_raw(ws, peer, QUIET)
     conn.send_frame(opcode, b"Hel", fin=False)
     conn.send_frame(OP_PING, b"inside")  # §5.4: control frames may be injected
     conn.send_frame(OP_CONT, b"", fin=False)
@@ -103,7 +78,7 @@ def test_fragmented_message_with_a_ping_inside_is_one_message(
 
 
 def test_many_fragments_and_a_multibyte_character_across_them(ws: WebSocket, peer: RawPeer) -> None:
-    recorder, conn = open_raw(ws, peer)
+    recorder, conn = open_raw(ws, peer, QUIET)
     text = "€𝄞" * 100
     data = text.encode()
     conn.send_frame(OP_TEXT, data[:1], fin=False)
@@ -118,7 +93,7 @@ def test_many_fragments_and_a_multibyte_character_across_them(ws: WebSocket, pee
 def test_ping_is_answered_with_the_same_payload(
     payload: bytes, ws: WebSocket, peer: RawPeer
 ) -> None:
-    recorder, conn = open_raw(ws, peer)
+    recorder, conn = open_raw(ws, peer, QUIET)
     conn.send_frame(OP_PING, payload)
     pong = conn.recv_frame()
     assert (pong.opcode, pong.payload, pong.fin, pong.masked) == (OP_PONG, payload, True, True)
@@ -130,7 +105,7 @@ def test_ping_is_answered_with_the_same_payload(
 
 
 def test_empty_and_large_messages_are_received(ws: WebSocket, peer: RawPeer) -> None:
-    recorder, conn = open_raw(ws, peer)
+    recorder, conn = open_raw(ws, peer, QUIET)
     big = bytes(range(256)) * 4096  # 1 MiB
     conn.send_frame(OP_TEXT, b"")
     conn.send_frame(OP_BINARY, b"")
@@ -150,7 +125,7 @@ def fails_with(
     options: Any = None,
 ) -> Recorder:
     """Run `send` on a fresh connection; check the client fails it with `code`."""
-    recorder, conn = open_raw(ws, peer, options)
+    recorder, conn = open_raw(ws, peer, {**QUIET, **(options or {})})
     send(conn)
     close = conn.recv_close()
     assert close.close_code == code
@@ -216,7 +191,7 @@ def test_close_frame_with_an_invalid_code_fails_with_1002(
 
 @pytest.mark.parametrize("code", [1000, 1001, 1002, 1003, 1007, 1011, 1012, 1013, 1014, 3000, 4999])
 def test_close_frame_with_a_valid_code_is_reported(code: int, ws: WebSocket, peer: RawPeer) -> None:
-    recorder, conn = open_raw(ws, peer)
+    recorder, conn = open_raw(ws, peer, QUIET)
     assert conn.close_handshake(code, b"why").close_code == code
     closed = recorder.closed()
     assert (closed.code, closed.reason, closed.was_clean) == (code, "why", True)
@@ -254,7 +229,7 @@ def test_invalid_utf8_fails_with_1007(case: str, ws: WebSocket, peer: RawPeer) -
 def test_invalid_utf8_split_across_fragments_fails_fast(
     first: bytes, ws: WebSocket, peer: RawPeer
 ) -> None:
-    recorder, conn = open_raw(ws, peer)
+    recorder, conn = open_raw(ws, peer, QUIET)
     conn.send_frame(OP_TEXT, first, fin=False)
     # RFC 6455 §8.1: fail as soon as the bytes are invalid, before the final fragment.
     close = conn.recv_close(timeout(2))
@@ -275,7 +250,7 @@ def test_message_over_max_message_size_fails_with_1009(ws: WebSocket, peer: RawP
 def test_fragmented_message_over_max_message_size_fails_with_1009(
     ws: WebSocket, peer: RawPeer
 ) -> None:
-    recorder, conn = open_raw(ws, peer, {"maxMessageSize": 100})
+    recorder, conn = open_raw(ws, peer, {**QUIET, "maxMessageSize": 100})
     conn.send_frame(OP_TEXT, b"x" * 100)  # exactly the limit: accepted
     for _ in range(3):
         conn.send_frame(OP_TEXT if _ == 0 else OP_CONT, b"y" * 40, fin=False)
@@ -289,7 +264,7 @@ def test_fragmented_message_over_max_message_size_fails_with_1009(
 
 
 def test_max_message_size_zero_means_no_limit(ws: WebSocket, peer: RawPeer) -> None:
-    recorder, conn = open_raw(ws, peer, {"maxMessageSize": 0})
+    recorder, conn = open_raw(ws, peer, {**QUIET, "maxMessageSize": 0})
     big = b"z" * (2 * 1024 * 1024)
     conn.send_frame(OP_BINARY, big)
     assert recorder.messages(1) == [big]
@@ -299,7 +274,7 @@ def test_max_message_size_zero_means_no_limit(ws: WebSocket, peer: RawPeer) -> N
 def test_frames_after_the_failure_are_dropped_until_the_peers_close(
     ws: WebSocket, peer: RawPeer
 ) -> None:
-    recorder, conn = open_raw(ws, peer)
+    recorder, conn = open_raw(ws, peer, QUIET)
     conn.send_frame(OP_TEXT, b"\xff")
     assert conn.recv_close().close_code == 1007
     conn.send_frame(OP_TEXT, b"dropped")
@@ -311,7 +286,7 @@ def test_frames_after_the_failure_are_dropped_until_the_peers_close(
 
 
 def test_failure_when_the_peer_never_answers_the_close(ws: WebSocket, peer: RawPeer) -> None:
-    recorder, conn = open_raw(ws, peer, {"closeTimeout": 0.3})
+    recorder, conn = open_raw(ws, peer, {**QUIET, "closeTimeout": 0.3})
     started = time.monotonic()
     conn.send_frame(0x3, b"")
     assert conn.recv_close().close_code == 1002

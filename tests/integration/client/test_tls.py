@@ -193,7 +193,7 @@ def test_tls_link_lost_after_open_is_1006(pki: Pki) -> None:
     with websockets_server(drop, ssl=context) as server:
         ws = create_websocket()
         recorder = Recorder(ws)
-        ws.connect(wss(server), {"caPath": pki.ca_path}).result(timeout())  # type: ignore[union-attr]
+        ws.connect(wss(server), {"caPath": pki.ca_path}).result(timeout())
         ws.send("go")
         closed = recorder.closed()
     assert (closed.code, closed.was_clean) == (1006, False)
@@ -203,7 +203,7 @@ def test_tls_link_lost_after_open_is_1006(pki: Pki) -> None:
 def test_large_messages_over_tls(tls_server: Server, pki: Pki) -> None:
     ws = create_websocket()
     recorder = Recorder(ws)
-    ws.connect(wss(tls_server), {"caPath": pki.ca_path}).result(timeout())  # type: ignore[union-attr]
+    ws.connect(wss(tls_server), {"caPath": pki.ca_path}).result(timeout())
     big = bytes(range(256)) * 2048  # 512 KiB, many TLS records
     for _ in range(3):
         ws.send(big)
