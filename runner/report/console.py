@@ -114,19 +114,23 @@ class ConsoleReporter:
         if self._live:
             noun = "scenario" if event.scenarios == 1 else "scenarios"
             jobs = f" on {event.jobs} workers" if event.jobs > 1 else ""
-            self.console.print(Text(f"wsrun {event.version}: {event.scenarios} {noun}{jobs}"))
+            self.console.print(
+                Text(f"wsrun {event.version}: {event.scenarios} {noun}{jobs}"), soft_wrap=True
+            )
 
     def _service_started(self, event: ServiceStarted) -> None:
         if self._live:
             provided = ", ".join(f"{k}={v}" for k, v in event.provides.items())
             line = Text("service ", style="blue").append(event.service, style="bold")
-            self.console.print(line.append(f" ready {provided}".rstrip()))
+            self.console.print(line.append(f" ready {provided}".rstrip()), soft_wrap=True)
 
     def _scenario_started(self, event: ScenarioStarted) -> None:
         self._scenarios[event.scenario] = _ScenarioView(event.name, event.at)
         if self._live and self.jobs == 1:
             line = Text("▶ ", style="bold").append(event.name, style="bold")
-            self.console.print(line.append(f"  {event.file}:{event.line}", style="dim"))
+            self.console.print(
+                line.append(f"  {event.file}:{event.line}", style="dim"), soft_wrap=True
+            )
 
     def _prefix(self, scenario: int, at: float) -> Text:
         view = self._scenarios.get(scenario)
@@ -177,7 +181,7 @@ class ConsoleReporter:
         line = self._prefix(event.scenario, event.at)
         line.append(f"✓ {event.kind}", style="green")
         line.append(f" {event.conn or ''} {self._timing(event)}".rstrip())
-        self.console.print(line.append(f"  {event.location}", style="dim"))
+        self.console.print(line.append(f"  {event.location}", style="dim"), soft_wrap=True)
 
     @staticmethod
     def _timing(event: StepEnded) -> str:
@@ -198,7 +202,9 @@ class ConsoleReporter:
         line = Text(f"{mark} {event.status.value.upper()} ", style=style)
         line.append(event.name, style="bold")
         steps = f"{event.steps_passed}/{event.steps_total} steps"
-        self.console.print(line.append(f"  ({format_duration(event.duration)}, {steps})"))
+        self.console.print(
+            line.append(f"  ({format_duration(event.duration)}, {steps})"), soft_wrap=True
+        )
         if event.failure is not None:
             self._print_failure(event)
         if event.unexpected:
@@ -218,13 +224,15 @@ class ConsoleReporter:
         base = view.start if view else 0.0
         count = len(event.unexpected)
         noun = "message" if count == 1 else "messages"
-        self.console.print(Text(f"  {count} unexpected {noun} (received, never expected):"))
+        self.console.print(
+            Text(f"  {count} unexpected {noun} (received, never expected):"), soft_wrap=True
+        )
         for item in sorted(event.unexpected, key=lambda u: u.at)[:20]:
             detail = preview(item.data, self._limit)
             line = Text(f"    +{item.at - base:.3f}s {item.conn} ← {detail}")
             self.console.print(line, soft_wrap=True)
         if count > 20:
-            self.console.print(Text(f"    … and {count - 20} more"))
+            self.console.print(Text(f"    … and {count - 20} more"), soft_wrap=True)
 
     def _service_output_event(self, event: ServiceOutput) -> None:
         self._service_output[event.service] = event.output
@@ -258,7 +266,7 @@ class ConsoleReporter:
         expects = [s for s in self._steps if s.latency is not None]
         if not expects:
             return
-        self.console.print(Text("expect latency", style="bold"))
+        self.console.print(Text("expect latency", style="bold"), soft_wrap=True)
         from_start = latency_stats(s.latency for s in expects)
         self.console.print(Text(f"  from step start: {from_start}"), soft_wrap=True)
         from_send = latency_stats(s.latency_from_send for s in expects)
@@ -268,7 +276,9 @@ class ConsoleReporter:
     def _print_totals(self, event: RunEnded) -> None:
         counts = ", ".join(f"{n} {status}" for status, n in event.counts.items() if n)
         line = Text(f"{event.status.value.upper()}", style=STATUS_STYLE[event.status])
-        self.console.print(line.append(f": {counts or 'no scenarios'} in {event.duration:.2f} s"))
+        self.console.print(
+            line.append(f": {counts or 'no scenarios'} in {event.duration:.2f} s"), soft_wrap=True
+        )
 
 
 def print_scenario_errors(console: Console, errors: list[ScenarioError]) -> None:

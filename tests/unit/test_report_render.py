@@ -212,3 +212,15 @@ def test_junit_xml_is_written_for_an_interrupted_run(tmp_path: Path) -> None:
     reporter.close()
     error = ET.parse(path).getroot().find(".//testcase[@name='chat <&>']/error")
     assert error is not None and error.get("message") == "interrupted"
+
+
+def test_log_lines_never_wrap_on_a_narrow_console() -> None:
+    """Piped output is 80 columns wide: a long line stays one line (CI logs are grepped)."""
+    console = Console(file=StringIO(), width=40, color_system=None)
+    reporter = ConsoleReporter(console, 0, 1)
+    for event in run_events():
+        reporter(event)
+    text = console.file.getvalue()  # type: ignore[attr-defined]
+    step_lines = [line for line in text.splitlines() if "✓ expect" in line]
+    assert step_lines and all(":" in line.rsplit("  ", 1)[-1] for line in step_lines)
+    assert all(len(line) > 40 for line in step_lines)
