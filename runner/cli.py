@@ -186,6 +186,8 @@ def main(argv: Sequence[str] | None = None, console: Console | None = None) -> i
         console: where to print; made from ``--no-color`` and the terminal when not given.
     """
     args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:1] == ["serve"]:  # its options are the server's own (argparse would eat them)
+        return _serve(args_list[1:])
     parser = build_parser()
     try:
         args = parser.parse_args(with_default_command(args_list))
@@ -194,8 +196,6 @@ def main(argv: Sequence[str] | None = None, console: Console | None = None) -> i
     if args.command is None:
         parser.print_help()
         return ExitCode.USAGE
-    if args.command == "serve":
-        return _serve(args.args)
     console = console or make_console(getattr(args, "no_color", False))
     try:
         return _dispatch(args, console)

@@ -18,9 +18,11 @@ READY = re.compile(r"^wsrun test server listening on (ws://127\.0\.0\.1:\d+)\n$"
 
 
 @contextmanager
-def serve(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+def serve(
+    *args: str, module: tuple[str, ...] = ("runner.server",)
+) -> Iterator[tuple[subprocess.Popen[str], str]]:
     """Start `python -m runner.server ARGS`; yield it and its URL; kill it if still running."""
-    command = [sys.executable, "-m", "runner.server", "--port", "0", *args]
+    command = [sys.executable, "-m", *module, "--port", "0", *args]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
@@ -35,10 +37,13 @@ def serve(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_serve_prints_its_url_serves_and_exits_0_on_signal(sig: signal.Signals) -> None:
+@pytest.mark.parametrize("module", [("runner.server",), ("runner", "serve")], ids=" ".join)
+def test_serve_prints_its_url_serves_and_exits_0_on_signal(
+    sig: signal.Signals, module: tuple[str, ...]
+) -> None:
     from websockets.sync.client import connect
 
-    with serve() as (proc, url):
+    with serve(module=module) as (proc, url):
         with connect(url + "/echo", open_timeout=timeout()) as ws:
             ws.send("over the process boundary")
             assert ws.recv(timeout=timeout()) == "over the process boundary"
