@@ -44,7 +44,7 @@ class Services:
         specs = [_spec(model, self.suite_vars) for model in self.models]
         self._group = ServiceGroup(specs)
         try:
-            captures = dict(self._group.start() or {})
+            self._group.start()
         except ServiceError as error:
             self.emit(
                 ServiceOutput(
@@ -55,12 +55,13 @@ class Services:
                 )
             )
             raise
-        return self._provided(captures)
+        return self._provided()
 
-    def _provided(self, captures: dict[str, Any]) -> dict[str, Any]:
-        variables = {**self.suite_vars, **captures}
+    def _provided(self) -> dict[str, Any]:
+        """Each service's `provides`, rendered from its own captures (two may capture `url`)."""
         provided: dict[str, Any] = {}
         for model in self.models:
+            variables = {**self.suite_vars, **self._group.captures(model.name)}
             values = {
                 key: render(value, variables, _location(model))
                 for key, value in (getattr(model, "provides", None) or {}).items()

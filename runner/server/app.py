@@ -98,6 +98,7 @@ ENDPOINT_PATHS = (
     "/heartbeat",
     "/fragmented",
     "/large",
+    "/tls",
 )
 
 
@@ -113,5 +114,6 @@ def _routes(rooms: Rooms) -> tuple[Route, ...]:
         "/heartbeat": endpoints.heartbeat,
         "/fragmented": endpoints.fragmented,
         "/large": endpoints.large,
+        "/tls": endpoints.tls,
     }
     return tuple(Route(re.compile(path), endpoint) for path, endpoint in table.items())

@@ -29,6 +29,7 @@ __all__ = [
     "select_subprotocol",
     "subprotocol",
     "ticker",
+    "tls",
 ]
 
 #: The largest message the server sends or accepts, in bytes.
@@ -210,3 +211,21 @@ def large(target: Target) -> Handler:
 def pattern(size: int) -> bytes:
     """The bytes `/large` sends: 0, 1, ..., 255, 0, 1, ... cut at `size`."""
     return (bytes(range(256)) * (size // 256 + 1))[:size]
+
+
+def tls(target: Target) -> Handler:
+    """`/tls`: say which client certificate the connection presented, then echo."""
+
+    async def run(conn: ServerConnection) -> None:
+        peer = conn.transport.get_extra_info("peercert") if conn.transport else None
+        await send_json(conn, {"type": "tls", "client": _common_name(peer)})
+        await echo_messages(conn)
+
+    return run
+
+
+def _common_name(certificate: object) -> str | None:
+    """The subject's commonName of a certificate as `ssl` decodes it, if there is one."""
+    subject = certificate.get("subject", ()) if isinstance(certificate, dict) else ()
+    names = [value for rdn in subject for key, value in rdn if key == "commonName"]
+    return names[0] if names else None

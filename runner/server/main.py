@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+import tempfile
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -21,23 +23,35 @@ _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def serve_main(argv: list[str] | None = None) -> int:
-    """Run `wsrun serve [--host H] [--port P]`; return the exit code.
+    """Run `wsrun serve [--host H] [--port P] [--tls [--tls-dir DIR]]`; return the exit code.
 
-    Prints one line, ``wsrun test server listening on ws://HOST:PORT``, once the server accepts
-    connections, then serves until SIGINT or SIGTERM and returns 0. Returns 2 when the address
-    cannot be listened on.
+    Prints one line, ``wsrun test server listening on ws://HOST:PORT`` (with ``--tls``:
+    ``wss://HOST:PORT, certificates in DIR``), once the server accepts connections, then serves
+    until SIGINT or SIGTERM and returns 0. Returns 2 when the address cannot be listened on.
     """
     args = _parser().parse_args(argv)
     stop = threading.Event()
     previous = _on_signals(lambda signum, frame: stop.set())
     try:
-        return _serve(args.host, args.port, stop)
+        if not args.tls:
+            return _serve(TestServer(args.host, args.port), stop)
+        if args.tls_dir is not None:
+            return _serve_tls(args.host, args.port, Path(args.tls_dir), stop)
+        with tempfile.TemporaryDirectory(prefix="wsrun-tls-") as folder:
+            return _serve_tls(args.host, args.port, Path(folder), stop)
     finally:
         _restore(previous)
 
 
-def _serve(host: str, port: int, stop: threading.Event) -> int:
-    server = TestServer(host, port)
+def _serve_tls(host: str, port: int, folder: Path, stop: threading.Event) -> int:
+    from runner.server.tls import make_server_context
+
+    context = make_server_context(host, folder)
+    return _serve(TestServer(host, port, context), stop, f", certificates in {folder}")
+
+
+def _serve(server: TestServer, stop: threading.Event, note: str = "") -> int:
+    host, port = server.host, server.requested_port
     try:
         server.start()
     except OSError as exc:
@@ -46,7 +60,7 @@ def _serve(host: str, port: int, stop: threading.Event) -> int:
         )
         return 2
     try:
-        print(f"wsrun test server listening on {server.url}", flush=True)
+        print(f"wsrun test server listening on {server.url}{note}", flush=True)
         while not stop.wait(0.5):
             pass
     finally:
@@ -66,6 +80,13 @@ def _parser() -> argparse.ArgumentParser:
         default=DEFAULT_PORT,
         help=f"port to listen on; 0 picks a free one (default {DEFAULT_PORT})",
     )
+    parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve wss:// with a throwaway CA; its ca.pem, client.pem and client.key are written "
+        "to --tls-dir (default: a temporary folder, removed at exit)",
+    )
+    parser.add_argument("--tls-dir", help="the folder for ca.pem, client.pem and client.key")
     return parser
 
 

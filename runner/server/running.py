@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 import threading
 from types import TracebackType
 
@@ -31,13 +32,17 @@ class TestServer:
     Args:
         host: The address to listen on.
         port: The port to listen on; 0 picks a free one (read it from `port` after `start()`).
+        ssl_context: serve ``wss://`` with this server context instead of ``ws://``.
     """
 
     __test__ = False  # not a pytest test class, despite its name
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, ssl_context: ssl.SSLContext | None = None
+    ) -> None:
         self.host = host
-        self._requested_port = port
+        self.ssl_context = ssl_context
+        self.requested_port = port
         self._port: int | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
@@ -54,9 +59,10 @@ class TestServer:
 
     @property
     def url(self) -> str:
-        """The server's base URL, ``ws://host:port``; append an endpoint's path to it."""
+        """The server's base URL, ``ws://host:port`` (``wss://`` with TLS); add a path to it."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"ws://{host}:{self.port}"
+        scheme = "wss" if self.ssl_context is not None else "ws"
+        return f"{scheme}://{host}:{self.port}"
 
     def start(self) -> TestServer:
         """Start listening; return once connections are accepted.
@@ -122,11 +128,12 @@ class TestServer:
         return await serve(
             app.handle,
             self.host,
-            self._requested_port,
+            self.requested_port,
             process_request=app.process_request,
             select_subprotocol=app.select_subprotocol,
             compression=None,  # wsrun's client core does not negotiate permessage-deflate
             max_size=MAX_SIZE,
             ping_interval=None,  # no keepalive pings: the traffic is only what endpoints send
             close_timeout=_CLOSE_TIMEOUT,
+            ssl=self.ssl_context,
         )

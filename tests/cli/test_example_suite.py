@@ -32,12 +32,14 @@ def test_the_example_suite_passes_through_the_cli_and_stops_its_server(tmp_path:
     assert expected >= 8
     testcases = ET.parse(junit_path).getroot().iter("testcase")
     assert sum(1 for _ in testcases) == expected
-    [service] = report["services"]
-    port = int(re.findall(r":(\d+)$", service["provides"]["base_url"])[0])
+    urls = [url for s in report["services"] for url in s["provides"].values() if "://" in url]
+    assert len(urls) == 2  # ws:// and wss://
     kinds = [e["type"] for e in report["events"] if e["type"].startswith("service_")]
-    assert kinds == ["service_started", "service_stopped"]
-    with socket.socket() as probe:  # the server is gone: its port refuses
-        assert probe.connect_ex(("127.0.0.1", port)) != 0
+    assert sorted(kinds) == ["service_started"] * 2 + ["service_stopped"] * 2
+    for url in urls:
+        port = int(re.findall(r":(\d+)$", url)[0])
+        with socket.socket() as probe:  # the servers are gone: their ports refuse
+            assert probe.connect_ex(("127.0.0.1", port)) != 0
 
 
 def _texts() -> str:
@@ -68,7 +70,8 @@ def test_the_example_suite_uses_every_shorthand_option_and_template_rule() -> No
         "- use:", "expect-message:", "- close\n", "- send: hello", "- expect: hello",
         "sleep: 50ms", "hex:", "base64:", "next: true", "save:", "ignore:", "parametrize:",
         "imports:", "as: room", "headers:", "subprotocols:", "expect_status: 401", "proxy:",
-        "timeout: 3s", "code: 4000", "reason:", "${env.", ":-", "$${", "${uuid()}",
+        "timeout: 3s", "code: 4000", "reason:", "tls: {ca:", "cert:", "key:", "verify: false",
+        "${env.", ":-", "$${", "${uuid()}",
         "${now_ms()}", "${now_iso()}", "${random_int(", "${random_string(", "${user.name}",
         "${user.roles.0}", '"{{any}}"', '"{{string}}"', '"{{number}}"', '"{{integer}}"',
         '"{{boolean}}"', '"{{object}}"', '"{{array}}"', '"{{null}}"', '"{{regex:',

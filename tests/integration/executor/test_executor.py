@@ -281,6 +281,30 @@ def test_suite_services_start_provide_variables_and_stop(tmp_path: Path) -> None
     assert any(isinstance(e, ServiceStopped) for e in events)
 
 
+TWO_SERVERS = """
+services:
+  - name: first
+    command: [wsrun, serve, --port, "0"]
+    ready: {log: 'listening on (?P<url>ws://\\S+)'}
+    provides: {first_url: "${url}"}
+  - name: second
+    command: [wsrun, serve, --port, "0"]
+    ready: {log: 'listening on (?P<url>ws://\\S+)'}
+    provides: {second_url: "${url}"}
+"""
+
+
+def test_each_service_provides_from_its_own_captures(tmp_path: Path) -> None:
+    # Both capture `url`: each `provides` must see its own service's, not the last one's.
+    scenario = ECHO.replace('"${url}"', '"${first_url}/echo"')
+    files = {"wsrun-suite.yaml": TWO_SERVERS, "echo.yaml": scenario}
+    status, events = run(tmp_path, files, {})
+    assert status is Status.PASSED, ended(events)["echo"].failure
+    first, second = (e.provides for e in events if isinstance(e, ServiceStarted))
+    assert first["first_url"] != second["second_url"]
+    assert first["first_url"].startswith("ws://127.0.0.1:")
+
+
 HOPS = """
 name: hops
 timeout: 10s
