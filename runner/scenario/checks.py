@@ -16,10 +16,11 @@ from typing import Any
 from runner.errors import Location, ScenarioError
 from runner.scenario.diagnostics import did_you_mean, document_path
 from runner.scenario.libraries import Placed
+from runner.scenario.source import Document
 from runner.scenario.steps import ConnectStep, ExpectStep, SleepStep, regex_groups
 from runner.scenario.templates import TemplateSyntaxError, references, variables_used
 
-__all__ = ["check_variables", "field_location", "resolve_connections"]
+__all__ = ["check_references", "check_variables", "field_location", "resolve_connections"]
 
 _NOT_TEMPLATED = {"kind", "conn"}
 
@@ -100,22 +101,28 @@ def _check_text(
     scope: set[str],
     errors: list[ScenarioError],
 ) -> None:
-    document = placed.origin.document
+    location = field_location(placed, field)
+    check_references(placed.origin.document, text, location, scope, errors)
+
+
+def check_references(
+    document: Document,
+    value: Any,
+    location: Location,
+    scope: set[str],
+    errors: list[ScenarioError],
+) -> None:
+    """Report malformed references, and variables not in `scope`, of a templated value."""
     try:
-        found = list(references(text))
+        found = list(references(value))
     except TemplateSyntaxError as exc:
-        errors.append(document.error(str(exc), field_location(placed, field)))
+        errors.append(document.error(str(exc), location))
         return
     for reference in found:
         for name in variables_used(reference):
             if name not in scope:
-                errors.append(
-                    document.error(
-                        f"unknown variable {name!r}",
-                        field_location(placed, field),
-                        hint=did_you_mean(name, scope),
-                    )
-                )
+                hint = did_you_mean(name, scope)
+                errors.append(document.error(f"unknown variable {name!r}", location, hint=hint))
 
 
 def _strings(

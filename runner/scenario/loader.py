@@ -16,14 +16,14 @@ from pydantic import ValidationError
 
 from runner.errors import Location, ScenarioError, ScenarioErrors
 from runner.scenario.canonical import canonical_imports, canonical_steps
-from runner.scenario.checks import check_variables, resolve_connections
-from runner.scenario.diagnostics import describe, did_you_mean, translate
+from runner.scenario.checks import check_references, check_variables, resolve_connections
+from runner.scenario.diagnostics import describe, translate
 from runner.scenario.files import SUITE_FILE_NAME, ScenarioFile, Service, SuiteConfig
 from runner.scenario.libraries import Expander, Libraries, Origin, Placed, attach_locations
 from runner.scenario.rendering import variable_order
 from runner.scenario.source import Document, ValuePath, read_document
 from runner.scenario.steps import ExpectCloseStep, ExpectStep, IgnoreRule, RunStep, regex_groups
-from runner.scenario.templates import TemplateSyntaxError, references, variables_used
+from runner.scenario.templates import TemplateSyntaxError
 
 __all__ = ["Scenario", "Suite", "SuiteFile", "load_suite", "validate_paths"]
 
@@ -309,22 +309,7 @@ def _check_values(
 ) -> None:
     """Report unknown variables (and malformed references) in variable values."""
     for name, value in values.items():
-        location = document.location((*where, name))
-        try:
-            found = list(references(value))
-        except TemplateSyntaxError as exc:
-            errors.append(document.error(str(exc), location))
-            continue
-        for reference in found:
-            for needed in variables_used(reference):
-                if needed not in known:
-                    errors.append(
-                        document.error(
-                            f"unknown variable {needed!r}",
-                            location,
-                            hint=did_you_mean(needed, known),
-                        )
-                    )
+        check_references(document, value, document.location((*where, name)), known, errors)
 
 
 def _default_timeouts(placed: list[Placed], timeout: float) -> None:

@@ -61,8 +61,8 @@ def _serve(server: TestServer, stop: threading.Event, note: str = "") -> int:
         return 2
     try:
         print(f"wsrun test server listening on {server.url}{note}", flush=True)
-        while not stop.wait(0.5):
-            pass
+        while not stop.is_set():  # woken by the signal handler; bounded for older Pythons
+            stop.wait(0.5)
     finally:
         server.stop()
     return 0
