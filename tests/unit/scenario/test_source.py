@@ -106,3 +106,23 @@ def test_snippet_points_at_the_column() -> None:
 )  # fmt: skip
 def test_resolve_plain(text: str, value: object) -> None:
     assert resolve_plain(text) == value
+
+
+def test_libyaml_and_the_python_parser_read_the_same_values_and_locations() -> None:
+    """Files are composed with libyaml when PyYAML has it; nothing may differ from pure Python."""
+    from pathlib import Path
+
+    import yaml
+
+    from runner.scenario import source
+
+    assert hasattr(yaml, "CSafeLoader")  # the fast path is what CI runs
+    root = Path(__file__).resolve().parents[3] / "scenarios"
+    for path in sorted(root.rglob("*.yaml")):
+        text = path.read_text(encoding="utf-8")
+        fast = parse_document(text, path.name)
+        slow = source._Builder(source.Document(path.name, text))
+        slow.document.value = slow.build(yaml.compose(text, Loader=source._Loader), ())
+        assert fast.value == slow.document.value, path.name
+        assert fast.values == slow.document.values, path.name
+        assert fast.keys == slow.document.keys, path.name
