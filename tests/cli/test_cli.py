@@ -307,3 +307,51 @@ def test_timeout_caps_every_wait_of_a_scenario(tmp_path: Path) -> None:
     assert code == ExitCode.FAILED
     assert 0.3 <= time.monotonic() - started < timeout(5)
     assert "no message on 'a' matched within 0." in out
+
+
+SERVICE_SUITE = """
+services:
+  - name: server
+    command: [wsrun, serve, --port, "0"]
+    ready: {log: 'listening on (?P<url>ws://\\S+)'}
+    provides: {base_url: "${url}"}
+"""
+
+SLEEPS = """
+name: sleeps
+steps:
+  - connect: "${base_url}/echo"
+  - sleep: 30s
+"""
+
+
+def test_ctrl_c_stops_the_suite_services_too(tmp_path: Path) -> None:
+    (tmp_path / "wsrun-suite.yaml").write_text(SERVICE_SUITE, encoding="utf-8")
+    (tmp_path / "sleeps.yaml").write_text(SLEEPS, encoding="utf-8")
+    report = tmp_path / "report.json"
+    command = [sys.executable, "-m", "runner", str(tmp_path), "--no-color"]
+    lines: list[str] = []
+    with subprocess.Popen(
+        [*command, "--json-report", str(report)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    ) as proc:
+        try:
+            seen, reader = _reader(proc, "● open", lines)
+            assert seen.wait(timeout(10)), "".join(lines)
+            proc.send_signal(signal.SIGINT)
+            code = proc.wait(timeout(10))
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+            reader.join(timeout(5))
+    assert code == ExitCode.INTERRUPTED, "".join(lines)
+    data = json.loads(report.read_text(encoding="utf-8"))
+    [service] = data["services"]
+    port = int(service["provides"]["base_url"].rsplit(":", 1)[1])
+    import socket
+
+    with socket.socket() as probe:  # the service was stopped with the run
+        assert probe.connect_ex(("127.0.0.1", port)) != 0
