@@ -343,9 +343,7 @@ def test_ctrl_c_stops_the_suite_services_too(tmp_path: Path) -> None:
             proc.send_signal(signal.SIGINT)
             code = proc.wait(timeout(10))
         finally:
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait()
+            _stop_gently(proc)  # a killed wsrun could not stop its service
             reader.join(timeout(5))
     assert code == ExitCode.INTERRUPTED, "".join(lines)
     data = json.loads(report.read_text(encoding="utf-8"))
@@ -355,3 +353,14 @@ def test_ctrl_c_stops_the_suite_services_too(tmp_path: Path) -> None:
 
     with socket.socket() as probe:  # the service was stopped with the run
         assert probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def _stop_gently(proc: subprocess.Popen[str]) -> None:
+    """Ctrl-C first, so that wsrun stops the services it started; kill only if that fails."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout(10))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    proc.wait()
