@@ -239,9 +239,7 @@ def test_ctrl_c_exits_130_and_writes_the_reports(tmp_path: Path) -> None:
                 proc.send_signal(signal.SIGINT)
                 code = proc.wait(timeout(10))
             finally:
-                if proc.poll() is None:
-                    proc.kill()
-                proc.wait()
+                _stop_gently(proc)
                 reader.join(timeout(5))  # it ends at the end of the output
     assert code == ExitCode.INTERRUPTED, "".join(lines)
     assert time.monotonic() - started < timeout(3)

@@ -114,7 +114,7 @@ def test_command_that_exits_at_once_is_a_service_error_with_its_output() -> None
     )
     started_at = time.monotonic()
     with pytest.raises(ServiceError) as caught, started(spec):
-        pass
+        raise AssertionError("unreachable: starting must fail")
     assert time.monotonic() - started_at < timeout(5)
     error = caught.value
     assert error.name == "crash"

@@ -58,6 +58,17 @@ def test_only_the_cli_and_the_reporters_import_rich() -> None:
     assert offenders == []
 
 
+@pytest.mark.parametrize("path", modules("client"), ids=str)
+def test_the_client_core_stands_alone(path: Path) -> None:
+    """runner.client is a library of its own: of wsrun it knows only itself and the errors."""
+    outside = {
+        name
+        for name in imported(path)
+        if name.startswith("runner.") and not name.startswith(("runner.client", "runner.errors"))
+    }
+    assert outside == set()
+
+
 @pytest.mark.parametrize("path", [*modules("executor"), *modules("events.py")], ids=str)
 def test_the_engine_knows_nothing_of_reporters_or_the_cli(path: Path) -> None:
     assert not uses(path, "runner.report") and not uses(path, "runner.cli")

@@ -14,7 +14,7 @@ __all__ = ["dies_after_first", "garbage_after_first", "hello_then_echo", "silent
 def silent(conn: ServerConnection) -> None:
     """Accept, read everything, never answer."""
     for _ in conn:
-        pass
+        continue  # read and drop
 
 
 def dies_after_first(conn: ServerConnection) -> None:
