@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
 
 from runner.errors import BusinessError, ErrorCode
+from runner.rfc6455 import close_code_problem, close_reason_problem
 
 __all__ = [
     "ClientCert",
@@ -233,16 +234,6 @@ def parse_connect_options(options: Any) -> ConnectOptions:
     return ConnectOptions(**fields)
 
 
-#: Close codes an endpoint may send (RFC 6455 §7.4.1 and §7.4.2; IANA registry for 1012-1014).
-def is_sendable_close_code(code: int) -> bool:
-    """Whether RFC 6455 lets an endpoint put `code` in a Close frame."""
-    return 1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999
-
-
-#: A Close frame carries 125 bytes at most, two of them the code (RFC 6455 §5.5).
-MAX_CLOSE_REASON_BYTES = 123
-
-
 def parse_close_options(options: Any) -> CloseOptions:
     """Turn `close`'s options into `CloseOptions`; raise `BusinessError` 401 if bad."""
     if options is None:
@@ -257,12 +248,7 @@ def parse_close_options(options: Any) -> CloseOptions:
         reason = _expect_type("reason", options.get("reason", ""), str, "a string")
     else:
         raise _bad(f"options must be a mapping or CloseOptions, got {type(options).__name__}")
-    if not is_sendable_close_code(code):
-        raise _bad(f"close code {code} cannot be sent (use 1000-1003, 1007-1014 or 3000-4999)")
-    try:
-        size = len(reason.encode("utf-8"))
-    except UnicodeEncodeError as exc:  # a lone surrogate cannot go on the wire
-        raise _bad(f"close reason must be valid Unicode, found {exc.reason}") from None
-    if size > MAX_CLOSE_REASON_BYTES:
-        raise _bad(f"close reason is over {MAX_CLOSE_REASON_BYTES} UTF-8 bytes")
+    problem = close_code_problem(code) or close_reason_problem(reason)
+    if problem is not None:
+        raise _bad(problem)
     return CloseOptions(code=code, reason=reason)

@@ -11,7 +11,7 @@ import codecs
 import struct
 from dataclasses import dataclass, field
 
-from runner.client.options import is_sendable_close_code
+from runner.rfc6455 import MAX_CONTROL_PAYLOAD, Opcode, is_sendable_close_code
 
 __all__ = [
     "OP_BINARY",
@@ -26,8 +26,8 @@ __all__ = [
     "parse_close_payload",
 ]
 
-OP_CONT, OP_TEXT, OP_BINARY = 0x0, 0x1, 0x2
-OP_CLOSE, OP_PING, OP_PONG = 0x8, 0x9, 0xA
+OP_CONT, OP_TEXT, OP_BINARY = Opcode.CONTINUATION, Opcode.TEXT, Opcode.BINARY
+OP_CLOSE, OP_PING, OP_PONG = Opcode.CLOSE, Opcode.PING, Opcode.PONG
 
 PROTOCOL_ERROR = 1002
 INVALID_PAYLOAD = 1007
@@ -52,8 +52,10 @@ def check_control_frame(opcode: int, fin: int, length: int) -> None:
     """RFC 6455 §5.5: control frames are never fragmented and carry 125 bytes at most."""
     if not fin:
         raise ProtocolViolation(PROTOCOL_ERROR, f"fragmented control frame (opcode {opcode})")
-    if length > 125:
-        raise ProtocolViolation(PROTOCOL_ERROR, f"control frame of {length} bytes (max 125)")
+    if length > MAX_CONTROL_PAYLOAD:
+        raise ProtocolViolation(
+            PROTOCOL_ERROR, f"control frame of {length} bytes (max {MAX_CONTROL_PAYLOAD})"
+        )
 
 
 def parse_close_payload(payload: bytes) -> tuple[int | None, str]:

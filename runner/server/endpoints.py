@@ -14,6 +14,12 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed, NegotiationError
 from websockets.typing import Subprotocol
 
+from runner.rfc6455 import (
+    MAX_CLOSE_REASON_BYTES,
+    SENDABLE_CLOSE_CODES,
+    close_reason_problem,
+    is_sendable_close_code,
+)
 from runner.server.common import Handler, background, echo_messages, send_json
 from runner.server.target import HttpError, Target
 
@@ -40,11 +46,6 @@ SUBPROTOCOLS = (Subprotocol("chat.v2"), Subprotocol("chat.v1"))
 
 _MAX_WAIT_MS = 60_000
 _MAX_FRAMES = 100_000
-# RFC 6455 7.4.1 and 7.4.2: codes an endpoint may send in a close frame (1012-1014 were
-# registered with IANA later); 1004, 1005, 1006 and 1015 must never be sent.
-_SENDABLE_CODES = frozenset([*range(1000, 1004), *range(1007, 1015), *range(3000, 5000)])
-# RFC 6455 5.5: a control frame's payload is at most 125 bytes, 2 of which hold the code.
-_MAX_REASON_BYTES = 123
 
 
 def echo(target: Target) -> Handler:
@@ -70,16 +71,16 @@ def ticker(target: Target) -> Handler:
 def close(target: Target) -> Handler:
     """`/close?code=C&reason=R&when=open|message`: close with that code and reason."""
     code = target.integer("code", 1000, 1000, 4999)
-    if code not in _SENDABLE_CODES:
+    if not is_sendable_close_code(code):
         raise HttpError(
             http.HTTPStatus.BAD_REQUEST,
-            f"query parameter code must be 1000-1003, 1007-1014 or 3000-4999, found {code}",
+            f"query parameter code must be {SENDABLE_CLOSE_CODES}, found {code}",
         )
     reason = target.query.get("reason", "")
-    if len(reason.encode()) > _MAX_REASON_BYTES:
+    if close_reason_problem(reason) is not None:
         raise HttpError(
             http.HTTPStatus.BAD_REQUEST,
-            f"query parameter reason must be at most {_MAX_REASON_BYTES} bytes in UTF-8",
+            f"query parameter reason must be at most {MAX_CLOSE_REASON_BYTES} bytes in UTF-8",
         )
     when = target.choice("when", "open", ("open", "message"))
 

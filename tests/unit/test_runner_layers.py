@@ -60,13 +60,18 @@ def test_only_the_cli_and_the_reporters_import_rich() -> None:
 
 @pytest.mark.parametrize("path", modules("client"), ids=str)
 def test_the_client_core_stands_alone(path: Path) -> None:
-    """runner.client is a library of its own: of wsrun it knows only itself and the errors."""
+    """runner.client is a library of its own: of wsrun it knows itself, the errors and RFC 6455."""
+    known = ("runner.client", "runner.errors", "runner.rfc6455")
     outside = {
-        name
-        for name in imported(path)
-        if name.startswith("runner.") and not name.startswith(("runner.client", "runner.errors"))
+        name for name in imported(path) if name.startswith("runner.") and not name.startswith(known)
     }
     assert outside == set()
+
+
+def test_the_rfc6455_rules_are_a_pure_module() -> None:
+    """The client, the language and the server import runner.rfc6455: it imports none of them."""
+    found = imported(RUNNER / "rfc6455.py")
+    assert {name for name in found if name == "runner" or name.startswith("runner.")} == set()
 
 
 @pytest.mark.parametrize("path", [*modules("executor"), *modules("events.py")], ids=str)

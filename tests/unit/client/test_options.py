@@ -11,7 +11,6 @@ from runner.client.options import (
     CloseOptions,
     ConnectOptions,
     ProxyOptions,
-    is_sendable_close_code,
     parse_close_options,
     parse_connect_options,
 )
@@ -189,12 +188,6 @@ def test_unsendable_close_codes_are_401(code: int) -> None:
 )
 def test_bad_close_options_are_401(options: Any) -> None:
     bad(parse_close_options, options)
-
-
-def test_sendable_close_codes_follow_rfc_6455_section_7_4() -> None:
-    sendable = [code for code in range(0, 6000) if is_sendable_close_code(code)]
-    expected = [1000, 1001, 1002, 1003, *range(1007, 1015), *range(3000, 5000)]
-    assert sendable == expected
 
 
 def test_close_reason_with_a_lone_surrogate_is_401() -> None:
