@@ -5,10 +5,13 @@
     WsrunError                     base of everything wsrun raises on purpose
     ├── BusinessError              the client core's error, shaped like OpenHarmony's BusinessError
     ├── ScenarioError              a scenario file cannot be used (it never reaches the network)
-    │   └── ScenarioErrors         several ScenarioErrors of one or more files, reported at once
-    └── ExecutionError             a step failed while a scenario ran
-        ├── ExpectationFailed      an expect/expect_close did not match before its deadline
-        └── ServiceError           a suite service did not start or died
+    ├── ScenarioErrors             every ScenarioError of one or more files, reported at once
+    ├── ExecutionError             a step failed while a scenario ran
+    │   └── ExpectationFailed      an expect/expect_close did not match before its deadline
+    └── ServiceError               a suite service did not start or died
+
+`ScenarioErrors` holds ScenarioErrors but is not one. The executor's own failures
+(`runner.executor.failures`) extend `ExecutionError` and `ExpectationFailed`.
 
 Each exception keeps structured fields and builds its message from them, so that reporters can
 render the fields and tests can assert on them.
