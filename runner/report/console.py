@@ -282,16 +282,26 @@ class ConsoleReporter:
 
 
 def print_scenario_errors(console: Console, errors: list[ScenarioError]) -> None:
-    """Print scenario errors (from loading or `wsrun validate`): location, message, snippet."""
+    """Print scenario errors (from loading or `wsrun validate`): location, message, snippet.
+
+    This is the one rendering of validation errors: the README and the bad-file tests show it.
+    No line wraps, whatever the width, so that `file:line:col: message` stays one line for grep.
+    """
     for error in errors:
-        where = f"{error.location}: " if error.location else ""
-        console.print(Text(where, style="bold").append(error.message, style="red"))
-        for label, value in (("expected", error.expected), ("found", error.found)):
-            if value is not None:
-                console.print(Text(f"  {label}: {value}"))
-        if error.hint:
-            console.print(Text(f"  {error.hint}", style="yellow"))
-        if error.snippet:
-            console.print(Text(error.snippet.rstrip("\n")), soft_wrap=True)
+        for line in _error_lines(error):
+            console.print(line, soft_wrap=True)
     noun = "error" if len(errors) == 1 else "errors"
-    console.print(Text(f"{len(errors)} {noun}", style="bold red"))
+    console.print(Text(f"{len(errors)} {noun}", style="bold red"), soft_wrap=True)
+
+
+def _error_lines(error: ScenarioError) -> list[Text]:
+    where = f"{error.location}: " if error.location else ""
+    lines = [Text(where, style="bold").append(error.message, style="red")]
+    for label, value in (("expected", error.expected), ("found", error.found)):
+        if value is not None:
+            lines.append(Text(f"  {label}: {value}"))
+    if error.hint:
+        lines.append(Text(f"  {error.hint}", style="yellow"))
+    if error.snippet:
+        lines.append(Text(error.snippet.rstrip("\n")))
+    return lines

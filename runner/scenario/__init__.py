@@ -16,7 +16,6 @@ from __future__ import annotations
 from runner.scenario.files import SUITE_FILE_NAME, Service, SuiteConfig
 from runner.scenario.loader import Scenario, Suite, SuiteFile, load_suite, validate_paths
 from runner.scenario.rendering import render_step, render_variables
-from runner.scenario.report import format_error, format_errors
 from runner.scenario.steps import (
     BinaryData,
     CloseStep,
@@ -54,8 +53,6 @@ __all__ = [
     "SuiteFile",
     "TlsOptions",
     "UseStep",
-    "format_error",
-    "format_errors",
     "load_suite",
     "render",
     "render_step",

@@ -2,24 +2,36 @@
 
 Blocks fenced ```yaml are scenarios (or the suite file, when they have no `steps`); ```yaml-library
 blocks are libraries, written to the path named by their first comment line; ```yaml-invalid
-blocks must fail, and when a ```text block follows, with exactly that output.
+blocks must fail, and when a ```text block follows, with exactly what `wsrun validate` prints
+(after the ``$ wsrun validate ...`` line that may open it).
 """
 
 from __future__ import annotations
 
 import re
+from io import StringIO
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
 import yaml
+from rich.console import Console
 
-from runner.scenario import format_errors, validate_paths
+from runner.errors import ScenarioError
+from runner.report.console import print_scenario_errors
+from runner.scenario import validate_paths
 from runner.scenario.schema import library_json_schema, scenario_json_schema, suite_json_schema
 
 ROOT = Path(__file__).resolve().parents[3]
 _FENCE = re.compile(r"^```([\w-]+)\n(.*?)^```$", re.MULTILINE | re.DOTALL)
+
+
+def printed(errors: list[ScenarioError]) -> str:
+    """What `wsrun validate` prints for `errors`, on a plain console (no line ever wraps)."""
+    console = Console(file=StringIO(), width=100, color_system=None)
+    print_scenario_errors(console, errors)
+    return console.file.getvalue()  # type: ignore[attr-defined]
 
 
 def _documents() -> list[tuple[str, str]]:
@@ -50,6 +62,8 @@ def _cases() -> list[Any]:
             if kind in ("yaml", "yaml-library", "yaml-invalid"):
                 after = blocks[index + 1] if index + 1 < len(blocks) else ("", "")
                 expected = after[1] if kind == "yaml-invalid" and after[0] == "text" else None
+                if expected is not None and expected.startswith("$ "):  # the command shown
+                    expected = expected.split("\n", 1)[1]
                 cases.append(pytest.param(kind, body, blocks, expected, id=f"{source}-{index}"))
     return cases
 
@@ -84,7 +98,7 @@ def test_example(
     if kind == "yaml-invalid":
         assert found
         if expected is not None:
-            assert format_errors(found) == expected
+            assert printed(found) == expected
         return
     assert found == []
     jsonschema.validate(value, suite_json_schema() if is_suite else scenario_json_schema())
