@@ -125,9 +125,18 @@ class Ready(Model):
             raise ValueError(
                 f"expected exactly one of port, url, log; found {', '.join(written) or 'none'}"
             )
-        if self.log is not None:
-            re.compile(self.log)
         return self
+
+    @field_validator("log")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        # re.error is no ValueError: let it escape and pydantic has no location to report.
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"invalid regular expression: {exc}") from None
+        return value
 
 
 class Service(Model):
