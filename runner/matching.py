@@ -1,8 +1,9 @@
 """Matchers: does a received message match what an `expect` step (or an ignore rule) describes?
 
-`compile_matcher(spec)` takes the rendered matcher part of a step (any object with the fields
-`text`, `regex`, `json_`, `jsonpath`, `binary` and a `matchers()` method naming those written) and
-returns a `Matcher`. Every matcher written must hold. A result also says why a message did not
+Each matcher is declared once, as a `MatcherKind` (its name, how its value is checked at load,
+compiled, described and diffed); the language's model field that holds it carries that
+declaration. `compile_matcher(source)` takes what a rendered step or rule wrote and returns a
+`Matcher`. Every matcher written must hold. A result also says why a message did not
 match and how close it came (`score`), so that a failure can show the closest message.
 
 JSON expectations are subsets: a mapping may have more keys than expected, lists match element by
@@ -22,20 +23,29 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 import jsonpath
 
 from runner.errors import ExecutionError, Location
 
 __all__ = [
+    "BINARY",
+    "JSON",
+    "JSONPATH",
     "PLACEHOLDER_TYPES",
+    "REGEX",
+    "TEXT",
+    "BinaryValue",
+    "Check",
     "MatchResult",
     "Matcher",
-    "MatcherSpec",
+    "MatcherKind",
+    "MatcherSource",
+    "Written",
     "check_expected",
     "compile_jsonpath",
     "compile_matcher",
@@ -63,20 +73,6 @@ PLACEHOLDER_TYPES: dict[str, Callable[[Any], bool]] = {
     "array": lambda value: isinstance(value, list),
     "null": lambda value: value is None,
 }
-
-
-class MatcherSpec(Protocol):
-    """The matcher fields of an `ExpectStep` or an `IgnoreRule`."""
-
-    text: str | None
-    regex: str | None
-    json_: Any
-    jsonpath: dict[str, Any] | None
-    binary: Any  # a BinaryData: has to_bytes() and hex/base64
-
-    def matchers(self) -> list[str]:
-        """The names of the matchers written."""
-        ...
 
 
 @dataclass
@@ -235,20 +231,69 @@ def compare_json(expected: Any, actual: Any, path: str = "$") -> MatchResult:
     return comparison.result()
 
 
-_Check = Callable[[str | bytes], MatchResult]
+Check = Callable[[str | bytes], MatchResult]
+_V = TypeVar("_V")
+
+
+def _no_check(value: object) -> None:
+    """A matcher whose values the field's type checks fully."""
+
+
+@dataclass(frozen=True, slots=True)
+class MatcherKind(Generic[_V]):
+    """One matcher of the language, declared once: the model's field that holds it carries this
+    declaration in its `Annotated` metadata, and everything else follows from it.
+
+    Attributes:
+        name: the matcher's name as written (``json``).
+        build: the compiled check of a rendered value; raises ValueError for a bad one.
+        describe: what the matcher expects, for a person.
+        check: the check at load time (raises ValueError); values still holding a ``${...}``
+            template are checked as far as they can be, and again by `build` once rendered.
+        diff: a diff of the expected value and a message that did not match, if it helps.
+    """
+
+    name: str
+    build: Callable[[_V], Check]
+    describe: Callable[[_V], str]
+    check: Callable[[_V], None] = _no_check
+    diff: Callable[[_V, str | bytes], str | None] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Written(Generic[_V]):
+    """A matcher written in a step or rule, with its value."""
+
+    kind: MatcherKind[_V]
+    value: _V
+
+
+class MatcherSource(Protocol):
+    """What holds matchers: an `expect` step or an `ignore` rule (rendered)."""
+
+    def written_matchers(self) -> Sequence[Written[Any]]:
+        """The matchers written, in the order of their declarations."""
+        ...
 
 
 class Matcher:
     """A compiled matcher: every check must hold. `description` says what it expects."""
 
-    def __init__(self, checks: list[_Check], spec: MatcherSpec) -> None:
-        self.checks = checks
-        self._spec = spec
+    def __init__(self, written: Sequence[Written[Any]]) -> None:
+        self.written = tuple(written)
+        self.checks = [item.kind.build(item.value) for item in self.written]
 
     @property
     def description(self) -> str:
         """What the matcher expects, for a person (built only when a failure shows it)."""
-        return ", ".join(_DESCRIBE[name](self._spec) for name in self._spec.matchers())
+        return ", ".join(item.kind.describe(item.value) for item in self.written)
+
+    def diff(self, payload: str | bytes) -> str | None:
+        """The first diff a matcher of this one offers for a message that did not match."""
+        for item in self.written:
+            if item.kind.diff is not None and (found := item.kind.diff(item.value, payload)):
+                return found
+        return None
 
     def match(self, payload: str | bytes) -> MatchResult:
         """Match one message (text as str, binary as bytes)."""
@@ -263,31 +308,14 @@ class Matcher:
         return MatchResult(not failed, captures if not failed else {}, "; ".join(failed), score)
 
 
-_BUILD: dict[str, Callable[[MatcherSpec], _Check]] = {
-    "text": lambda s: _text_check(s.text or ""),
-    "regex": lambda s: _regex_check(s.regex or ""),
-    "json": lambda s: _json_check(s.json_),
-    "jsonpath": lambda s: _jsonpath_check(s.jsonpath or {}),
-    "binary": lambda s: _binary_check(s.binary.to_bytes()),
-}
-
-_DESCRIBE: dict[str, Callable[[MatcherSpec], str]] = {
-    "text": lambda s: f"text {_show(s.text)}",
-    "regex": lambda s: f"text matching /{s.regex}/",
-    "json": lambda s: f"JSON containing {_show(s.json_)}",
-    "jsonpath": lambda s: f"JSON with {_show(s.jsonpath)}",
-    "binary": lambda s: "binary " + _hex(s.binary.to_bytes()),
-}
-
-
-def compile_matcher(spec: MatcherSpec) -> Matcher:
+def compile_matcher(source: MatcherSource) -> Matcher:
     """Compile the (rendered) matchers of an expect step or ignore rule.
 
     Raises:
         ValueError: when a regular expression, JSONPath or binary value is invalid (possible
             only once templates have been rendered into them).
     """
-    return Matcher([_BUILD[name](spec) for name in spec.matchers()], spec)
+    return Matcher(source.written_matchers())
 
 
 def _hex(data: bytes) -> str:
@@ -301,7 +329,7 @@ def _not_text(payload: bytes) -> MatchResult:
     )
 
 
-def _text_check(expected: str) -> _Check:
+def _text_check(expected: str) -> Check:
     def check(payload: str | bytes) -> MatchResult:
         if isinstance(payload, bytes):
             return _not_text(payload)
@@ -323,7 +351,7 @@ def _similarity(expected: str, actual: str) -> float:
     return matcher.ratio() * 0.99  # only an exact match scores 1
 
 
-def _regex_check(pattern: str) -> _Check:
+def _regex_check(pattern: str) -> Check:
     try:
         compiled = re.compile(pattern)
     except re.error as exc:
@@ -355,7 +383,7 @@ def _parse_json(payload: str | bytes) -> tuple[Any, MatchResult | None]:
         )
 
 
-def _json_check(expected: Any) -> _Check:
+def _json_check(expected: Any) -> Check:
     check_expected(expected)
 
     def check(payload: str | bytes) -> MatchResult:
@@ -365,7 +393,7 @@ def _json_check(expected: Any) -> _Check:
     return check
 
 
-def _jsonpath_check(queries: Mapping[str, Any]) -> _Check:
+def _jsonpath_check(queries: Mapping[str, Any]) -> Check:
     compiled = {query: compile_jsonpath(query) for query in queries}
     for expected in queries.values():
         check_expected(expected)
@@ -389,7 +417,7 @@ def _select(query: jsonpath.JSONPath, data: Any) -> Any:
     return nodes
 
 
-def _binary_check(expected: bytes) -> _Check:
+def _binary_check(expected: bytes) -> Check:
     def check(payload: str | bytes) -> MatchResult:
         if isinstance(payload, str):
             return MatchResult(
@@ -404,6 +432,82 @@ def _binary_check(expected: bytes) -> _Check:
         )
 
     return check
+
+
+class BinaryValue(Protocol):
+    """A binary value as the language holds it (hex or base64)."""
+
+    def to_bytes(self) -> bytes:
+        """The bytes; raises ValueError when the text does not decode."""
+        ...
+
+
+def _templated(text: str) -> bool:
+    """Whether `text` holds a ``${...}`` template (``$${`` is a literal ``${``)."""
+    return "${" in text.replace("$${", "")
+
+
+def _check_regex(pattern: str) -> None:
+    if not _templated(pattern):
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"invalid regular expression: {exc}") from exc
+
+
+def _check_queries(queries: Mapping[str, Any]) -> None:
+    for query, expected in queries.items():
+        if not _templated(query):
+            compile_jsonpath(query)
+        check_expected(expected)
+
+
+def _json_diff(expected: Any, payload: str | bytes) -> str | None:
+    """A unified diff of the expected JSON and a received message, or None if it is not JSON."""
+    try:
+        received = json.loads(payload)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    left = _pretty(expected).splitlines()
+    right = _pretty(_project(expected, received)).splitlines()
+    lines = difflib.unified_diff(left, right, "expected", "received", lineterm="", n=2)
+    return "\n".join(lines) or None
+
+
+def _project(expected: Any, received: Any) -> Any:
+    """`received` cut to the keys `expected` names: `json` matches a subset, so keys it does not
+    mention cannot be wrong, and showing them would hide the line that is."""
+    if isinstance(expected, dict) and isinstance(received, dict):
+        return {k: _project(expected[k], received[k]) for k in expected if k in received}
+    if isinstance(expected, list) and isinstance(received, list):
+        head = [_project(e, r) for e, r in zip(expected, received, strict=False)]
+        return head + received[len(expected) :]
+    return received
+
+
+def _pretty(value: Any) -> str:
+    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+
+
+# -- the matchers of the language, one declaration each -------------------------------------
+
+TEXT: MatcherKind[str] = MatcherKind("text", _text_check, lambda v: f"text {_show(v)}")
+REGEX: MatcherKind[str] = MatcherKind(
+    "regex", _regex_check, lambda v: f"text matching /{v}/", check=_check_regex
+)
+JSON: MatcherKind[Any] = MatcherKind(
+    "json",
+    _json_check,
+    lambda v: f"JSON containing {_show(v)}",
+    check=check_expected,
+    diff=_json_diff,
+)
+JSONPATH: MatcherKind[Mapping[str, Any]] = MatcherKind(
+    "jsonpath", _jsonpath_check, lambda v: f"JSON with {_show(v)}", check=_check_queries
+)
+BINARY: MatcherKind[BinaryValue] = MatcherKind(
+    "binary", lambda v: _binary_check(v.to_bytes()), lambda v: "binary " + _hex(v.to_bytes())
+)
 
 
 def extract_saves(

@@ -5,24 +5,25 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from runner.errors import ScenarioError
+from runner.errors import Location, ScenarioError
 from runner.events import Event
 from runner.executor.clock import Clock, Deadline
 from runner.executor.connection import Connection
 from runner.executor.failures import ConnectionFailed
-from runner.matching import compile_matcher
+from runner.matching import Matcher, MatcherSource, compile_matcher
 from runner.scenario.fields import RENDERED
+from runner.scenario.kinds import StepModel
 from runner.scenario.rendering import render_step
+from runner.scenario.steps import DEFAULT_CONN, ConnectionStep, IgnoreRule
 from runner.scenario.templates import render
 
-__all__ = ["DEFAULT_CONN", "ScenarioContext"]
+__all__ = ["ScenarioContext"]
 
-#: The name of a connection whose connect step names none.
-DEFAULT_CONN = "main"
+_S = TypeVar("_S", bound=StepModel)
 
 
 @dataclass
@@ -44,42 +45,43 @@ class ScenarioContext:
     emit: Callable[[Event], None]
     stop: threading.Event
     limit: Deadline
-    ignore: list[Any] = field(default_factory=list)
+    ignore: list[Matcher] = field(default_factory=list)
     connections: dict[str, Connection] = field(default_factory=dict)
-    matchers: dict[int, Any] = field(default_factory=dict)
+    matchers: dict[int, Matcher] = field(default_factory=dict)
     _plain: dict[int, bool] = field(default_factory=dict)
 
-    def rendered(self, model: Any, where: Any = None) -> Any:
-        """`model` (a step or an ignore rule) with every template filled in, each field of its
-        declared type again. Models without templates come back as they are.
+    def rendered(self, step: _S) -> _S:
+        """`step` with every template filled in, each field of its declared type again; a step
+        without templates comes back as it is.
 
         Raises:
             ScenarioError: an unset environment variable, or a rendered value of the wrong type.
         """
+        if self._is_plain(step):
+            return step
+        return render_step(step, self.variables)
+
+    def rendered_rule(self, rule: IgnoreRule, where: Location | None) -> IgnoreRule:
+        """An `ignore` rule with its templates filled in (errors point at `where`)."""
+        if self._is_plain(rule):
+            return rule
+        values = render(rule.model_dump(by_alias=True, exclude_unset=True), self.variables, where)
+        try:
+            return IgnoreRule.model_validate(values, strict=False, context=RENDERED)
+        except ValidationError as error:
+            problem = "; ".join(e["msg"] for e in error.errors(include_url=False))
+            raise ScenarioError(f"ignore: {problem.lower()} once rendered", where) from None
+
+    def _is_plain(self, model: BaseModel) -> bool:
         plain = self._plain.get(id(model))
         if plain is None:
             plain = self._plain[id(model)] = not _has_template(model)
-        if plain:
-            return model
-        if hasattr(model, "kind"):
-            return render_step(model, self.variables)
-        return self._rendered_rule(model, where)
+        return plain
 
-    def _rendered_rule(self, rule: Any, where: Any) -> Any:
-        location = getattr(where, "location", None)
-        values = render(
-            rule.model_dump(by_alias=True, exclude_unset=True), self.variables, location
-        )
-        try:
-            return type(rule).model_validate(values, strict=False, context=RENDERED)
-        except ValidationError as error:
-            problem = "; ".join(e["msg"] for e in error.errors(include_url=False))
-            raise ScenarioError(f"ignore: {problem.lower()} once rendered", location) from None
-
-    def conn_name(self, step: Any) -> str:
-        """The step's connection: named, or else the scenario's first (``main`` if none yet)."""
+    def conn_name(self, step: ConnectionStep) -> str:
+        """The step's connection: named, or else the scenario's first (``default`` if none)."""
         if step.conn:
-            return str(step.conn)
+            return step.conn
         return next(iter(self.connections), DEFAULT_CONN)
 
     def deadline(self, seconds: float | None) -> Deadline:
@@ -87,8 +89,9 @@ class ScenarioContext:
         wait = self.timeout if seconds is None else seconds
         return Deadline.after(wait).earliest(self.limit)
 
-    def connection(self, name: str, step: Any) -> Connection:
-        """The connection called `name`; a step that names an unknown one fails."""
+    def connection(self, step: ConnectionStep) -> Connection:
+        """The step's connection; a step that names an unknown one fails."""
+        name = self.conn_name(step)
         try:
             return self.connections[name]
         except KeyError:
@@ -97,20 +100,21 @@ class ScenarioContext:
                 f"no connection named {name!r} (connected: {known})", name, step.location
             ) from None
 
-    def matcher(self, step: Any, spec: Any) -> Any:
-        """The compiled matcher of a rendered spec; kept per step when it has no templates."""
-        if spec is not step:
-            return compile_matcher(spec)
-        compiled = self.matchers.get(id(step))
+    def matcher(self, written: MatcherSource, rendered: MatcherSource) -> Matcher:
+        """The compiled matcher of a rendered step or rule; kept per model when it has no
+        templates (`rendered` is then `written` itself)."""
+        if rendered is not written:
+            return compile_matcher(rendered)
+        compiled = self.matchers.get(id(written))
         if compiled is None:
-            compiled = self.matchers[id(step)] = compile_matcher(spec)
+            compiled = self.matchers[id(written)] = compile_matcher(written)
         return compiled
 
-    def compile_ignore(self, rules: list[Any], where: Any) -> list[Any]:
+    def compile_ignore(self, rules: list[IgnoreRule], where: Location | None) -> list[Matcher]:
         """Compile `ignore` rules after filling in their templates (errors point at `where`)."""
-        return [self.matcher(rule, self.rendered(rule, where)) for rule in rules]
+        return [self.matcher(rule, self.rendered_rule(rule, where)) for rule in rules]
 
-    def is_noise(self, data: str | bytes, extra: list[Any]) -> bool:
+    def is_noise(self, data: str | bytes, extra: list[Matcher]) -> bool:
         """Whether a message matches an ignore rule of the scenario or of `extra`."""
         return any(m.match(data).ok for m in (*self.ignore, *extra))
 

@@ -6,13 +6,9 @@ transcript and turns it into a `runner.events.Failure` for the reporters.
 
 from __future__ import annotations
 
-import difflib
-import json
-from typing import Any
-
 from runner.errors import ExecutionError, ExpectationFailed, Location
 
-__all__ = ["ConnectionFailed", "StepFailed", "json_diff"]
+__all__ = ["ConnectionFailed", "StepFailed"]
 
 
 class StepFailed(ExpectationFailed):
@@ -51,30 +47,3 @@ class ConnectionFailed(ExecutionError):
     def __init__(self, message: str, conn: str, location: Location | None = None) -> None:
         super().__init__(message, location)
         self.conn = conn
-
-
-def json_diff(expected: Any, data: str | bytes) -> str | None:
-    """A unified diff of the expected JSON and a received message, or None if it is not JSON."""
-    try:
-        received = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    left = _pretty(expected).splitlines()
-    right = _pretty(_project(expected, received)).splitlines()
-    lines = difflib.unified_diff(left, right, "expected", "received", lineterm="", n=2)
-    return "\n".join(lines) or None
-
-
-def _project(expected: Any, received: Any) -> Any:
-    """`received` cut to the keys `expected` names: `json` matches a subset, so keys it does not
-    mention cannot be wrong, and showing them would hide the line that is."""
-    if isinstance(expected, dict) and isinstance(received, dict):
-        return {k: _project(expected[k], received[k]) for k in expected if k in received}
-    if isinstance(expected, list) and isinstance(received, list):
-        head = [_project(e, r) for e, r in zip(expected, received, strict=False)]
-        return head + received[len(expected) :]
-    return received
-
-
-def _pretty(value: Any) -> str:
-    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)

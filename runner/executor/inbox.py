@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from runner.client import BusinessError, CloseResult
 from runner.executor.clock import POLL, Deadline, Interrupted
@@ -61,8 +61,11 @@ class NoMatch(Exception):
         super().__init__(why)
 
 
-class Waiter:
-    """An expect step waiting on an inbox.
+_C = TypeVar("_C")
+
+
+class Waiter(Generic[_C]):
+    """A step waiting on an inbox (an expect step's `ExpectWait` is its context).
 
     Args:
         judge: decides about each message.
@@ -70,7 +73,7 @@ class Waiter:
         first_only: the oldest waiting message that is not noise must match (``next: true``).
         on_settle: called on the connection's thread with the matching `Message` or a
             `NoMatch`, once, unless the waiter was cancelled first.
-        context: whatever the caller needs to finish the step.
+        context: what the waiting step needs to finish (for `on_settle`).
     """
 
     def __init__(
@@ -79,8 +82,8 @@ class Waiter:
         deadline: Deadline,
         *,
         first_only: bool = False,
-        on_settle: Callable[[Waiter, Message | NoMatch], None] | None = None,
-        context: Any = None,
+        on_settle: Callable[[Waiter[_C], Message | NoMatch], None] | None = None,
+        context: _C,
     ) -> None:
         self.judge = judge
         self.deadline = deadline
@@ -111,7 +114,7 @@ class Inbox:
         self._stop = stop
         self._cond = threading.Condition()
         self._waiting: list[Message] = []
-        self._waiter: Waiter | None = None
+        self._waiter: Waiter[Any] | None = None
         self.closed: CloseResult | None = None
         self.error: BusinessError | None = None
 
@@ -125,7 +128,7 @@ class Inbox:
         if settled is not None:
             settled[0].settle(settled[1])
 
-    def _offer(self, message: Message) -> tuple[Waiter, Message | NoMatch] | None:
+    def _offer(self, message: Message) -> tuple[Waiter[Any], Message | NoMatch] | None:
         waiter = self._waiter
         if waiter is None:
             self._waiting.append(message)
@@ -158,7 +161,7 @@ class Inbox:
 
     # -- the step's side -------------------------------------------------------------------------
 
-    def take_or_wait(self, waiter: Waiter) -> Message | None:
+    def take_or_wait(self, waiter: Waiter[Any]) -> Message | None:
         """Take the first waiting message `waiter` accepts; if none, leave `waiter` waiting.
 
         Returns the message, or None when the waiter now waits (it will be settled or
@@ -185,7 +188,7 @@ class Inbox:
             self._waiter = waiter
             return None
 
-    def cancel(self, waiter: Waiter) -> bool:
+    def cancel(self, waiter: Waiter[Any]) -> bool:
         """Withdraw `waiter` unless it was settled already; True when this call removed it."""
         with self._cond:
             if self._waiter is not waiter:

@@ -3,13 +3,21 @@
 A failing step ends the scenario; whatever happens, its connections are closed at the end (and
 dropped when the peer does not answer), and messages nobody expected are listed.
 
-The steps run on the scenario's thread, except for one shortcut. When an expect step has to
-wait, its `Waiter` stays in the inbox and the scenario's thread sleeps. The connection's thread
-that receives the matching message finishes the step and goes on with the next `send` and
-`expect` steps itself, until one has to wait again, or a step of another kind comes, which it
-hands back. A request/response round trip then costs no wake-up of another thread (that
-hand-off alone halves the rate of a tight loop). Only one thread runs steps at a time: the one
-that settled the waiter, or the scenario's thread after it cancelled it (deadline, Ctrl-C).
+The steps run on the scenario's thread, except for one shortcut. When a step has to wait, its
+runner returns a `Wait`, parked where a connection's thread settles it (an expect step's waiter
+in the inbox), and the scenario's thread sleeps. The connection's thread that settles it
+finishes the step and goes on with the next steps whose runners are ``inline`` (send, expect)
+itself, until one has to wait again, or a step that is not inline comes, which it hands back.
+A request/response round trip then costs no wake-up of another thread (that hand-off alone
+halves the rate of a tight loop: see bench/README.md).
+
+Invariants of that shortcut:
+- Only one thread runs steps at a time: the one that settled the wait, or the scenario's
+  thread after it cancelled the wait (deadline, Ctrl-C). Whoever withdraws a wait owns the
+  steps that follow.
+- While steps run on a connection's thread, that connection reads nothing (no pongs, no close
+  deadlines). Inline steps therefore never block on a peer: they only send and match, and a
+  step that waits parks and returns at once, so the thread goes back to reading.
 """
 
 from __future__ import annotations
@@ -32,26 +40,20 @@ from runner.events import (
     StepStarted,
     Unexpected,
 )
+from runner.executor import expect as _expect  # noqa: F401  (registers the expect runner)
+from runner.executor import steps as _steps  # noqa: F401  (registers the other runners)
 from runner.executor.clock import POLL, Clock, Deadline, Interrupted, check_stop
 from runner.executor.connection import Connection
 from runner.executor.context import ScenarioContext
-from runner.executor.inbox import Message, NoMatch, Waiter
-from runner.executor.steps import (
-    ExpectState,
-    Outcome,
-    expect_failed,
-    finish_expect,
-    make_waiter,
-    run_step,
-    take_or_wait,
-)
+from runner.executor.failures import ConnectionFailed, StepFailed
+from runner.executor.step_registry import Outcome, Wait, runner_for
+from runner.scenario.kinds import StepModel
+from runner.scenario.loader import Scenario
 from runner.scenario.rendering import render_variables
 
 __all__ = ["CLOSE_WAIT", "ScenarioRunner"]
 
 _DONE, _PARKED, _HANDED_BACK = "done", "parked", "handed back"
-#: The kinds a connection's thread may run itself: they never wait for a connection's thread.
-_INLINE = frozenset({"send", "expect"})
 
 #: How long the end of a scenario waits for each connection's closing handshake (seconds).
 CLOSE_WAIT = 2.0
@@ -71,7 +73,7 @@ class ScenarioRunner:
 
     def __init__(
         self,
-        scenario: Any,
+        scenario: Scenario,
         index: int,
         variables: dict[str, Any],
         *,
@@ -94,9 +96,10 @@ class ScenarioRunner:
         self._step_start = 0.0
         self._location = ""
         self._pos = 0  # the next step to run
-        self._index, self._step = -1, None  # the step running (or failed)
+        self._index: int = -1  # the step running (or failed)
+        self._step: StepModel | None = None
         self._cond = threading.Condition()
-        self._waiter: Waiter | None = None  # the expect step waiting, if any
+        self._wait: Wait | None = None  # the step waiting, if any
         self._back: list[BaseException | None] = []  # the steps came back to this thread
         self._wake_at = math.inf
 
@@ -137,7 +140,7 @@ class ScenarioRunner:
                 self.scenario.variables, self.ctx.variables, self.scenario.location
             )
             ignore = list(self.scenario.ignore or [])
-            self.ctx.ignore = self.ctx.compile_ignore(ignore, self.scenario)
+            self.ctx.ignore = self.ctx.compile_ignore(ignore, self.scenario.location)
             while self._advance(on_connection=False) is _PARKED:
                 self._await_steps()
         except Interrupted:
@@ -150,40 +153,36 @@ class ScenarioRunner:
         return Status.PASSED, None
 
     def _advance(self, *, on_connection: bool) -> str:
-        """Run steps from `_pos` until the end, an expect that waits, or (on a connection's
-        thread) a step that must run on the scenario's thread."""
+        """Run steps from `_pos` until the end, a step that waits, or (on a connection's
+        thread) a step whose runner is not inline."""
         steps = self.scenario.steps
         while self._pos < len(steps):
             step = steps[self._pos]
-            if on_connection and (step.kind not in _INLINE or self.ctx.stop.is_set()):
+            runner = runner_for(step)
+            if on_connection and (not runner.inline or self.ctx.stop.is_set()):
                 return _HANDED_BACK
             check_stop(self.ctx.stop)
             self._begin(self._pos, step)
-            if step.kind == "expect":
-                waiter = make_waiter(self.ctx, step, self._settled)
-                self._expect_waiter(waiter)
-                message = take_or_wait(self.ctx, waiter)
-                if message is None:
-                    return _PARKED  # from here on, the waiter's settler runs the steps
-                outcome = finish_expect(self.ctx, waiter, message)
-            else:
-                outcome = run_step(self.ctx, step)
-            self._passed(outcome)
+            result = runner.run(self.ctx, step)
+            if isinstance(result, Wait):
+                self._watch(result)
+                if not result.begin(self._settled):
+                    return _PARKED  # from here on, the wait's settler runs the steps
+                result = result.finish()
+            self._passed(result)
         return _DONE
 
-    def _expect_waiter(self, waiter: Waiter) -> None:
-        """Tell the scenario's thread which waiter to watch, before it can be settled."""
+    def _watch(self, wait: Wait) -> None:
+        """Tell the scenario's thread which wait to watch, before it can be settled."""
         with self._cond:
-            self._waiter = waiter
-            if waiter.deadline.when < self._wake_at:
+            self._wait = wait
+            if wait.deadline.when < self._wake_at:
                 self._cond.notify()
 
-    def _settled(self, waiter: Waiter, outcome: Message | NoMatch) -> None:
-        """On the connection's thread: finish the expect step and go on from there."""
+    def _settled(self, wait: Wait) -> None:
+        """On the thread that settled `wait`: finish its step and go on from there."""
         try:
-            if isinstance(outcome, NoMatch):
-                raise expect_failed(self.ctx, waiter, outcome)
-            self._passed(finish_expect(self.ctx, waiter, outcome))
+            self._passed(wait.finish())
             if self._advance(on_connection=True) is _PARKED:
                 return
             self._hand_back(None)
@@ -200,14 +199,14 @@ class ScenarioRunner:
         waiting step's deadline and Ctrl-C by cancelling its waiter."""
         with self._cond:
             while not self._back:
-                waiter = self._waiter
-                assert waiter is not None
-                if self.ctx.stop.is_set() and _cancel(waiter):
+                waiting = self._wait
+                assert waiting is not None
+                if self.ctx.stop.is_set() and waiting.cancel():
                     raise Interrupted
-                wait = min(POLL, waiter.deadline.remaining())
+                wait = min(POLL, waiting.deadline.remaining())
                 if wait <= 0:
-                    if _cancel(waiter):
-                        raise expect_failed(self.ctx, waiter, NoMatch("timeout", waiter.closest))
+                    if waiting.cancel():
+                        raise waiting.timed_out()
                     wait = POLL  # it was settled just in time: its steps go on elsewhere
                 self._wake_at = time.monotonic() + wait
                 self._cond.wait(wait)
@@ -216,7 +215,7 @@ class ScenarioRunner:
         if error is not None:
             raise error
 
-    def _begin(self, index: int, step: Any) -> None:
+    def _begin(self, index: int, step: StepModel) -> None:
         ctx = self.ctx
         self._index, self._step = index, step
         self._step_start = ctx.clock.now()
@@ -238,11 +237,11 @@ class ScenarioRunner:
         self._pos += 1
 
     def _step_ended(
-        self, index: int, step: Any, status: Status, outcome: Outcome | None = None
+        self, index: int, step: StepModel | None, status: Status, outcome: Outcome | None = None
     ) -> None:
         if step is None:
             return
-        ctx, outcome = self.ctx, outcome or Outcome(conn=getattr(step, "conn", None))
+        ctx, outcome = self.ctx, outcome or Outcome(conn=step.conn_named())
         now = ctx.clock.now()
         ctx.emit(
             StepEnded(
@@ -259,21 +258,25 @@ class ScenarioRunner:
             )
         )
 
-    def _failure(self, error: Exception, index: int, step: Any) -> Failure:
-        conn_name = getattr(error, "conn", None) or getattr(step, "conn", None)
+    def _failure(self, error: Exception, index: int, step: StepModel | None) -> Failure:
+        named = step.conn_named() if step is not None else None
+        conn_name = error.conn if isinstance(error, StepFailed | ConnectionFailed) else None
+        conn_name = conn_name or named
         conn = self.ctx.connections.get(conn_name) if conn_name else None
         internal = not isinstance(error, WsrunError)
-        location = getattr(error, "location", None) or getattr(step, "location", None)
+        location = error.location if isinstance(error, ExecutionError | ScenarioError) else None
+        location = location or (step.location if step is not None else None)
+        details = error if isinstance(error, StepFailed) else None
         return Failure(
             message=_message(error),
             location=str(location) if location is not None else None,
             step=index if step is not None else None,
-            kind=getattr(step, "kind", None),
+            kind=step.kind if step is not None else None,
             conn=conn_name,
-            expected=getattr(error, "expected", None),
-            closest=getattr(error, "closest", None),
-            reason=getattr(error, "reason", None),
-            diff=getattr(error, "diff", None),
+            expected=details.expected if details else None,
+            closest=details.closest if details else None,
+            reason=details.reason if details else None,
+            diff=details.diff if details else None,
             recent=tuple(conn.transcript) if conn is not None else (),
             traceback=traceback.format_exc() if internal else None,
         )
@@ -302,11 +305,6 @@ def _shut_all(connections: list[Connection]) -> None:
         thread.join()
 
 
-def _cancel(waiter: Waiter) -> bool:
-    state: ExpectState = waiter.context
-    return state.conn.inbox.cancel(waiter)
-
-
 def _status_of(error: Exception) -> Status:
     if isinstance(error, ExpectationFailed):
         return Status.FAILED
@@ -321,6 +319,6 @@ def _message(error: Exception) -> str:
     return f"internal error: {type(error).__name__}: {error}"
 
 
-def _summary(step: Any) -> str:
-    conn = getattr(step, "conn", None)  # sleep steps have none
-    return f"{step.kind} {conn}" if conn else str(step.kind)
+def _summary(step: StepModel) -> str:
+    conn = step.conn_named()
+    return f"{step.kind} {conn}" if conn else step.kind

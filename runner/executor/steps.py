@@ -1,50 +1,47 @@
-"""The steps: connect, send, expect, close, expect_close, sleep, each through `runner.client`.
+"""The runners of connect, send, close, expect_close and sleep, each through `runner.client`.
 
-Each step function takes the scenario's context and a validated step model, fills in templates
-at step time, and returns an `Outcome` (its connection and, for expect, its latency). A step that
-does not hold raises `StepFailed`; one that cannot use its connection raises `ConnectionFailed`.
+Each runner takes the scenario's context and a validated step, fills in templates at step time,
+and returns an `Outcome`. A step that does not hold raises `StepFailed`; one that cannot use its
+connection raises `ConnectionFailed`. (`expect` is in `expect.py`.)
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Literal
 
 from runner.client import BusinessError, ClientCert, ConnectOptions, ProxyOptions
 from runner.executor.clock import sleep
 from runner.executor.connection import Connection
-from runner.executor.context import DEFAULT_CONN, ScenarioContext
-from runner.executor.failures import ConnectionFailed, StepFailed, json_diff
-from runner.executor.inbox import Message, NoMatch, Verdict, Waiter
-from runner.matching import extract_saves
+from runner.executor.context import ScenarioContext
+from runner.executor.failures import ConnectionFailed, StepFailed
+from runner.executor.step_registry import Outcome, runs
+from runner.scenario.steps import (
+    DEFAULT_CONN,
+    CloseStep,
+    ConnectStep,
+    ExpectCloseStep,
+    ProxyServer,
+    SendStep,
+    SleepStep,
+    TlsOptions,
+)
 
 __all__ = [
-    "STEPS",
-    "ExpectState",
-    "Outcome",
-    "expect_failed",
-    "finish_expect",
-    "make_waiter",
-    "run_step",
-    "take_or_wait",
+    "closed_note",
+    "run_close",
+    "run_connect",
+    "run_expect_close",
+    "run_send",
+    "run_sleep",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What a step reports besides passing: its connection and, for expect, latencies."""
-
-    conn: str | None = None
-    latency: float | None = None
-    latency_from_send: float | None = None
 
 
 # -- connect -------------------------------------------------------------------------------
 
 
-def run_connect(ctx: ScenarioContext, step: Any) -> Outcome:
+@runs(ConnectStep)
+def run_connect(ctx: ScenarioContext, step: ConnectStep) -> Outcome:
     """Open a connection (RFC 6455 4.1); with `expect_status`, expect the server to refuse it."""
     name = step.conn or DEFAULT_CONN
     if name in ctx.connections and ctx.connections[name].is_open:
@@ -72,7 +69,7 @@ def run_connect(ctx: ScenarioContext, step: Any) -> Outcome:
     return Outcome(conn=name)
 
 
-def _refused(conn: Connection, step: Any, error: BusinessError) -> Outcome:
+def _refused(conn: Connection, step: ConnectStep, error: BusinessError) -> Outcome:
     status, expected = error.data or "0", step.expect_status
     if expected not in (None, 101) and status == str(expected):
         return Outcome(conn=conn.name)
@@ -84,7 +81,7 @@ def _refused(conn: Connection, step: Any, error: BusinessError) -> Outcome:
     raise ConnectionFailed(message, conn.name, step.location)
 
 
-def _connect_options(step: Any) -> ConnectOptions:
+def _connect_options(step: ConnectStep) -> ConnectOptions:
     tls = step.tls
     return ConnectOptions(
         header=dict(step.headers),
@@ -93,17 +90,19 @@ def _connect_options(step: Any) -> ConnectOptions:
         client_cert=_client_cert(tls),
         skip_server_cert_verification=tls is not None and tls.verify is False,
         proxy=_proxy(step.proxy),
-        timeout=step.timeout if step.timeout is not None else ConnectOptions.timeout,
+        timeout=float(step.timeout) if step.timeout is not None else ConnectOptions.timeout,
     )
 
 
-def _client_cert(tls: Any) -> ClientCert | None:
+def _client_cert(tls: TlsOptions | None) -> ClientCert | None:
     if tls is None or tls.cert is None or tls.key is None:
         return None
     return ClientCert(cert_path=tls.cert, key_path=tls.key, key_password=tls.password or "")
 
 
-def _proxy(proxy: Any) -> Any:
+def _proxy(
+    proxy: Literal["system", "no-proxy"] | ProxyServer,
+) -> Literal["system", "no-proxy"] | ProxyOptions:
     if isinstance(proxy, str):
         return proxy
     return ProxyOptions(host=proxy.host, port=int(proxy.port), exclusion_list=tuple(proxy.exclude))
@@ -112,146 +111,50 @@ def _proxy(proxy: Any) -> Any:
 # -- send ----------------------------------------------------------------------------------
 
 
-def run_send(ctx: ScenarioContext, step: Any) -> Outcome:
+@runs(SendStep, inline=True)
+def run_send(ctx: ScenarioContext, step: SendStep) -> Outcome:
     """Send one text or binary message."""
-    conn = ctx.connection(ctx.conn_name(step), step)
+    conn = ctx.connection(step)
     data = _payload(ctx.rendered(step))
     try:
         conn.send(data)
     except BusinessError as error:
         raise ConnectionFailed(
-            f"cannot send on {conn.name!r}: {error.message}{_closed_note(conn)}",
+            f"cannot send on {conn.name!r}: {error.message}{closed_note(conn)}",
             conn.name,
             step.location,
         ) from None
     return Outcome(conn=conn.name)
 
 
-def _payload(step: Any) -> str | bytes:
+def _payload(step: SendStep) -> str | bytes:
     if step.text is not None:
-        return str(step.text)
+        return step.text
     if step.binary is not None:
-        return bytes(step.binary.to_bytes())
+        return step.binary.to_bytes()
     return json.dumps(step.json_, ensure_ascii=False, separators=(",", ":"))
 
 
-def _closed_note(conn: Connection) -> str:
+def closed_note(conn: Connection) -> str:
+    """`` (the connection closed: CODE REASON)`` once it has, else empty."""
     closed = conn.inbox.closed
     if closed is None:
         return ""
     return f" (the connection closed: {closed.code} {closed.reason})".replace(" )", ")")
 
 
-# -- expect --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ExpectState:
-    """What an expect step needs to finish, kept in its `Waiter`."""
-
-    conn: Connection
-    spec: Any
-    matcher: Any
-    start: float
-    taken: list[Any]  # the MatchResult of the message taken
-
-
-def make_waiter(ctx: ScenarioContext, step: Any, on_settle: Any = None) -> Waiter:
-    """The waiter of an expect step: its rendered matchers, noise rules and deadline."""
-    conn = ctx.connection(ctx.conn_name(step), step)
-    start = ctx.clock.now()
-    spec = ctx.rendered(step)
-    matcher = ctx.matcher(step, spec)
-    extra = ctx.compile_ignore(spec.ignore, step) if spec.ignore else []
-    taken: list[Any] = []
-
-    def judge(message: Message) -> Verdict:
-        result = matcher.match(message.data)
-        if result.ok:
-            taken.append(result)
-            return Verdict(True)
-        if ctx.is_noise(message.data, extra):
-            return Verdict(False, ignore=True)
-        return Verdict(False, score=result.score, reason=result.reason)
-
-    state = ExpectState(conn, spec, matcher, start, taken)
-    deadline = ctx.deadline(spec.timeout)
-    return Waiter(judge, deadline, first_only=spec.next, on_settle=on_settle, context=state)
-
-
-def take_or_wait(ctx: ScenarioContext, waiter: Waiter) -> Message | None:
-    """Take a waiting message that matches, or leave `waiter` waiting in the inbox (None)."""
-    state: ExpectState = waiter.context
-    try:
-        return state.conn.inbox.take_or_wait(waiter)
-    except NoMatch as miss:
-        raise expect_failed(ctx, waiter, miss) from None
-
-
-def finish_expect(ctx: ScenarioContext, waiter: Waiter, message: Message) -> Outcome:
-    """Save the variables of the matched message; return the step's latencies."""
-    state: ExpectState = waiter.context
-    _save(ctx, state.spec, message, state.taken[-1].captures)
-    return _latencies(state.conn, state.start, message)
-
-
-def _save(ctx: ScenarioContext, step: Any, message: Message, captures: dict[str, Any]) -> None:
-    ctx.variables.update(captures)  # named groups of `regex` become variables
-    if step.save:
-        ctx.variables.update(extract_saves(step.save, message.data, captures, step.location))
-
-
-def _latencies(conn: Connection, start: float, message: Message) -> Outcome:
-    latency = max(0.0, message.at - start)
-    sent = conn.last_send_at
-    from_send = message.at - sent if sent is not None and message.at >= sent else None
-    return Outcome(conn=conn.name, latency=latency, latency_from_send=from_send)
-
-
-def expect_failed(ctx: ScenarioContext, waiter: Waiter, miss: NoMatch) -> StepFailed:
-    """The failure of an expect step: why, what it expected, the closest message, a diff."""
-    state: ExpectState = waiter.context
-    conn, spec, closest = state.conn, state.spec, miss.closest
-    waited = ctx.clock.now() - state.start
-    why = {
-        "timeout": f"no message on {conn.name!r} matched within {waited:.3f}s",
-        "closed": f"the connection {conn.name!r} closed before a matching message"
-        f"{_close_detail(conn)}",
-        "not-next": f"the next message on {conn.name!r} did not match (next: true)",
-    }[miss.why]
-    has_json = closest is not None and "json" in spec.matchers()
-    return StepFailed(
-        why,
-        spec.location,
-        conn=conn.name,
-        expected=str(state.matcher.description),
-        closest=closest.message.data if closest else None,
-        reason=closest.reason if closest else None,
-        diff=json_diff(spec.json_, closest.message.data) if has_json and closest else None,
-    )
-
-
-def _close_detail(conn: Connection) -> str:
-    closed, error = conn.inbox.closed, conn.inbox.error
-    parts = []
-    if closed is not None:
-        parts.append(f"close {closed.code} {closed.reason}".rstrip())
-    if error is not None:
-        parts.append(f"error {error.code} {error.message}")
-    return f" ({'; '.join(parts)})" if parts else ""
-
-
 # -- close, expect_close, sleep ------------------------------------------------------------
 
 
-def run_close(ctx: ScenarioContext, step: Any) -> Outcome:
+@runs(CloseStep)
+def run_close(ctx: ScenarioContext, step: CloseStep) -> Outcome:
     """Start the closing handshake and wait for it to end (RFC 6455 7.1.2)."""
-    conn = ctx.connection(ctx.conn_name(step), step)
+    conn = ctx.connection(step)
     step = ctx.rendered(step)
     try:
         closed = conn.close(int(step.code), step.reason, ctx.deadline(None))
     except BusinessError as error:
-        message = f"cannot close {conn.name!r}: {error.message}{_closed_note(conn)}"
+        message = f"cannot close {conn.name!r}: {error.message}{closed_note(conn)}"
         raise ConnectionFailed(message, conn.name, step.location) from None
     if closed is None:
         conn.ws.abort()  # RFC 6455 7.1.1: the peer did not complete the closing handshake
@@ -260,9 +163,10 @@ def run_close(ctx: ScenarioContext, step: Any) -> Outcome:
     return Outcome(conn=conn.name)
 
 
-def run_expect_close(ctx: ScenarioContext, step: Any) -> Outcome:
+@runs(ExpectCloseStep)
+def run_expect_close(ctx: ScenarioContext, step: ExpectCloseStep) -> Outcome:
     """Wait for the connection to close; check the close code and reason (RFC 6455 7.1.5)."""
-    conn = ctx.connection(ctx.conn_name(step), step)
+    conn = ctx.connection(step)
     step = ctx.rendered(step)
     expected = _close_expected(step.code, step.reason)
     closed = conn.inbox.wait_closed(ctx.deadline(step.timeout))
@@ -282,22 +186,9 @@ def _close_expected(code: int | None, reason: str | None) -> str:
     return " and ".join(p for p in parts if p) or "a close"
 
 
-def run_sleep(ctx: ScenarioContext, step: Any) -> Outcome:
+@runs(SleepStep)
+def run_sleep(ctx: ScenarioContext, step: SleepStep) -> Outcome:
     """Wait; Ctrl-C interrupts the wait."""
     seconds = float(ctx.rendered(step).duration)
     sleep(min(seconds, ctx.limit.remaining()), ctx.stop)
     return Outcome()
-
-
-STEPS: dict[str, Callable[[ScenarioContext, Any], Outcome]] = {
-    "connect": run_connect,
-    "send": run_send,
-    "close": run_close,
-    "expect_close": run_expect_close,
-    "sleep": run_sleep,
-}
-
-
-def run_step(ctx: ScenarioContext, step: Any) -> Outcome:
-    """Run one step by its kind (expect steps go through `make_waiter` and `take_or_wait`)."""
-    return STEPS[step.kind](ctx, step)

@@ -33,6 +33,7 @@ from runner.events import (
     StepEnded,
 )
 from runner.report.text import ARROWS, failure_lines, format_duration, latency_stats, preview
+from runner.scenario.kinds import step_model
 
 __all__ = ["ConsoleReporter", "print_scenario_errors"]
 
@@ -175,7 +176,7 @@ class ConsoleReporter:
         view = self._scenarios.get(event.scenario)
         if view is not None:
             view.steps.append(event)
-        shown = self.verbosity >= VERBOSE or event.kind in ("expect", "expect_close", "sleep")
+        shown = self.verbosity >= VERBOSE or _waits(event.kind)
         if not self._live or not shown or event.status is not Status.PASSED:
             return
         line = self._prefix(event.scenario, event.at)
@@ -305,3 +306,9 @@ def _error_lines(error: ScenarioError) -> list[Text]:
     if error.snippet:
         lines.append(Text(error.snippet.rstrip("\n")))
     return lines
+
+
+def _waits(kind: str) -> bool:
+    """Whether steps of `kind` take time on purpose (shown at normal verbosity)."""
+    model = step_model(kind)
+    return model is not None and model.waits

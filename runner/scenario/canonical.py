@@ -18,24 +18,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import runner.scenario.steps  # noqa: F401  (defining the step models registers their kinds)
 from runner.errors import ScenarioError
-from runner.scenario.diagnostics import SYNONYMS, describe, did_you_mean
+from runner.scenario.diagnostics import describe, did_you_mean
+from runner.scenario.kinds import StepModel, kind_names, step_model, synonyms
 from runner.scenario.source import Document, ValuePath
 
-__all__ = ["KINDS", "SHORTHANDS", "canonical_imports", "canonical_steps"]
+__all__ = ["canonical_imports", "canonical_steps"]
 
-#: The step kinds, in the order the documentation lists them.
-KINDS = ("connect", "send", "expect", "close", "expect_close", "sleep", "use")
-#: The field a scalar stands for, per kind (`- send: hello`).
-SHORTHANDS = {
-    "connect": "url",
-    "send": "text",
-    "expect": "text",
-    "sleep": "duration",
-    "use": "block",
-}
-#: Kinds that may be written alone (`- close`).
-BARE = ("close", "expect_close")
 _INTERNAL = ("kind", "location", "bindings")
 _PLACEHOLDER: dict[str, Any] = {"kind": "sleep", "duration": 0}
 
@@ -83,30 +73,30 @@ def _canonical(document: Document, path: ValuePath, step: Any) -> dict[str, Any]
 
 def _bare(document: Document, path: ValuePath, text: str) -> dict[str, Any]:
     kind = _kind(document, path, text, is_key=False)
-    if kind not in BARE:
+    if not kind.bare:
         raise document.error(
             f"step {text!r} needs options",
             document.location(path),
             expected=f"{text}: followed by its options",
         )
-    return {"kind": kind}
+    return {"kind": kind.kind_name()}
 
 
-def _kind(document: Document, path: ValuePath, key: str, *, is_key: bool = True) -> str:
-    kind = SYNONYMS.get(key, key)
-    if kind in KINDS:
+def _kind(document: Document, path: ValuePath, key: str, *, is_key: bool = True) -> type[StepModel]:
+    kind = step_model(key)
+    if kind is not None:
         return kind
     location = document.key_location(path) if is_key else document.location(path)
     raise document.error(
         f"unknown step kind {key!r}",
         location,
-        expected=f"one of {', '.join(KINDS)}",
-        hint=did_you_mean(key, [*KINDS, *SYNONYMS]),
+        expected=f"one of {', '.join(kind_names())}",
+        hint=did_you_mean(key, [*kind_names(), *synonyms()]),
     )
 
 
 def _several_keys(document: Document, path: ValuePath, step: dict[str, Any]) -> ScenarioError:
-    kinds = [key for key in step if SYNONYMS.get(key, key) in KINDS]
+    kinds = [key for key in step if step_model(key) is not None]
     names = ", ".join(step)
     hint = None
     if len(kinds) == 1:
@@ -120,20 +110,21 @@ def _several_keys(document: Document, path: ValuePath, step: dict[str, Any]) -> 
     )
 
 
-def _body(document: Document, path: ValuePath, kind: str, body: Any) -> dict[str, Any]:
+def _body(document: Document, path: ValuePath, kind: type[StepModel], body: Any) -> dict[str, Any]:
+    name = kind.kind_name()
     if body is None:
-        if kind in BARE:
-            return {"kind": kind}
-        raise document.error(f"step {kind!r} needs options", document.location(path))
+        if kind.bare:
+            return {"kind": name}
+        raise document.error(f"step {name!r} needs options", document.location(path))
     if isinstance(body, dict):
-        for name in _INTERNAL:
-            if name in body:
-                raise document.error(f"unknown key {name!r}", document.key_location((*path, name)))
-        return {**body, "kind": kind}
-    if kind in SHORTHANDS and not isinstance(body, list):
-        return {"kind": kind, SHORTHANDS[kind]: body}
+        for key in _INTERNAL:
+            if key in body:
+                raise document.error(f"unknown key {key!r}", document.key_location((*path, key)))
+        return {**body, "kind": name}
+    if kind.shorthand is not None and not isinstance(body, list):
+        return {"kind": name, kind.shorthand: body}
     raise document.error(
-        f"invalid {kind} step",
+        f"invalid {name} step",
         document.location(path),
         expected="a mapping of options",
         found=describe(body),

@@ -17,7 +17,13 @@ from runner.errors import Location, ScenarioError
 from runner.scenario.diagnostics import did_you_mean, document_path
 from runner.scenario.libraries import Placed
 from runner.scenario.source import Document
-from runner.scenario.steps import ConnectStep, ExpectStep, SleepStep, regex_groups
+from runner.scenario.steps import (
+    DEFAULT_CONN,
+    ConnectionStep,
+    ConnectStep,
+    ExpectStep,
+    regex_groups,
+)
 from runner.scenario.templates import TemplateSyntaxError, references, variables_used
 
 __all__ = ["check_references", "check_variables", "field_location", "resolve_connections"]
@@ -37,16 +43,16 @@ def resolve_connections(steps: Sequence[Placed], errors: list[ScenarioError]) ->
     opened: list[str] = []
     for placed in steps:
         step = placed.step
-        if isinstance(step, SleepStep):
+        if not isinstance(step, ConnectionStep):
             continue
-        name = _connection(placed, opened, errors)
+        name = _connection(step, placed, opened, errors)
         if name is not None:
             step.conn = name
 
 
-def _connection(placed: Placed, opened: list[str], errors: list[ScenarioError]) -> str | None:
-    step = placed.step
-    assert not isinstance(step, SleepStep)
+def _connection(
+    step: ConnectionStep, placed: Placed, opened: list[str], errors: list[ScenarioError]
+) -> str | None:
     document = placed.origin.document
     where = field_location(placed, ("conn",)) if step.conn else step.location
     if step.conn is not None and "${" in step.conn:
@@ -55,7 +61,7 @@ def _connection(placed: Placed, opened: list[str], errors: list[ScenarioError]) 
         )
         return None
     if isinstance(step, ConnectStep):
-        name = step.conn or "default"
+        name = step.conn or DEFAULT_CONN
         if name not in opened:
             opened.append(name)
         return name

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from runner.errors import ScenarioError
+from runner.scenario.kinds import step_model
 from runner.scenario.source import Document, ValuePath
 
 __all__ = [
@@ -29,8 +30,6 @@ __all__ = [
     "value_at",
 ]
 
-#: The step kinds' synonyms (the loader accepts them as keys).
-SYNONYMS = {"expect-message": "expect"}
 #: Plain scalars that YAML 1.1 reads as booleans and wsrun reads as strings.
 YAML11_BOOLEANS = {
     word
@@ -93,7 +92,8 @@ def _has(node: Any, part: int | str) -> bool:
 
 def canonical_kind(key: str) -> str:
     """The step kind a key names (synonyms resolved)."""
-    return SYNONYMS.get(key, key)
+    model = step_model(key)
+    return model.kind_name() if model is not None else key
 
 
 def translate(

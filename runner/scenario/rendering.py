@@ -41,7 +41,7 @@ def render_step(step: StepT, variables: Mapping[str, Any]) -> StepT:
         raise _rendered_error(exc, step.location) from exc
     result.location = step.location
     result.bindings = step.bindings
-    return result  # type: ignore[return-value]  # model_validate of type(step) is a StepT
+    return result
 
 
 def _header(value: Any) -> Any:

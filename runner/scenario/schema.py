@@ -2,7 +2,7 @@
 
 The models validate steps in their canonical form (``{kind: send, text: hi}``); the schemas
 describe them as they are written (``{send: hi}``, ``{send: {text: hi}}``, ``close``), so the
-step part is rewritten here from the same tables the loader uses (`canonical.py`).
+step part is rewritten here from what each step model declares (`kinds.py`).
 """
 
 from __future__ import annotations
@@ -14,18 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from runner.scenario.canonical import BARE, KINDS, SHORTHANDS
-from runner.scenario.diagnostics import SYNONYMS
 from runner.scenario.files import LibraryFile, ScenarioFile, SuiteConfig
-from runner.scenario.steps import (
-    CloseStep,
-    ConnectStep,
-    ExpectCloseStep,
-    ExpectStep,
-    SendStep,
-    SleepStep,
-    UseStep,
-)
+from runner.scenario.kinds import StepModel, step_models, synonyms
 
 __all__ = [
     "SCHEMA_FILES",
@@ -36,22 +26,6 @@ __all__ = [
 ]
 
 _DRAFT = "https://json-schema.org/draft/2020-12/schema"
-_MODELS: dict[str, type[BaseModel]] = {
-    "connect": ConnectStep,
-    "send": SendStep,
-    "expect": ExpectStep,
-    "close": CloseStep,
-    "expect_close": ExpectCloseStep,
-    "sleep": SleepStep,
-    "use": UseStep,
-}
-_SHORTHAND_SCHEMAS: dict[str, dict[str, Any]] = {
-    "connect": {"type": "string", "description": "the URL"},
-    "send": {"type": "string", "description": "a text message"},
-    "expect": {"type": "string", "description": "a text message equal to this"},
-    "sleep": {"$ref": "#/$defs/Duration"},
-    "use": {"type": "string", "description": "the block's name"},
-}
 
 
 def scenario_json_schema() -> dict[str, Any]:
@@ -102,7 +76,7 @@ def _without_title(schema: dict[str, Any]) -> dict[str, Any]:
 def _file_schema(model: type[BaseModel], title: str, steps_at: tuple[str, ...]) -> dict[str, Any]:
     schema = model.model_json_schema()
     defs = schema.setdefault("$defs", {})
-    for step_model in _MODELS.values():
+    for step_model in step_models():
         _drop_kind(defs[step_model.__name__])
     defs["Duration"] = {
         "anyOf": [
@@ -129,25 +103,27 @@ def _drop_kind(definition: dict[str, Any]) -> None:
 
 
 def _written_step() -> dict[str, Any]:
-    keys = {kind: kind for kind in KINDS} | {synonym: kind for synonym, kind in SYNONYMS.items()}
+    models = {model.kind_name(): model for model in step_models()}
+    keys = {kind: kind for kind in models} | synonyms()
     alternatives: list[dict[str, Any]] = [
         {
             "type": "object",
-            "properties": {key: _body(kind)},
+            "properties": {key: _body(models[kind])},
             "required": [key],
             "additionalProperties": False,
         }
         for key, kind in keys.items()
     ]
-    alternatives.append({"enum": list(BARE), "description": "close, or expect_close, as is"})
+    bare = [kind for kind, model in models.items() if model.bare]
+    alternatives.append({"enum": bare, "description": f"{', or '.join(bare)}, as is"})
     return {"anyOf": alternatives, "description": "a step: a mapping whose only key is its kind"}
 
 
-def _body(kind: str) -> dict[str, Any]:
-    options: list[dict[str, Any]] = [{"$ref": f"#/$defs/{_MODELS[kind].__name__}"}]
-    if kind in SHORTHANDS:
-        options.append(_SHORTHAND_SCHEMAS[kind])
-    if kind in BARE:
+def _body(model: type[StepModel]) -> dict[str, Any]:
+    options: list[dict[str, Any]] = [{"$ref": f"#/$defs/{model.__name__}"}]
+    if model.shorthand_schema is not None:
+        options.append(model.shorthand_schema)
+    if model.bare:
         options.append({"type": "null"})
     body = options[0] if len(options) == 1 else {"anyOf": options}
-    return {**body, "description": _MODELS[kind].__doc__ or kind}
+    return {**body, "description": model.__doc__ or model.kind_name()}

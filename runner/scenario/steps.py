@@ -2,6 +2,8 @@
 
 In a file a step is a one-key mapping whose key is its kind (`- send: {text: hi}`); the loader
 turns that into ``{"kind": "send", "text": "hi"}`` before validation (see `canonical.py`).
+Each model declares how it may be written (see `kinds.py`); the union, the canonical tables and
+the schemas follow from the models defined here.
 """
 
 from __future__ import annotations
@@ -9,25 +11,38 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from typing import Annotated, Any, Literal, Self
+from collections.abc import Sequence
+from functools import cache
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Self, Union
 
-from pydantic import Field, field_validator, model_validator
-from pydantic.json_schema import SkipJsonSchema
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from runner.errors import Location
-from runner.matching import check_expected, compile_jsonpath
+from runner.matching import (
+    BINARY,
+    JSON,
+    JSONPATH,
+    REGEX,
+    TEXT,
+    MatcherKind,
+    Written,
+    compile_jsonpath,
+)
+from runner.rfc6455 import close_code_problem, close_reason_problem
 from runner.scenario.fields import (
     Model,
     TemplatedBool,
     TemplatedDuration,
     TemplatedInt,
 )
+from runner.scenario.kinds import NOWHERE, StepModel, step_models
 
 __all__ = [
+    "DEFAULT_CONN",
     "NOWHERE",
     "BinaryData",
     "CloseStep",
     "ConnectStep",
+    "ConnectionStep",
     "ExpectCloseStep",
     "ExpectStep",
     "IgnoreRule",
@@ -39,11 +54,12 @@ __all__ = [
     "Step",
     "TlsOptions",
     "UseStep",
+    "matcher_names",
     "regex_groups",
 ]
 
-#: The location of a step built in code rather than read from a file.
-NOWHERE = Location("<unknown>", 1, 1)
+#: The name of the connection a `connect` step without `conn` opens.
+DEFAULT_CONN = "default"
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _GROUP = re.compile(r"\(\?P<([A-Za-z_][A-Za-z0-9_]*)>")
 
@@ -85,60 +101,74 @@ class BinaryData(Model):
 
 
 class MatcherFields(Model):
-    """What a message must be; every matcher written must hold."""
+    """What a message must be; every matcher written must hold.
 
-    text: str | None = Field(None, description="the message is text equal to this")
-    regex: str | None = Field(
+    Each matcher is a field whose `Annotated` metadata holds its `runner.matching.MatcherKind`:
+    the names, the load-time checks, compiling and describing all follow from that declaration.
+    """
+
+    text: Annotated[str | None, TEXT] = Field(None, description="the message is text equal to this")
+    regex: Annotated[str | None, REGEX] = Field(
         None,
         description="the message is text in which this regular expression is found (re.search); "
         "named groups (?P<name>...) become variables",
     )
-    json_: Any = Field(
+    json_: Annotated[Any, JSON] = Field(
         None,
         alias="json",
         description="the message is JSON that contains this value: mappings may have more keys, "
         "lists match element by element; placeholders: {{any}}, {{string}}, {{number}}, "
         "{{integer}}, {{boolean}}, {{object}}, {{array}}, {{null}}, {{regex:PATTERN}}",
     )
-    jsonpath: dict[str, Any] | None = Field(
+    jsonpath: Annotated[dict[str, Any] | None, JSONPATH] = Field(
         None,
         description="the message is JSON, and each JSONPath (RFC 9535) selects a value that "
         "matches (like `json`); a query that can select several nodes is compared as a list",
     )
-    binary: BinaryData | None = Field(None, description="the message is binary, equal to this")
+    binary: Annotated[BinaryData | None, BINARY] = Field(
+        None, description="the message is binary, equal to this"
+    )
+
+    def written_matchers(self) -> Sequence[Written[Any]]:
+        """The matchers written, in the order they are declared."""
+        written = self.model_fields_set
+        return [
+            Written(kind, getattr(self, field))
+            for field, kind in _declared(type(self))
+            if field in written
+        ]
 
     def matchers(self) -> list[str]:
-        """The names of the matchers written, in the order text, regex, json, jsonpath, binary."""
-        names = ["text", "regex", "json_", "jsonpath", "binary"]
-        return [n.rstrip("_") for n in names if n in self.model_fields_set]
+        """The names of the matchers written, in the order they are declared."""
+        return [item.kind.name for item in self.written_matchers()]
 
-    @field_validator("regex")
+    @field_validator("*")
     @classmethod
-    def _compiles(cls, value: str | None) -> str | None:
-        if value is not None and not _templated(value):
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"invalid regular expression: {exc}") from exc
-        return value
-
-    @field_validator("json_")
-    @classmethod
-    def _placeholders(cls, value: Any) -> Any:
-        check_expected(value)
-        return value
-
-    @field_validator("jsonpath")
-    @classmethod
-    def _queries(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        for query, expected in (value or {}).items():
-            _check_jsonpath(query)
-            check_expected(expected)
+    def _check_matcher(cls, value: Any, info: ValidationInfo) -> Any:
+        kind = dict(_declared(cls)).get(info.field_name or "")
+        if kind is not None and value is not None:
+            kind.check(value)
         return value
 
     def _require_matcher(self) -> None:
         if not self.matchers():
-            raise ValueError("expected at least one matcher: text, regex, json, jsonpath, binary")
+            raise ValueError(f"expected at least one matcher: {', '.join(matcher_names())}")
+
+
+@cache
+def _declared(model: type[MatcherFields]) -> tuple[tuple[str, MatcherKind[Any]], ...]:
+    """The fields of `model` that hold a matcher, with its declaration."""
+    return tuple(
+        (name, kind)
+        for name, info in model.model_fields.items()
+        for kind in info.metadata
+        if isinstance(kind, MatcherKind)
+    )
+
+
+def matcher_names() -> list[str]:
+    """The names of every matcher, in the order they are declared."""
+    return [kind.name for _, kind in _declared(MatcherFields)]
 
 
 class IgnoreRule(MatcherFields):
@@ -150,21 +180,18 @@ class IgnoreRule(MatcherFields):
         return self
 
 
-class _Step(Model):
-    location: SkipJsonSchema[Location] = Field(
-        NOWHERE, exclude=True, description="where the step is written"
-    )
-    bindings: SkipJsonSchema[dict[str, Any]] = Field(
-        default_factory=dict,
-        exclude=True,
-        description="the `with` values of the `use` that brought this step, rendered first",
-    )
+class ConnectionStep(StepModel):
+    """Base of the steps that act on one connection."""
 
-
-class _ConnStep(_Step):
     conn: str | None = Field(
-        None, description="the connection's name; omitted: the scenario's first connection"
+        None,
+        description=f"the connection's name; omitted: {DEFAULT_CONN!r} for connect, the "
+        "scenario's first connection for other steps",
     )
+
+    def conn_named(self) -> str | None:
+        """The connection the step names, if it names one."""
+        return self.conn
 
 
 class TlsOptions(Model):
@@ -193,9 +220,11 @@ class ProxyServer(Model):
     )
 
 
-class ConnectStep(_ConnStep):
+class ConnectStep(ConnectionStep):
     """Open a WebSocket connection (RFC 6455 section 4: the opening handshake)."""
 
+    shorthand = "url"
+    shorthand_schema: ClassVar[dict[str, Any]] = {"type": "string", "description": "the URL"}
     kind: Literal["connect"] = Field("connect", description="the step's kind")
     url: str = Field(description="a ws:// or wss:// URL")
     headers: dict[str, str] = Field(
@@ -228,9 +257,14 @@ class ConnectStep(_ConnStep):
         return value
 
 
-class SendStep(_ConnStep):
+class SendStep(ConnectionStep):
     """Send one message: exactly one of text, json, binary."""
 
+    shorthand = "text"
+    shorthand_schema: ClassVar[dict[str, Any]] = {
+        "type": "string",
+        "description": "a text message",
+    }
     kind: Literal["send"] = Field("send", description="the step's kind")
     text: str | None = Field(None, description="a text message")
     json_: Any = Field(None, alias="json", description="any value, sent as JSON text")
@@ -245,9 +279,16 @@ class SendStep(_ConnStep):
         return self
 
 
-class ExpectStep(_ConnStep, MatcherFields):
+class ExpectStep(ConnectionStep, MatcherFields):
     """Wait for a message that matches (others stay for later steps)."""
 
+    shorthand = "text"
+    shorthand_schema: ClassVar[dict[str, Any]] = {
+        "type": "string",
+        "description": "a text message equal to this",
+    }
+    synonyms = ("expect-message",)
+    waits = True
     kind: Literal["expect"] = Field("expect", description="the step's kind")
     timeout: TemplatedDuration | None = Field(
         None, description="how long to wait (default: the scenario's timeout)"
@@ -290,9 +331,10 @@ def _check_jsonpath(query: str) -> None:
         compile_jsonpath(query)
 
 
-class CloseStep(_ConnStep):
+class CloseStep(ConnectionStep):
     """Start the closing handshake (RFC 6455 section 7.1.2)."""
 
+    bare = True
     kind: Literal["close"] = Field("close", description="the step's kind")
     code: TemplatedInt = Field(1000, description="the close code (RFC 6455 section 7.4)")
     reason: str = Field("", description="the close reason (at most 123 bytes of UTF-8)")
@@ -300,25 +342,23 @@ class CloseStep(_ConnStep):
     @field_validator("code")
     @classmethod
     def _sendable(cls, value: int | str) -> int | str:
-        # RFC 6455 7.4.1: 1005, 1006 and 1015 must not be sent; 1004 is reserved.
-        if isinstance(value, int) and (
-            not 1000 <= value <= 4999 or value in (1004, 1005, 1006, 1015)
-        ):
-            raise ValueError(f"expected a close code that may be sent (1000-4999), found {value}")
+        if isinstance(value, int) and (problem := close_code_problem(value)):
+            raise ValueError(problem)
         return value
 
     @field_validator("reason")
     @classmethod
     def _short(cls, value: str) -> str:
-        # RFC 6455 5.5: a control frame's payload is at most 125 bytes, 2 of them the code.
-        if len(value.encode()) > 123 and not _templated(value):
-            raise ValueError(f"expected a reason of at most 123 bytes, found {len(value.encode())}")
+        if not _templated(value) and (problem := close_reason_problem(value)):
+            raise ValueError(problem)
         return value
 
 
-class ExpectCloseStep(_ConnStep):
+class ExpectCloseStep(ConnectionStep):
     """Wait until the connection is closed, and check its code and reason."""
 
+    bare = True
+    waits = True
     kind: Literal["expect_close"] = Field("expect_close", description="the step's kind")
     code: TemplatedInt | None = Field(None, description="the expected close code")
     reason: str | None = Field(None, description="the expected close reason")
@@ -327,16 +367,25 @@ class ExpectCloseStep(_ConnStep):
     )
 
 
-class SleepStep(_Step):
+class SleepStep(StepModel):
     """Wait for a while (messages received meanwhile are kept)."""
 
+    shorthand = "duration"
+    shorthand_schema: ClassVar[dict[str, Any]] = {"$ref": "#/$defs/Duration"}
+    waits = True
     kind: Literal["sleep"] = Field("sleep", description="the step's kind")
     duration: TemplatedDuration = Field(description="how long to sleep: 250ms, 2s, 1m, ...")
 
 
-class UseStep(_Step):
+class UseStep(StepModel):
     """Run the steps of a block from an imported library."""
 
+    shorthand = "block"
+    shorthand_schema: ClassVar[dict[str, Any]] = {
+        "type": "string",
+        "description": "the block's name",
+    }
+    runs = False  # the loader expands it
     kind: Literal["use"] = Field("use", description="the step's kind")
     block: str = Field(
         description="the block: namespace.name (the namespace is the library's "
@@ -347,11 +396,11 @@ class UseStep(_Step):
     )
 
 
-#: A step as written in a file (a `use` is expanded by the loader).
-Step = Annotated[
-    ConnectStep | SendStep | ExpectStep | CloseStep | ExpectCloseStep | SleepStep | UseStep,
-    Field(discriminator="kind"),
-]
-
-#: A step as the executor runs it (`use` expanded).
-RunStep = ConnectStep | SendStep | ExpectStep | CloseStep | ExpectCloseStep | SleepStep
+if TYPE_CHECKING:
+    #: A step as written in a file (a `use` is expanded by the loader).
+    Step = StepModel
+    #: A step as the executor runs it (`use` expanded).
+    RunStep = StepModel
+else:
+    Step = Annotated[Union[step_models()], Field(discriminator="kind")]  # noqa: UP007
+    RunStep = Union[tuple(model for model in step_models() if model.runs)]  # noqa: UP007

@@ -11,7 +11,7 @@ from runner.executor.clock import Deadline
 from runner.executor.inbox import Inbox, Message, NoMatch, Verdict, Waiter
 
 
-def equals(text: str) -> Waiter:
+def equals(text: str) -> Waiter[None]:
     """A waiter for a message equal to `text` (a closer miss shares a longer prefix)."""
 
     def judge(message: Message) -> Verdict:
@@ -19,7 +19,9 @@ def equals(text: str) -> Waiter:
         score = sum(a == b for a, b in zip(str(message.data), text, strict=False))
         return Verdict(ok, ignore=message.data == "ping", score=score, reason=f"not {text!r}")
 
-    return Waiter(judge, Deadline.after(1.0), on_settle=lambda w, o: settled.extend((w, o)))
+    return Waiter(
+        judge, Deadline.after(1.0), on_settle=lambda w, o: settled.extend((w, o)), context=None
+    )
 
 
 settled: list[object] = []
@@ -32,7 +34,7 @@ def filled(*texts: str) -> Inbox:
     return inbox
 
 
-def outcome_of(waiter: Waiter) -> object:
+def outcome_of(waiter: Waiter[None]) -> object:
     """What `waiter` was settled with (on the thread that settled it)."""
     found = [o for w, o in zip(settled[::2], settled[1::2], strict=True) if w is waiter]
     return found[-1] if found else None

@@ -10,7 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
 MODULES = [*sorted((ROOT / "runner" / "scenario").glob("*.py")), ROOT / "runner" / "matching.py"]
-ALLOWED_RUNNER = ("runner.errors", "runner.scenario", "runner.matching")
+ALLOWED_RUNNER = ("runner.errors", "runner.scenario", "runner.matching", "runner.rfc6455")
 FORBIDDEN = ("websocket", "websockets", "rich")
 
 

@@ -80,7 +80,7 @@ def test_render_step_errors_name_the_step(tmp_path: Path) -> None:
         render_step(close, {"c": "abc"})
     assert str(caught.value).startswith(f"{close.location}: code: ")
     assert "once rendered" in str(caught.value)
-    with pytest.raises(ScenarioError, match="close code that may be sent"):
+    with pytest.raises(ScenarioError, match="close code 1006 cannot be sent"):
         render_step(close, {"c": 1006})
     with pytest.raises(ScenarioError, match="unknown variable 'c'"):
         render_step(close, {})

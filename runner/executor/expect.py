@@ -1,0 +1,133 @@
+"""The runner of `expect`: wait for a message that matches, then save what the step asks for.
+
+The step returns an `ExpectWait`: it takes a matching message that is waiting already, or
+parks a `Waiter` in the connection's inbox, which the connection's thread settles with the next
+message that matches (or the close, or a message that breaks ``next: true``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from runner.executor.connection import Connection
+from runner.executor.context import ScenarioContext
+from runner.executor.failures import StepFailed
+from runner.executor.inbox import Message, NoMatch, Verdict, Waiter
+from runner.executor.step_registry import Outcome, Wait, runs
+from runner.matching import Matcher, MatchResult, extract_saves
+from runner.scenario.steps import ExpectStep
+
+__all__ = ["ExpectWait", "run_expect"]
+
+
+@runs(ExpectStep, inline=True)
+def run_expect(ctx: ScenarioContext, step: ExpectStep) -> ExpectWait:
+    """Wait for a message that matches `step` on its connection."""
+    return ExpectWait(ctx, step)
+
+
+class ExpectWait(Wait):
+    """An expect step's wait: its rendered matchers, noise rules, deadline and result."""
+
+    def __init__(self, ctx: ScenarioContext, step: ExpectStep) -> None:
+        self.ctx = ctx
+        self.conn: Connection = ctx.connection(step)
+        self.start = ctx.clock.now()
+        self.spec = spec = ctx.rendered(step)
+        self.matcher: Matcher = ctx.matcher(step, spec)
+        self.noise = ctx.compile_ignore(spec.ignore, step.location) if spec.ignore else []
+        self.deadline = ctx.deadline(spec.timeout)
+        self.waiter: Waiter[ExpectWait] = Waiter(
+            self._judge, self.deadline, first_only=spec.next, context=self
+        )
+        self._taken: MatchResult | None = None
+        self._outcome: Message | NoMatch | None = None
+        self._on_settle: Callable[[Wait], None] | None = None
+
+    def _judge(self, message: Message) -> Verdict:
+        result = self.matcher.match(message.data)
+        if result.ok:
+            self._taken = result
+            return Verdict(True)
+        if self.ctx.is_noise(message.data, self.noise):
+            return Verdict(False, ignore=True)
+        return Verdict(False, score=result.score, reason=result.reason)
+
+    def begin(self, on_settle: Callable[[Wait], None]) -> bool:
+        self._on_settle = on_settle
+        self.waiter.on_settle = _settled
+        try:
+            message = self.conn.inbox.take_or_wait(self.waiter)
+        except NoMatch as miss:
+            self._outcome = miss
+            return True
+        if message is None:
+            return False  # parked: the connection's thread settles it
+        self._outcome = message
+        return True
+
+    def settled(self, outcome: Message | NoMatch) -> None:
+        """On the thread that settled the waiter: keep the outcome and hand the step on."""
+        self._outcome = outcome
+        if self._on_settle is not None:
+            self._on_settle(self)
+
+    def finish(self) -> Outcome:
+        outcome = self._outcome
+        if isinstance(outcome, NoMatch):
+            raise self._failed(outcome)
+        assert outcome is not None and self._taken is not None, "finish before settled"
+        self._save(outcome, self._taken.captures)
+        return self._latencies(outcome)
+
+    def cancel(self) -> bool:
+        return self.conn.inbox.cancel(self.waiter)
+
+    def timed_out(self) -> Exception:
+        return self._failed(NoMatch("timeout", self.waiter.closest))
+
+    def _save(self, message: Message, captures: dict[str, object]) -> None:
+        ctx, spec = self.ctx, self.spec
+        ctx.variables.update(captures)  # named groups of `regex` become variables
+        if spec.save:
+            ctx.variables.update(extract_saves(spec.save, message.data, captures, spec.location))
+
+    def _latencies(self, message: Message) -> Outcome:
+        latency = max(0.0, message.at - self.start)
+        sent = self.conn.last_send_at
+        from_send = message.at - sent if sent is not None and message.at >= sent else None
+        return Outcome(conn=self.conn.name, latency=latency, latency_from_send=from_send)
+
+    def _failed(self, miss: NoMatch) -> StepFailed:
+        """Why no message matched, what the step expected, the closest message, a diff."""
+        conn, closest = self.conn, miss.closest
+        waited = self.ctx.clock.now() - self.start
+        why = {
+            "timeout": f"no message on {conn.name!r} matched within {waited:.3f}s",
+            "closed": f"the connection {conn.name!r} closed before a matching message"
+            f"{_close_detail(conn)}",
+            "not-next": f"the next message on {conn.name!r} did not match (next: true)",
+        }[miss.why]
+        return StepFailed(
+            why,
+            self.spec.location,
+            conn=conn.name,
+            expected=self.matcher.description,
+            closest=closest.message.data if closest else None,
+            reason=closest.reason if closest else None,
+            diff=self.matcher.diff(closest.message.data) if closest else None,
+        )
+
+
+def _settled(waiter: Waiter[ExpectWait], outcome: Message | NoMatch) -> None:
+    waiter.context.settled(outcome)
+
+
+def _close_detail(conn: Connection) -> str:
+    closed, error = conn.inbox.closed, conn.inbox.error
+    parts = []
+    if closed is not None:
+        parts.append(f"close {closed.code} {closed.reason}".rstrip())
+    if error is not None:
+        parts.append(f"error {error.code} {error.message}")
+    return f" ({'; '.join(parts)})" if parts else ""

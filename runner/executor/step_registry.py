@@ -1,0 +1,109 @@
+"""The runners of the step kinds: one per step model, registered with `@runs(Model)`.
+
+A runner takes the scenario's context and a validated step of its model. It returns the step's
+`Outcome`, or, when the step has to wait for something a connection's thread will see (a
+message, say), a `Wait`: the scenario runner parks it and whoever settles it finishes the step.
+Any kind can wait that way; none is special-cased by name.
+
+A runner marked ``inline`` may run on a connection's thread, right after a `Wait` settled there
+(see `scenario_run`): it must never wait for a connection's thread (its own could not read), nor
+sleep. Steps that block (connect, close, expect_close, sleep) run on the scenario's thread.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar, cast
+
+from runner.executor.clock import Deadline
+from runner.executor.context import ScenarioContext
+from runner.scenario.kinds import StepModel
+
+__all__ = [
+    "Outcome",
+    "Runner",
+    "StepResult",
+    "StepRun",
+    "Wait",
+    "registered_runners",
+    "runner_for",
+    "runs",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a step reports besides passing: its connection and, for expect, latencies."""
+
+    conn: str | None = None
+    latency: float | None = None
+    latency_from_send: float | None = None
+
+
+class Wait(ABC):
+    """A step that waits: parked until a connection's thread settles it, or its deadline.
+
+    Whoever takes the wait out of where it is parked owns what follows: the thread that settles
+    it (which then calls `on_settle`), or the scenario's thread when `cancel` returns True.
+    """
+
+    deadline: Deadline
+
+    @abstractmethod
+    def begin(self, on_settle: Callable[[Wait], None]) -> bool:
+        """Finish now if what the step waits for is there already (True), else park (False);
+        `on_settle(self)` then runs once on the thread that settles it, unless cancelled."""
+
+    @abstractmethod
+    def finish(self) -> Outcome:
+        """The step's outcome once it is settled; raises the step's failure."""
+
+    @abstractmethod
+    def cancel(self) -> bool:
+        """Withdraw the wait unless it was settled already; True when this call withdrew it."""
+
+    @abstractmethod
+    def timed_out(self) -> Exception:
+        """The step's failure when its deadline passed (after a successful `cancel`)."""
+
+
+StepResult = Outcome | Wait
+_S = TypeVar("_S", bound=StepModel)
+#: A runner's function: the step's outcome, or its wait.
+StepRun = Callable[[ScenarioContext, _S], StepResult]
+
+
+@dataclass(frozen=True, slots=True)
+class Runner(Generic[_S]):
+    """The runner of one step model; `inline`: it may run on a connection's thread."""
+
+    model: type[_S]
+    run: StepRun[_S]
+    inline: bool = False
+
+
+_RUNNERS: dict[type[StepModel], Runner[Any]] = {}
+
+
+def runs(model: type[_S], *, inline: bool = False) -> Callable[[StepRun[_S]], StepRun[_S]]:
+    """Register the decorated function as the runner of `model` (one runner per model)."""
+
+    def register(run: StepRun[_S]) -> StepRun[_S]:
+        if model in _RUNNERS:
+            raise TypeError(f"{model.__name__} has a runner already")
+        _RUNNERS[model] = Runner(model, run, inline)
+        return run
+
+    return register
+
+
+def runner_for(step: StepModel) -> Runner[StepModel]:
+    """The runner of a step's model."""
+    return cast(Runner[StepModel], _RUNNERS[type(step)])
+
+
+def registered_runners() -> dict[type[StepModel], Runner[Any]]:
+    """Every model with its runner (for the test that holds each model to one runner)."""
+    return dict(_RUNNERS)
