@@ -50,6 +50,7 @@ __all__ = [
     "compile_jsonpath",
     "compile_matcher",
     "extract_saves",
+    "has_template",
 ]
 
 _ENV = jsonpath.JSONPathEnvironment(strict=True)
@@ -442,13 +443,14 @@ class BinaryValue(Protocol):
         ...
 
 
-def _templated(text: str) -> bool:
-    """Whether `text` holds a ``${...}`` template (``$${`` is a literal ``${``)."""
+def has_template(text: str) -> bool:
+    """Whether `text` holds a ``${...}`` template (``$${`` is a literal ``${``): the language
+    renders it at run time, so what it will be is checked then."""
     return "${" in text.replace("$${", "")
 
 
 def _check_regex(pattern: str) -> None:
-    if not _templated(pattern):
+    if not has_template(pattern):
         try:
             re.compile(pattern)
         except re.error as exc:
@@ -457,7 +459,7 @@ def _check_regex(pattern: str) -> None:
 
 def _check_queries(queries: Mapping[str, Any]) -> None:
     for query, expected in queries.items():
-        if not _templated(query):
+        if not has_template(query):
             compile_jsonpath(query)
         check_expected(expected)
 

@@ -15,9 +15,12 @@ Invariants of that shortcut:
 - Only one thread runs steps at a time: the one that settled the wait, or the scenario's
   thread after it cancelled the wait (deadline, Ctrl-C). Whoever withdraws a wait owns the
   steps that follow.
-- While steps run on a connection's thread, that connection reads nothing (no pongs, no close
-  deadlines). Inline steps therefore never block on a peer: they only send and match, and a
-  step that waits parks and returns at once, so the thread goes back to reading.
+- While steps run on a connection's thread, that connection reads nothing: pings wait for
+  their pong and a close frame for its answer. Only runners marked ``inline`` run there, and
+  they do no more than render, send and match; one that would wait parks a `Wait` and returns
+  at once, so the thread goes back to reading. A send blocks only while the peer's receive
+  window is full, as it would on any thread; connect, close, expect_close and sleep, which wait
+  on the peer or the clock, always run on the scenario's thread.
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ from runner.matching import (
     MatcherKind,
     Written,
     compile_jsonpath,
+    has_template,
 )
 from runner.rfc6455 import close_code_problem, close_reason_problem
 from runner.scenario.fields import (
@@ -69,10 +70,6 @@ def regex_groups(pattern: str | None) -> list[str]:
     return _GROUP.findall(pattern or "")
 
 
-def _templated(text: str) -> bool:
-    return "${" in text.replace("$${", "")
-
-
 class BinaryData(Model):
     """Bytes written as hexadecimal or base64 (exactly one of them)."""
 
@@ -85,7 +82,7 @@ class BinaryData(Model):
         if len(written) != 1:
             raise ValueError(f"expected exactly one of hex, base64; found {len(written)}")
         text = self.hex if self.hex is not None else self.base64
-        if not _templated(text or ""):
+        if not has_template(text or ""):
             self.to_bytes()
         return self
 
@@ -318,7 +315,7 @@ def _check_save(name: str, source: str, regex: str | None) -> None:
         raise ValueError(f"save: {name!r} is not a variable name (letters, digits, _)")
     if source.startswith("$"):
         _check_jsonpath(source)
-    elif regex is None or (not _templated(regex) and source not in regex_groups(regex)):
+    elif regex is None or (not has_template(regex) and source not in regex_groups(regex)):
         groups = ", ".join(regex_groups(regex)) or "none"
         raise ValueError(
             f"save {name}: {source!r} is neither a JSONPath ($...) nor a named group of regex "
@@ -327,7 +324,7 @@ def _check_save(name: str, source: str, regex: str | None) -> None:
 
 
 def _check_jsonpath(query: str) -> None:
-    if not _templated(query):
+    if not has_template(query):
         compile_jsonpath(query)
 
 
@@ -349,7 +346,7 @@ class CloseStep(ConnectionStep):
     @field_validator("reason")
     @classmethod
     def _short(cls, value: str) -> str:
-        if not _templated(value) and (problem := close_reason_problem(value)):
+        if not has_template(value) and (problem := close_reason_problem(value)):
             raise ValueError(problem)
         return value
 
