@@ -8,13 +8,25 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Protocol, TypeVar
 
-__all__ = ["KeywordError", "compile_keyword", "select"]
+__all__ = ["KeywordError", "Selectable", "compile_keyword", "select"]
 
 _TOKEN = re.compile(r"\(|\)|[^\s()]+")
 
 Predicate = Callable[[str], bool]
+
+
+class Selectable(Protocol):
+    """What selection reads of a scenario (`runner.scenario.Scenario` is one)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def tags(self) -> Sequence[str]: ...
+
+
+SelectableT = TypeVar("SelectableT", bound=Selectable)
 
 
 class KeywordError(ValueError):
@@ -97,12 +109,10 @@ def _both(left: Predicate, right: Predicate) -> Predicate:
     return lambda name: left(name) and right(name)
 
 
-def select(scenarios: Sequence[Any], keyword: str | None, tags: Sequence[str]) -> list[Any]:
+def select(
+    scenarios: Sequence[SelectableT], keyword: str | None, tags: Sequence[str]
+) -> list[SelectableT]:
     """The scenarios whose name satisfies `keyword` and that carry any of `tags` (if given)."""
     accept = compile_keyword(keyword) if keyword else (lambda _name: True)
     wanted = set(tags)
-    return [
-        s
-        for s in scenarios
-        if accept(s.name) and (not wanted or wanted & set(getattr(s, "tags", None) or ()))
-    ]
+    return [s for s in scenarios if accept(s.name) and (not wanted or wanted & set(s.tags))]

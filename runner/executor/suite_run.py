@@ -20,7 +20,8 @@ from runner.errors import ServiceError
 from runner.events import Event, RunEnded, RunStarted, ScenarioEnded, Status
 from runner.executor.clock import POLL, Clock
 from runner.executor.scenario_run import ScenarioRunner
-from runner.executor.services import Services
+from runner.executor.suite_services import SuiteServices
+from runner.scenario import Scenario, Suite
 
 __all__ = ["RunOptions", "run_suite"]
 
@@ -43,9 +44,9 @@ class _Run:
         self.no_more = threading.Event()  # --fail-fast: start no new scenario
         self.results: dict[int, ScenarioEnded] = {}
         self.variables: dict[str, Any] = {}
-        self.services: Services | None = None
+        self.services: SuiteServices | None = None
 
-    def scenario(self, index: int, scenario: Any) -> None:
+    def scenario(self, index: int, scenario: Scenario) -> None:
         if self.stop.is_set() or self.no_more.is_set():
             self.results[index] = self._skipped(index, scenario)
             return
@@ -66,7 +67,7 @@ class _Run:
             if self.options.fail_fast:
                 self.no_more.set()
 
-    def _skipped(self, index: int, scenario: Any) -> ScenarioEnded:
+    def _skipped(self, index: int, scenario: Scenario) -> ScenarioEnded:
         ended = ScenarioEnded(
             at=self.clock.now(),
             scenario=index,
@@ -81,8 +82,8 @@ class _Run:
 
 
 def run_suite(
-    suite: Any,
-    scenarios: Sequence[Any],
+    suite: Suite,
+    scenarios: Sequence[Scenario],
     options: RunOptions,
     emit: Callable[[Event], None],
 ) -> Status:
@@ -110,8 +111,8 @@ def run_suite(
     return status
 
 
-def _run_with_services(run: _Run, suite: Any, scenarios: Sequence[Any]) -> Status:
-    run.services = Services(suite, run.clock, run.emit)
+def _run_with_services(run: _Run, suite: Suite, scenarios: Sequence[Scenario]) -> Status:
+    run.services = SuiteServices(suite.suite_file, run.clock, run.emit)
     try:
         run.variables = run.services.start()
         _run_pool(run, scenarios)
@@ -124,7 +125,7 @@ def _run_with_services(run: _Run, suite: Any, scenarios: Sequence[Any]) -> Statu
     return _status(run)
 
 
-def _run_pool(run: _Run, scenarios: Sequence[Any]) -> None:
+def _run_pool(run: _Run, scenarios: Sequence[Scenario]) -> None:
     with ThreadPoolExecutor(run.options.jobs, thread_name_prefix="wsrun-scenario") as pool:
         futures = [pool.submit(run.scenario, i, s) for i, s in enumerate(scenarios)]
         try:
@@ -154,7 +155,7 @@ def _status(run: _Run) -> Status:
     return Status.PASSED
 
 
-def _end(run: _Run, scenarios: Sequence[Any], status: Status) -> None:
+def _end(run: _Run, scenarios: Sequence[Scenario], status: Status) -> None:
     for index, scenario in enumerate(scenarios):
         if index not in run.results:
             run.results[index] = run._skipped(index, scenario)

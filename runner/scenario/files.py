@@ -130,7 +130,7 @@ class Ready(Model):
     @field_validator("log")
     @classmethod
     def _compiles(cls, value: str | None) -> str | None:
-        # re.error is no ValueError: let it escape and pydantic has no location to report.
+        # re.error is not a ValueError: pydantic would let it escape, with no location.
         if value is not None:
             try:
                 re.compile(value)
@@ -139,6 +139,8 @@ class Ready(Model):
         return value
 
 
+# The one model of a service (its docstring is the schema's description): the executor renders
+# it (`executor.suite_services.render_service`) and `runner.supervisor` runs it as it is.
 class Service(Model):
     """A process started before the scenarios run and stopped after them."""
 

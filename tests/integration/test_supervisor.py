@@ -1,8 +1,9 @@
-"""Suite services: real subprocesses started, waited for, captured and stopped."""
+"""The process supervisor: real subprocesses started, waited for, captured and stopped."""
 
 from __future__ import annotations
 
 import _thread
+import re
 import socket
 import sys
 import threading
@@ -10,18 +11,29 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from websockets.sync.client import connect
 
 from runner.errors import ServiceError
-from runner.services import ServiceGroup, ServiceSpec
+from runner.scenario import Service
+from runner.scenario.files import Ready
+from runner.supervisor import ServiceGroup
 from tests.support import timeout
 
-SERVE = ServiceSpec(
-    name="server",
-    command=["wsrun", "serve", "--port", "0"],
-    ready_log=r"listening on (?P<url>ws://\S+)",
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def service(name: str, command: list[str] | str, ready: dict[str, Any], **fields: Any) -> Service:
+    """A service as a suite file declares it (the supervisor takes the model as it is)."""
+    return Service.model_validate({"name": name, "command": command, "ready": ready, **fields})
+
+
+SERVE = service(
+    "server",
+    ["wsrun", "serve", "--port", "0"],
+    {"log": r"listening on (?P<url>ws://\S+)"},
     timeout=timeout(10),
 )
 
@@ -44,9 +56,9 @@ def free_port() -> int:
 
 @contextmanager
 def started(
-    *specs: ServiceSpec, grace: float = 5.0
+    *services: Service, grace: float = 5.0
 ) -> Iterator[tuple[ServiceGroup, dict[str, str]]]:
-    with ServiceGroup(specs, grace=grace) as group:
+    with ServiceGroup(services, grace=grace) as group:
         yield group, group.start()
 
 
@@ -70,12 +82,12 @@ def test_shell_command_with_env_cwd_and_ready_port(tmp_path: Path) -> None:
         f"{sys.executable} -m runner.server --port $PORT & "
         'cat marker.txt; echo "greeting=$GREETING" >&2; wait'
     )
-    spec = ServiceSpec(
-        name="sh",
-        command=script,
-        cwd=tmp_path,
+    spec = service(
+        "sh",
+        script,
+        {"port": port},
+        cwd=str(tmp_path),
         env={"PORT": str(port), "GREETING": "hi"},
-        ready_port=port,
         timeout=timeout(10),
     )
     with started(spec) as (group, variables):
@@ -90,14 +102,14 @@ def test_shell_command_with_env_cwd_and_ready_port(tmp_path: Path) -> None:
 
 def test_ready_url_waits_for_the_url_to_accept() -> None:
     port = free_port()
-    spec = ServiceSpec(
-        name="late",
-        command=[
+    spec = service(
+        "late",
+        [
             sys.executable,
             "-c",
             f"import time, runner.server as s; time.sleep(0.3); s.serve_main(['--port', '{port}'])",
         ],
-        ready_url=f"ws://localhost:{port}/echo",
+        {"url": f"ws://localhost:{port}/echo"},
         timeout=timeout(10),
     )
     with started(spec), connect(f"ws://127.0.0.1:{port}/echo", open_timeout=timeout()) as ws:
@@ -106,10 +118,10 @@ def test_ready_url_waits_for_the_url_to_accept() -> None:
 
 
 def test_command_that_exits_at_once_is_a_service_error_with_its_output() -> None:
-    spec = ServiceSpec(
-        name="crash",
-        command=[sys.executable, "-c", "import sys; print('boom'); sys.exit(3)"],
-        ready_log="never printed",
+    spec = service(
+        "crash",
+        [sys.executable, "-c", "import sys; print('boom'); sys.exit(3)"],
+        {"log": "never printed"},
         timeout=timeout(10),
     )
     started_at = time.monotonic()
@@ -126,10 +138,10 @@ def test_command_that_exits_at_once_is_a_service_error_with_its_output() -> None
 
 def test_command_never_ready_fails_within_its_timeout() -> None:
     port = free_port()
-    spec = ServiceSpec(
-        name="idle",
-        command=[sys.executable, "-c", "import time; print('idling', flush=True); time.sleep(60)"],
-        ready_port=port,
+    spec = service(
+        "idle",
+        [sys.executable, "-c", "import time; print('idling', flush=True); time.sleep(60)"],
+        {"port": port},
         timeout=0.5,
     )
     group = ServiceGroup([spec])
@@ -146,13 +158,13 @@ def test_command_never_ready_fails_within_its_timeout() -> None:
 
 
 def test_command_that_cannot_be_started_is_a_service_error(tmp_path: Path) -> None:
-    spec = ServiceSpec(name="ghost", command=[str(tmp_path / "no-such-program")])
+    spec = service("ghost", [str(tmp_path / "no-such-program")], {"log": "ready"})
     with pytest.raises(ServiceError, match=r"cannot start .*no-such-program: No such file"):
         ServiceGroup([spec]).start()
 
 
 def test_a_failing_later_service_stops_the_earlier_ones() -> None:
-    crash = ServiceSpec(name="crash", command="exit 1", ready_log="ready")
+    crash = service("crash", "exit 1", {"log": "ready"})
     group = ServiceGroup([SERVE, crash])
     with pytest.raises(ServiceError, match="exited with code 1"):
         group.start()
@@ -166,7 +178,7 @@ def test_stop_kills_the_whole_process_group_even_when_sigterm_is_ignored() -> No
         "sh -c \"trap '' TERM; echo grandchild=\\$\\$; sleep 60\" & "
         "wait"
     )
-    spec = ServiceSpec(name="stubborn", command=script, ready_log=r"grandchild=(?P<grand>\d+)")
+    spec = service("stubborn", script, {"log": r"grandchild=(?P<grand>\d+)"})
     group = ServiceGroup([spec], grace=0.3)
     captures = group.start()
     pids = [group.pid("stubborn"), int(captures["grand"])]
@@ -180,15 +192,15 @@ def test_stop_kills_the_whole_process_group_even_when_sigterm_is_ignored() -> No
 
 
 def test_output_is_bounded_and_keeps_the_last_lines() -> None:
-    spec = ServiceSpec(
-        name="chatty",
-        command=[
+    spec = service(
+        "chatty",
+        [
             sys.executable,
             "-c",
             "for i in range(5000): print(f'line {i:04}')\nprint('ready', flush=True)\n"
             "import time; time.sleep(60)",
         ],
-        ready_log="^ready$",
+        {"log": "^ready$"},
     )
     with ServiceGroup([spec], output_limit=1000) as group:
         group.start()
@@ -199,7 +211,9 @@ def test_output_is_bounded_and_keeps_the_last_lines() -> None:
 
 
 def test_no_ready_condition_means_ready_at_once() -> None:
-    spec = ServiceSpec(name="bg", command=[sys.executable, "-c", "import time; time.sleep(60)"])
+    # The language asks for one condition; the supervisor alone also takes none.
+    written = service("bg", [sys.executable, "-c", "import time; time.sleep(60)"], {"port": 1})
+    spec = written.model_copy(update={"ready": Ready.model_construct()})
     with ServiceGroup([spec]) as group:
         assert group.start() == {}
         assert group.returncode("bg") is None
@@ -211,15 +225,15 @@ def test_duplicate_names_are_refused() -> None:
 
 
 def test_ctrl_c_while_waiting_stops_the_started_services() -> None:
-    spec = ServiceSpec(
-        name="slow",
-        command=[
+    spec = service(
+        "slow",
+        [
             sys.executable,
             "-c",
             "import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); "
             "print('up', flush=True); time.sleep(60)",
         ],
-        ready_log="never",
+        {"log": "never"},
         timeout=timeout(10),
     )
     group = ServiceGroup([spec])
@@ -231,3 +245,24 @@ def test_ctrl_c_while_waiting_stops_the_started_services() -> None:
     finally:
         timer.cancel()
     assert not alive(group.pid("slow"))
+
+
+def test_a_ready_log_that_is_no_regex_is_a_service_error() -> None:
+    # The suite file's models refuse it; a caller who builds the model without them gets this.
+    written = service("odd", [sys.executable, "-c", "pass"], {"log": "ok"})
+    spec = written.model_copy(update={"ready": Ready.model_construct(log="up (")})
+    with pytest.raises(
+        ServiceError, match=r"ready.log is not a valid regular expression: missing \)"
+    ):
+        ServiceGroup([spec]).start()
+
+
+def test_the_readme_example_runs() -> None:
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("From Python, the process supervisor") :]
+    example = re.search(r"```python\n(.*?)```", section, re.DOTALL)
+    assert example is not None
+    namespace: dict[str, Any] = {}
+    exec(compile(example[1], "README.md", "exec"), namespace)
+    assert namespace["captures"]["url"].startswith("ws://127.0.0.1:")
+    assert "listening on" in namespace["services"].output("server")

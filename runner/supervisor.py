@@ -1,10 +1,14 @@
-"""Suite services: commands started before a run, waited for, watched, and stopped after it.
+"""The process supervisor: commands started before a run, waited for, watched, and stopped.
 
 A service is a command (the built-in server, or the user's server under test). `ServiceGroup`
-starts the services of a suite in order, waits until each is ready (a line of its output
-matches a regex, a port or URL accepts connections), captures their output, and stops them: the
-whole process group gets SIGTERM, then SIGKILL after a grace period. Every wait has a deadline,
-so a service that never becomes ready is a `ServiceError`, never a hang.
+starts services in order, waits until each is ready (a line of its output matches a regex, a
+port or URL accepts connections), captures their output, and stops them: the whole process group
+gets SIGTERM, then SIGKILL after a grace period. Every wait has a deadline, so a service that
+never becomes ready is a `ServiceError`, never a hang.
+
+What a service is comes from the suite file's model, `runner.scenario.Service`, rendered; this
+module only reads it, through the `SupervisedService` protocol, and knows nothing of templates
+or files (the executor's `suite_services` renders the models and turns all this into events).
 
 Services run in a session of their own, so a Ctrl-C in the terminal reaches wsrun only; wsrun
 then stops them (the caller calls `ServiceGroup.stop`, or leaves its `with` block).
@@ -23,16 +27,14 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import IO, NoReturn
+from typing import IO, NoReturn, Protocol
 from urllib.parse import urlsplit
 
 from runner.errors import ServiceError
 
-__all__ = ["DEFAULT_GRACE", "OUTPUT_LIMIT", "ServiceGroup", "ServiceSpec"]
+__all__ = ["DEFAULT_GRACE", "OUTPUT_LIMIT", "ReadyCondition", "ServiceGroup", "SupervisedService"]
 
 #: Seconds between SIGTERM and SIGKILL when services stop.
 DEFAULT_GRACE = 5.0
@@ -45,9 +47,25 @@ _KILL_WAIT = 5.0
 _DEFAULT_PORTS = {"ws": 80, "http": 80, "wss": 443, "https": 443}
 
 
-@dataclass(frozen=True)
-class ServiceSpec:
-    """One service of a suite.
+class ReadyCondition(Protocol):
+    """When a service counts as ready: every condition that is not None holds.
+
+    Attributes:
+        port: This port of localhost accepts TCP connections.
+        url: The host and port of this URL accept TCP connections.
+        log: A line of output matches this regex (searched); its named groups become captures.
+    """
+
+    @property
+    def port(self) -> int | None: ...
+    @property
+    def url(self) -> str | None: ...
+    @property
+    def log(self) -> str | None: ...
+
+
+class SupervisedService(Protocol):
+    """What the supervisor reads of a service; `runner.scenario.Service`, rendered, is one.
 
     Attributes:
         name: The service's name, used in messages and to look up its output.
@@ -55,23 +73,22 @@ class ServiceSpec:
             ``wsrun`` runs this wsrun (same interpreter and version).
         cwd: The working directory of the command.
         env: Variables added to (or overriding) wsrun's environment.
-        ready_port: Ready once this port of localhost accepts TCP connections.
-        ready_url: Ready once the host and port of this URL accept TCP connections.
-        ready_log: Ready once a line of output matches this regex (searched); its named groups
-            become captures.
+        ready: When the service is ready.
         timeout: Seconds to wait for readiness.
-        provides: Templates the caller renders with the captures; not used here.
     """
 
-    name: str
-    command: list[str] | str
-    cwd: Path = Path()
-    env: dict[str, str] = field(default_factory=dict)
-    ready_port: int | None = None
-    ready_url: str | None = None
-    ready_log: str | None = None
-    timeout: float = 10.0
-    provides: dict[str, str] = field(default_factory=dict)
+    @property
+    def name(self) -> str: ...
+    @property
+    def command(self) -> Sequence[str] | str: ...
+    @property
+    def cwd(self) -> str: ...
+    @property
+    def env(self) -> Mapping[str, str]: ...
+    @property
+    def ready(self) -> ReadyCondition: ...
+    @property
+    def timeout(self) -> float: ...
 
 
 class ServiceGroup:
@@ -79,36 +96,36 @@ class ServiceGroup:
 
     Use it as a context manager so that the services stop after a failure or a Ctrl-C::
 
-        with ServiceGroup(specs) as services:
-            variables = services.start()
+        with ServiceGroup(services) as group:
+            variables = group.start()
             ...
 
     Args:
-        specs: The services, started in this order (and stopped in the reverse order).
+        services: The services, started in this order (and stopped in the reverse order).
         grace: Seconds between SIGTERM and SIGKILL when stopping.
         output_limit: The most output kept per service, in characters.
     """
 
     def __init__(
         self,
-        specs: Sequence[ServiceSpec],
+        services: Sequence[SupervisedService],
         *,
         grace: float = DEFAULT_GRACE,
         output_limit: int = OUTPUT_LIMIT,
     ) -> None:
-        names = [spec.name for spec in specs]
+        names = [service.name for service in services]
         if len(set(names)) != len(names):
             raise ValueError(f"service names must be unique, found {names}")
-        self.specs = tuple(specs)
+        self.services = tuple(services)
         self.grace = grace
         self.output_limit = output_limit
-        self._services: dict[str, _Service] = {}
+        self._running: dict[str, _Running] = {}
 
     def start(self) -> dict[str, str]:
         """Start every service and wait until each is ready; return all their captures.
 
-        The captures are the named groups of each `ready_log` match, plus ``port`` for a
-        `ready_port`; a later service's capture replaces an earlier one of the same name (see
+        The captures are the named groups of each `ready.log` match, plus ``port`` for a
+        `ready.port`; a later service's capture replaces an earlier one of the same name (see
         `captures()` for one service's own). On any failure, the services already started are
         stopped before the exception propagates.
 
@@ -116,13 +133,13 @@ class ServiceGroup:
             ServiceError: A command cannot be started, exits before it is ready, or is not
                 ready within its timeout; `output` holds what it printed.
         """
-        if self._services:
+        if self._running:
             raise RuntimeError("services are already started")
         variables: dict[str, str] = {}
         try:
-            for spec in self.specs:
-                service = self._services[spec.name] = _Service(spec, self.output_limit)
-                variables.update(service.start())
+            for service in self.services:
+                running = self._running[service.name] = _Running(service, self.output_limit)
+                variables.update(running.start())
         except BaseException:
             self.stop()
             raise
@@ -130,24 +147,24 @@ class ServiceGroup:
 
     def captures(self, name: str) -> dict[str, str]:
         """What service `name` provided when it became ready."""
-        return dict(self._service(name).captures)
+        return dict(self._started(name).captures)
 
     def output(self, name: str) -> str:
         """The stdout and stderr of service `name` so far (the last `output_limit` characters)."""
-        return self._service(name).output.text()
+        return self._started(name).output.text()
 
     def returncode(self, name: str) -> int | None:
         """The exit status of service `name`, or None while it runs."""
-        return self._service(name).process.poll()
+        return self._started(name).process.poll()
 
     def pid(self, name: str) -> int:
         """The process id of service `name`, which is also its process group id."""
-        return self._service(name).process.pid
+        return self._started(name).process.pid
 
     def stop(self) -> None:
         """Stop every started service, last started first; idempotent."""
-        for service in reversed(self._services.values()):
-            service.stop(self.grace)
+        for running in reversed(self._running.values()):
+            running.stop(self.grace)
 
     def __enter__(self) -> ServiceGroup:
         return self
@@ -160,19 +177,20 @@ class ServiceGroup:
     ) -> None:
         self.stop()
 
-    def _service(self, name: str) -> _Service:
+    def _started(self, name: str) -> _Running:
         try:
-            return self._services[name]
+            return self._running[name]
         except KeyError:
             raise KeyError(f"no started service named {name!r}") from None
 
 
-class _Service:
-    """One running command: its process, its output, and what it provided."""
+class _Running:
+    """One started command: its process, its output, and what it provided."""
 
-    def __init__(self, spec: ServiceSpec, output_limit: int) -> None:
-        self.spec = spec
-        self.pattern = re.compile(spec.ready_log) if spec.ready_log is not None else None
+    def __init__(self, service: SupervisedService, output_limit: int) -> None:
+        self.service = service
+        self.ready = service.ready
+        self.pattern = _compile(service.name, self.ready.log)
         self.output = _Output(self.pattern, output_limit)
         self.captures: dict[str, str] = {}
         self._process: subprocess.Popen[bytes] | None = None
@@ -181,21 +199,22 @@ class _Service:
     @property
     def process(self) -> subprocess.Popen[bytes]:
         if self._process is None:
-            raise RuntimeError(f"service {self.spec.name!r} did not start")
+            raise RuntimeError(f"service {self.service.name!r} did not start")
         return self._process
 
     def start(self) -> dict[str, str]:
-        self._process = _spawn(self.spec)
+        self._process = _spawn(self.service)
         assert self._process.stdout is not None  # stdout=PIPE
-        self.output.read(self._process.stdout, f"wsrun-service-{self.spec.name}")
+        self.output.read(self._process.stdout, f"wsrun-service-{self.service.name}")
         self._wait_ready()
         self.captures = dict(self.output.match or {})
-        if self.spec.ready_port is not None:
-            self.captures["port"] = str(self.spec.ready_port)
+        if self.ready.port is not None:
+            self.captures["port"] = str(self.ready.port)
         return self.captures
 
     def _wait_ready(self) -> None:
-        deadline = time.monotonic() + self.spec.timeout
+        timeout = self.service.timeout
+        deadline = time.monotonic() + timeout
         while not self._ready(deadline):
             code = self.process.poll()
             if code is not None:
@@ -203,31 +222,31 @@ class _Service:
                 self._fail(f"exited with code {code} before it was ready")
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                self._fail(f"not ready within {self.spec.timeout:g}s")
+                self._fail(f"not ready within {timeout:g}s")
             self.output.wait(min(_POLL, remaining))
 
     def _ready(self, deadline: float) -> bool:
-        spec = self.spec
+        ready = self.ready
         if self.pattern is not None and self.output.match is None:
             return False
-        if spec.ready_port is not None and not _accepts("localhost", spec.ready_port, deadline):
+        if ready.port is not None and not _accepts("localhost", ready.port, deadline):
             return False
-        return spec.ready_url is None or _accepts(*_address(spec.ready_url), deadline)
+        return ready.url is None or _accepts(*_address(ready.url), deadline)
 
     def _fail(self, what: str) -> NoReturn:
         raise ServiceError(
-            self.spec.name, f"{what}; waited for {self._conditions()}", self.output.text()
+            self.service.name, f"{what}; waited for {self._conditions()}", self.output.text()
         )
 
     def _conditions(self) -> str:
-        spec = self.spec
+        ready = self.ready
         waits = []
-        if spec.ready_log is not None:
-            waits.append(f"a line of output matching {spec.ready_log!r}")
-        if spec.ready_port is not None:
-            waits.append(f"port {spec.ready_port} to accept connections")
-        if spec.ready_url is not None:
-            waits.append(f"{spec.ready_url} to accept connections")
+        if ready.log is not None:
+            waits.append(f"a line of output matching {ready.log!r}")
+        if ready.port is not None:
+            waits.append(f"port {ready.port} to accept connections")
+        if ready.url is not None:
+            waits.append(f"{ready.url} to accept connections")
         return " and ".join(waits) or "nothing"
 
     def stop(self, grace: float) -> None:
@@ -312,18 +331,29 @@ def _lines(stream: IO[bytes]) -> Iterator[bytes]:
         yield line
 
 
-def _spawn(spec: ServiceSpec) -> subprocess.Popen[bytes]:
-    """Start the command of `spec` in a new session, its stdout and stderr in one pipe."""
-    shell = isinstance(spec.command, str)
-    args = spec.command if isinstance(spec.command, str) else _argv(spec.command)
+def _compile(name: str, log: str | None) -> re.Pattern[str] | None:
+    """The `ready.log` regex (the suite file's models have checked it; a caller may not have)."""
+    if log is None:
+        return None
+    try:
+        return re.compile(log)
+    except re.error as exc:
+        raise ServiceError(name, f"ready.log is not a valid regular expression: {exc}") from exc
+
+
+def _spawn(service: SupervisedService) -> subprocess.Popen[bytes]:
+    """Start the command of `service` in a new session, its stdout and stderr in one pipe."""
+    command = service.command
+    shell = isinstance(command, str)
+    args = command if isinstance(command, str) else _argv(command)
     if not args:
-        raise ServiceError(spec.name, "command is empty")
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", **spec.env}
+        raise ServiceError(service.name, "command is empty")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **service.env}
     try:
         return subprocess.Popen(
             args,
             shell=shell,
-            cwd=spec.cwd,
+            cwd=service.cwd,
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -331,17 +361,18 @@ def _spawn(spec: ServiceSpec) -> subprocess.Popen[bytes]:
             start_new_session=True,  # its own process group, which stop() signals as a whole
         )
     except OSError as exc:
-        shown = args if shell else shlex.join(args)
-        raise ServiceError(spec.name, f"cannot start {shown}: {exc.strerror or exc}") from exc
+        shown = args if isinstance(args, str) else shlex.join(args)
+        raise ServiceError(service.name, f"cannot start {shown}: {exc.strerror or exc}") from exc
 
 
-def _argv(command: list[str]) -> list[str]:
+def _argv(command: Sequence[str]) -> list[str]:
     """`command`, with a leading ``wsrun`` replaced by this interpreter running this wsrun."""
-    if command[:1] != ["wsrun"]:
-        return list(command)
-    if command[1:2] == ["serve"]:  # the server directly: starts faster, needs no CLI
-        return [sys.executable, "-m", "runner.server", *command[2:]]
-    return [sys.executable, "-m", "runner", *command[1:]]
+    args = list(command)
+    if args[:1] != ["wsrun"]:
+        return args
+    if args[1:2] == ["serve"]:  # the server directly: starts faster, needs no CLI
+        return [sys.executable, "-m", "runner.server", *args[2:]]
+    return [sys.executable, "-m", "runner", *args[1:]]
 
 
 def _accepts(host: str, port: int, deadline: float) -> bool:

@@ -1,0 +1,167 @@
+"""The suite's services, seen from the executor: rendered, started, stopped, and told as events.
+
+Each `Service` of the suite file is rendered with the suite's variables (its command, env and
+ready port and url; the model checks the result again) and handed, as it is, to the process
+supervisor (`runner.supervisor`). Once they are ready, each service's `provides` templates are
+filled in with what it captured (a port, a URL) and become variables of every scenario. Their
+output goes into events, so reporters show it on failure and keep it in the reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from runner.errors import Location, ScenarioError, ServiceError
+from runner.events import Event, ServiceOutput, ServiceStarted, ServiceStopped
+from runner.executor.clock import Clock
+from runner.scenario import Service, SuiteFile, render
+from runner.scenario.fields import RENDERED
+from runner.supervisor import ServiceGroup
+
+__all__ = ["SuiteServices", "render_service"]
+
+
+class SuiteServices:
+    """The services of one run (none when there is no suite file, or it declares none)."""
+
+    def __init__(
+        self, suite_file: SuiteFile | None, clock: Clock, emit: Callable[[Event], None]
+    ) -> None:
+        self.services: list[Service] = list(suite_file.services) if suite_file else []
+        self.suite_vars: dict[str, Any] = dict(suite_file.vars) if suite_file else {}
+        self.clock = clock
+        self.emit = emit
+        self._group: ServiceGroup | None = None
+
+    def start(self) -> dict[str, Any]:
+        """Start every service; return the variables they provide.
+
+        Raises:
+            ServiceError: a service could not be rendered or did not start; its output (if it
+                ran) has been emitted.
+        """
+        if not self.services:
+            return {}
+        try:
+            self._group = ServiceGroup([self._rendered(s) for s in self.services])
+            self._group.start()
+        except ServiceError as error:
+            self._did_not_start(error)
+            raise
+        return self._provided(self._group)
+
+    def _rendered(self, service: Service) -> Service:
+        try:
+            return render_service(service, self.suite_vars)
+        except ScenarioError as error:
+            raise ServiceError(service.name, str(error)) from error
+
+    def _did_not_start(self, error: ServiceError) -> None:
+        self.emit(
+            ServiceOutput(
+                at=self.clock.now(),
+                service=error.name,
+                output=error.output,
+                reason=f"did not start: {error.message}",
+            )
+        )
+
+    def _provided(self, group: ServiceGroup) -> dict[str, Any]:
+        """Each service's `provides`, rendered from its own captures (two may capture `url`)."""
+        provided: dict[str, Any] = {}
+        for service in self.services:
+            variables = {**self.suite_vars, **group.captures(service.name)}
+            values = {
+                key: render(value, variables, service.location)
+                for key, value in service.provides.items()
+            }
+            provided.update(values)
+            self.emit(
+                ServiceStarted(
+                    at=self.clock.now(),
+                    service=service.name,
+                    provides={k: str(v) for k, v in values.items()},
+                )
+            )
+        return provided
+
+    def show_output(self, reason: str) -> None:
+        """Emit what each service printed so far (after a scenario failed)."""
+        for service in self.services:
+            output = self._output(service.name)
+            if output:
+                self.emit(
+                    ServiceOutput(
+                        at=self.clock.now(), service=service.name, output=output, reason=reason
+                    )
+                )
+
+    def stop(self) -> None:
+        """Stop every service (after the run, a failure or Ctrl-C) and emit their output."""
+        if self._group is None:
+            return
+        try:
+            self._group.stop()
+        finally:
+            for service in self.services:
+                output = self._output(service.name)
+                self.emit(ServiceStopped(at=self.clock.now(), service=service.name, output=output))
+            self._group = None
+
+    def _output(self, name: str) -> str:
+        """What service `name` printed; empty when it never started."""
+        if self._group is None:
+            return ""
+        try:
+            return self._group.output(name)
+        except KeyError:
+            return ""
+
+
+def render_service(service: Service, variables: Mapping[str, Any]) -> Service:
+    """A copy of `service` with its command, env, ready port and ready url rendered.
+
+    `cwd`, `ready.log` and `provides` stay as written (`provides` is rendered from the captures,
+    once the service is ready). Numbers in the command and env become strings.
+
+    Raises:
+        ScenarioError: at the service's location, for an unknown variable or a rendered value
+            of the wrong type (``ready: {port: ${p}}`` where p is "abc").
+    """
+    ready = service.ready
+    written = {"command": service.command, "env": service.env, "port": ready.port, "url": ready.url}
+    rendered = render(written, variables, service.location)
+    command = rendered["command"]
+    data = {
+        **service.model_dump(warnings=False),  # a templated int is still a string here
+        "command": command if isinstance(command, str) else [_text(arg) for arg in command],
+        "env": {name: _text(value) for name, value in rendered["env"].items()},
+        "ready": {
+            **ready.model_dump(warnings=False),
+            "port": rendered["port"],
+            "url": rendered["url"],
+        },
+    }
+    try:
+        result = Service.model_validate(data, strict=False, context=RENDERED)
+    except ValidationError as exc:
+        raise _rendered_error(exc, service.location) from exc
+    result.location = service.location
+    return result
+
+
+def _rendered_error(exc: ValidationError, location: Location) -> ScenarioError:
+    """The first error of a rendered service, worded like those of rendered steps."""
+    first = exc.errors(include_url=False)[0]
+    where = ".".join(str(part) for part in first["loc"])
+    message = str(first["msg"]).removeprefix("Value error, ").lower()
+    return ScenarioError(f"{where}: {message} once rendered", location, found=repr(first["input"]))
+
+
+def _text(value: Any) -> Any:
+    """A number as a string (``--port ${port}``); anything else as rendered, for the model."""
+    is_number = isinstance(value, int | float) and not isinstance(value, bool)
+    return str(value) if is_number else value
