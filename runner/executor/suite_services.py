@@ -9,7 +9,8 @@ output goes into events, so reporters show it on failure and keep it in the repo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from pydantic import ValidationError
@@ -48,16 +49,14 @@ class SuiteServices:
         try:
             self._group = ServiceGroup([self._rendered(s) for s in self.services])
             self._group.start()
+            return self._provided(self._group)
         except ServiceError as error:
             self._did_not_start(error)
             raise
-        return self._provided(self._group)
 
     def _rendered(self, service: Service) -> Service:
-        try:
+        with _as_service_error(service):
             return render_service(service, self.suite_vars)
-        except ScenarioError as error:
-            raise ServiceError(service.name, str(error)) from error
 
     def _did_not_start(self, error: ServiceError) -> None:
         self.emit(
@@ -74,10 +73,8 @@ class SuiteServices:
         provided: dict[str, Any] = {}
         for service in self.services:
             variables = {**self.suite_vars, **group.captures(service.name)}
-            values = {
-                key: render(value, variables, service.location)
-                for key, value in service.provides.items()
-            }
+            with _as_service_error(service):
+                values = render(service.provides, variables, service.location)
             provided.update(values)
             self.emit(
                 ServiceStarted(
@@ -119,6 +116,15 @@ class SuiteServices:
             return self._group.output(name)
         except KeyError:
             return ""
+
+
+@contextmanager
+def _as_service_error(service: Service) -> Iterator[None]:
+    """A template of `service` that fails to render means the service cannot start."""
+    try:
+        yield
+    except ScenarioError as error:
+        raise ServiceError(service.name, str(error)) from error
 
 
 def render_service(service: Service, variables: Mapping[str, Any]) -> Service:

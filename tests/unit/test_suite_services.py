@@ -1,7 +1,8 @@
-"""The suite's services before any process starts: rendering the models, and refusing them."""
+"""The suite's services: rendering the models, and refusing what cannot be rendered (no sockets)."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,19 @@ def test_a_service_that_cannot_be_rendered_does_not_start(tmp_path: Path) -> Non
     assert isinstance(output, ServiceOutput)
     assert output.reason == "did not start: wsrun-suite.yaml:3:5: unknown variable 'nope'"
     services.stop()  # nothing started: nothing to stop, no event
+
+
+def test_provides_that_cannot_be_rendered_stop_the_run_cleanly(tmp_path: Path) -> None:
+    up = [sys.executable, "-c", "print('up', flush=True); import time; time.sleep(60)"]
+    model = declared(command=up, provides={"who": "${me}"})
+    events: list[Event] = []
+    services = SuiteServices(SuiteFile(tmp_path / "s.yaml", {}, [model]), Clock(), events.append)
+    try:
+        with pytest.raises(ServiceError, match="unknown variable 'me'"):
+            services.start()
+    finally:
+        services.stop()
+    assert [type(e).__name__ for e in events] == ["ServiceOutput", "ServiceStopped"]
 
 
 def test_no_suite_file_means_no_services() -> None:
