@@ -3,22 +3,29 @@
 `main(argv)` returns an `ExitCode` and never calls `sys.exit`, so tests can drive it in-process
 with a console of their own; `entry()` is the console script. Heavy modules (rich, pydantic, the
 client core) are imported inside the commands, so that ``wsrun --version`` starts fast.
+
+A reporter that fails during a run (a closed pipe on stdout, a bug) is disabled by the event bus;
+the run goes on with the same verdicts, every other report is written, and then the failure is
+printed to stderr, in plain text, and `wsrun` exits 3.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import traceback
 from collections.abc import Sequence
+from dataclasses import dataclass
 from enum import IntEnum
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from runner import __version__
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from runner.events import Status
+    from runner.events import EventBus, ListenerFailure, Status
     from runner.report import Reporter
 
 __all__ = ["ExitCode", "build_parser", "entry", "main"]
@@ -32,7 +39,7 @@ class ExitCode(IntEnum):
     OK = 0  # every scenario passed (validate: every file is valid)
     FAILED = 1  # a scenario failed
     USAGE = 2  # invalid input: bad arguments, a scenario file with errors, nothing selected
-    INTERNAL = 3  # wsrun itself failed, or a suite service did not start
+    INTERNAL = 3  # wsrun itself failed (a reporter included), or a suite service did not start
     INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
 
 
@@ -103,7 +110,7 @@ def _add_run(run: argparse.ArgumentParser) -> None:
         "--timeout",
         type=_duration,
         metavar="DURATION",
-        help="the longest one scenario may run (e.g. 30s); none by default",
+        help="the longest one scenario may run (e.g. 250ms, 30s, 1m, 1h); none by default",
     )
     verbosity = run.add_mutually_exclusive_group()
     verbosity.add_argument(
@@ -130,23 +137,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0}
-
-
 def _duration(text: str) -> float:
-    number, unit = text, "s"
-    for suffix in ("ms", "s", "m"):
-        if text.endswith(suffix):
-            number, unit = text[: -len(suffix)], suffix
-            break
+    """A duration in the scenarios' own grammar (`parse_duration`), above 0."""
+    from runner.scenario.fields import parse_duration  # pydantic: only when the option is given
+
     try:
-        value = float(number) * _UNITS[unit]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a duration such as 500ms, 2s or 1m, found {text!r}"
-        ) from None
+        value = float(parse_duration(text))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
     if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive duration, found {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a duration above 0, found {text!r}")
     return value
 
 
@@ -169,13 +169,27 @@ def parse_vars(pairs: Sequence[str]) -> dict[str, str]:
     return result
 
 
-def make_console(no_color: bool) -> Console:
-    """The one console of a run: colours on a terminal, plain when piped or with --no-color."""
+def make_console(no_color: bool, file: IO[str] | None = None) -> Console:
+    """The one console of a run: colours on a terminal, plain when piped or with --no-color.
+
+    On a closed pipe (``wsrun ... | head``) it goes quiet and raises the `BrokenPipeError`,
+    where rich's own console would raise `SystemExit` and redirect stdout; the console reporter
+    then fails like any other reporter, and the run goes on.
+
+    Args:
+        no_color: plain output.
+        file: where to print (default: stdout).
+    """
     from rich.console import Console
 
+    class _PipeAwareConsole(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True  # print nothing more to a closed pipe
+            raise  # the BrokenPipeError rich is handling: it calls this in its `except`
+
     if no_color:
-        return Console(color_system=None, highlight=False, emoji=False)
-    return Console(highlight=False, emoji=False)
+        return _PipeAwareConsole(file=file, color_system=None, highlight=False, emoji=False)
+    return _PipeAwareConsole(file=file, highlight=False, emoji=False)
 
 
 def main(argv: Sequence[str] | None = None, console: Console | None = None) -> int:
@@ -205,8 +219,14 @@ def main(argv: Sequence[str] | None = None, console: Console | None = None) -> i
     except KeyboardInterrupt:
         console.print("interrupted", style="yellow")
         return ExitCode.INTERRUPTED
+    except BrokenPipeError:  # stdout closed early (`wsrun schema | head`); a run's is contained
+        print_errors(["wsrun: error: the output was closed before its end (broken pipe)"])
+        return ExitCode.INTERNAL
     except Exception:  # a bug in wsrun: show it whole, exit 3
-        console.print_exception()
+        if console.quiet:  # its output is a closed pipe: the traceback goes to stderr
+            print_errors([traceback.format_exc()])
+        else:
+            console.print_exception()
         return ExitCode.INTERNAL
 
 
@@ -225,17 +245,19 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     suite, scenarios = _load(args, console)
     if suite is None:
         return ExitCode.USAGE
-    reporters = _reporters(args, console)
+    outputs = _outputs(args, console)
     bus = EventBus()
-    for reporter in reporters:
-        bus.subscribe(reporter)
+    for output in outputs:
+        bus.subscribe(output.reporter)
     options = RunOptions(jobs=args.jobs, fail_fast=args.fail_fast, timeout=args.timeout)
     status = None
     try:
         status = run_suite(suite, scenarios, options, bus.emit)
     finally:
-        written = _close_all(reporters, console)
-    return exit_code_of(status) if written else ExitCode.INTERNAL
+        problems = _finish(outputs, bus)
+        print_errors(problems)  # after every report that could be written was written
+    code = exit_code_of(status)  # a reporter's failure does not hide a Ctrl-C
+    return ExitCode.INTERNAL if problems and code is not ExitCode.INTERRUPTED else code
 
 
 def _load(args: argparse.Namespace, console: Console) -> tuple[Any, list[Any]]:
@@ -271,32 +293,76 @@ def _check_report_paths(args: argparse.Namespace) -> None:
             raise UsageError(f"{option} {path}: the folder {folder} does not exist")
 
 
-def _reporters(args: argparse.Namespace, console: Console) -> list[Reporter]:
+@dataclass(frozen=True)
+class _Output:
+    """A reporter of the run, named for error messages; `file` is the report it writes."""
+
+    name: str
+    reporter: Reporter
+    file: str | None = None
+
+
+def _outputs(args: argparse.Namespace, console: Console) -> list[_Output]:
     from runner.report.console import NORMAL, QUIET, VERBOSE, ConsoleReporter
 
     verbosity = QUIET if args.quiet else VERBOSE if args.verbose else NORMAL
-    reporters: list[Reporter] = [ConsoleReporter(console, verbosity, args.jobs)]
+    outputs = [_Output("the console reporter", ConsoleReporter(console, verbosity, args.jobs))]
     if args.json_report:
         from runner.report.json_report import JsonReporter
 
-        reporters.append(JsonReporter(args.json_report))
+        outputs.append(_Output("the JSON report", JsonReporter(args.json_report), args.json_report))
     if args.junit_xml:
         from runner.report.junit import JunitReporter
 
-        reporters.append(JunitReporter(args.junit_xml))
-    return reporters
+        outputs.append(_Output("the JUnit report", JunitReporter(args.junit_xml), args.junit_xml))
+    return outputs
 
 
-def _close_all(reporters: list[Reporter], console: Console) -> bool:
-    """Close every reporter, even if one fails; False when a report could not be written."""
-    written = True
-    for reporter in reporters:
-        try:
-            reporter.close()
-        except OSError as error:
-            console.print(f"wsrun: error: cannot write a report: {error}", markup=False)
-            written = False
-    return written
+def _finish(outputs: list[_Output], bus: EventBus) -> list[str]:
+    """Close every reporter that did not fail, even if closing one fails; return the problems.
+
+    A reporter that failed during the run is not closed: its report would lack the events it
+    missed, and a report that looks whole but is not is worse than none.
+    """
+    failures = bus.failures
+    problems = []
+    for output in outputs:
+        failure = next((f for f in failures if f.listener is output.reporter), None)
+        problem = _close(output) if failure is None else _failed_during_run(output, failure)
+        if problem is not None:
+            problems.append(problem)
+    return problems
+
+
+def _close(output: _Output) -> str | None:
+    try:
+        output.reporter.close()
+    except OSError as error:  # the file system refused: say so, no traceback
+        return f"wsrun: error: cannot write {output.name} to {output.file}: {error}"
+    except Exception:
+        return f"wsrun: internal error: {output.name} failed on close\n{traceback.format_exc()}"
+    return None
+
+
+def _failed_during_run(output: _Output, failure: ListenerFailure) -> str:
+    where = f" ({output.file}, not written)" if output.file else ""
+    return (
+        f"wsrun: internal error: {output.name}{where} failed on a {failure.event.type} event "
+        f"and got no more events; the run went on without it\n{failure.traceback}"
+    )
+
+
+def print_errors(texts: Sequence[str]) -> None:
+    """Print `texts` to stderr, plain, never through a console: stdout may be what failed.
+
+    When stderr is a closed pipe too, nothing more can be told; the exit code still says it.
+    """
+    try:
+        for text in texts:
+            sys.stderr.write(text.rstrip("\n") + "\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):  # ValueError: stderr was closed
+        return
 
 
 def _serve(argv: list[str]) -> int:
@@ -353,4 +419,21 @@ def exit_code_of(status: Status | None) -> ExitCode:
 
 def entry() -> None:
     """The `wsrun` console script."""
-    sys.exit(main())
+    code = main()
+    _release_closed_pipes()
+    sys.exit(code)
+
+
+def _release_closed_pipes() -> None:
+    """Point stdout or stderr at /dev/null when it is a closed pipe (``wsrun ... | head``).
+
+    Otherwise the interpreter's own last flush fails again, prints "Exception ignored" and turns
+    the exit code into 120 (Python docs, signal module, "Note on SIGPIPE").
+    """
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except OSError:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, stream.fileno())
+            os.close(devnull)

@@ -3,11 +3,14 @@
 The executor emits these; reporters (console, JSON, JUnit) subscribe to an `EventBus` and render
 them. Nothing renders by parsing logs. Every event carries `at`, seconds since the run started on
 the monotonic clock; events of one scenario carry its `scenario` index (its position in the run).
+A listener that raises is contained by the bus: it gets no more events, and its failure is kept
+(`EventBus.failures`) for the CLI to report; the run and the other listeners go on.
 """
 
 from __future__ import annotations
 
 import threading
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -23,6 +26,7 @@ __all__ = [
     "FrameReceived",
     "FrameSent",
     "Listener",
+    "ListenerFailure",
     "RunEnded",
     "RunStarted",
     "ScenarioEnded",
@@ -275,24 +279,65 @@ class ErrorOccurred(Event):
 Listener = Callable[[Event], None]
 
 
+@dataclass(frozen=True, slots=True)
+class ListenerFailure:
+    """A listener that raised: the bus stopped calling it.
+
+    Attributes:
+        listener: the listener that raised.
+        event: the event it was given when it raised.
+        error: what it raised.
+        traceback: `error` with its traceback, formatted as Python prints it.
+    """
+
+    listener: Listener
+    event: Event
+    error: BaseException
+    traceback: str
+
+
 class EventBus:
     """Delivers each event to every listener, one event at a time, in the order emitted.
 
     Scenarios running on several threads emit concurrently; a lock keeps each listener's view
-    sequential, so reporters need no locking of their own.
+    sequential, so reporters need no locking of their own. A listener that raises is disabled
+    under that same lock, so it misses nothing before its failure and sees nothing after it,
+    and every other listener still gets every event: a reporter that fails (a closed pipe on
+    stdout, a bug) never changes what the run does or what the other reporters see.
     """
 
     def __init__(self) -> None:
         self._listeners: list[Listener] = []
+        self._failures: list[ListenerFailure] = []
         self._lock = threading.Lock()
 
     def subscribe(self, listener: Listener) -> None:
-        """Add a listener; it sees every event emitted from now on."""
+        """Add a listener; it sees every event emitted from now on, until it raises."""
         with self._lock:
             self._listeners.append(listener)
 
     def emit(self, event: Event) -> None:
-        """Deliver `event` to every listener, in subscription order."""
+        """Deliver `event` to every listener, in subscription order; never raises for them.
+
+        SystemExit is contained too: rich's console raises it on a broken pipe, and a reporter
+        must not end a run (least of all from a connection's thread). Ctrl-C still propagates.
+        """
         with self._lock:
             for listener in self._listeners:
-                listener(event)
+                try:
+                    listener(event)
+                except (Exception, SystemExit) as error:
+                    self._disable(listener, event, error)
+
+    @property
+    def failures(self) -> tuple[ListenerFailure, ...]:
+        """The listeners that raised, in the order they failed."""
+        with self._lock:
+            return tuple(self._failures)
+
+    def _disable(self, listener: Listener, event: Event, error: BaseException) -> None:
+        # Called under the lock, from the loop over `_listeners`: rebind the list, do not
+        # mutate the one being iterated.
+        self._listeners = [item for item in self._listeners if item is not listener]
+        text = "".join(traceback.format_exception(error))
+        self._failures.append(ListenerFailure(listener, event, error, text))

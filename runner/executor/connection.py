@@ -2,6 +2,13 @@
 
 Every listener is registered before `connect`, so the inbox holds every message from the moment
 the connection opens. Listeners run on the connection's own thread; they only record and emit.
+
+Each listener emits its event before it records what the steps read (the inbox's message, close
+or error), and records it even when emitting raised. The event goes first to keep a connection's
+events in order: once a message is in the inbox, the step it settles can end (and the next steps
+run and emit) on this thread inside `Inbox.put`, or on the scenario's thread at once; its event
+must come before theirs. The record goes in a ``finally`` so that no emitter, however broken,
+can make a step miss a message or a close (`EventBus` already contains failing reporters).
 """
 
 from __future__ import annotations
@@ -87,38 +94,44 @@ class Connection:
     def _on_message(self, _err: object, data: str | bytes) -> None:
         at = self.clock.now()
         self._note("received", data, at)
-        self.emit(FrameReceived(at=at, scenario=self.scenario, conn=self.name, data=data))
-        self.inbox.put(Message(at, data))  # may run the scenario's next steps, on this thread
+        try:
+            self.emit(FrameReceived(at=at, scenario=self.scenario, conn=self.name, data=data))
+        finally:
+            self.inbox.put(Message(at, data))  # may run the scenario's next steps, on this thread
 
     def _on_close(self, _err: object, value: CloseResult) -> None:
         at = self.clock.now()
         self._note("close", f"{value.code} {value.reason}".rstrip(), at)
-        self.emit(
-            ConnectionClosed(
-                at=at,
-                scenario=self.scenario,
-                conn=self.name,
-                code=value.code,
-                reason=value.reason,
-                was_clean=value.was_clean,
+        try:
+            self.emit(
+                ConnectionClosed(
+                    at=at,
+                    scenario=self.scenario,
+                    conn=self.name,
+                    code=value.code,
+                    reason=value.reason,
+                    was_clean=value.was_clean,
+                )
             )
-        )
-        self.inbox.set_closed(value)
+        finally:
+            self.inbox.set_closed(value)  # may end a waiting step, on this thread
 
     def _on_error(self, err: BusinessError) -> None:
         at = self.clock.now()
         self._note("error", f"{err.code} {err.message}", at)
-        self.emit(
-            ErrorOccurred(
-                at=at,
-                scenario=self.scenario,
-                conn=self.name,
-                code=err.code,
-                message=err.message,
-                data=err.data,
+        try:
+            self.emit(
+                ErrorOccurred(
+                    at=at,
+                    scenario=self.scenario,
+                    conn=self.name,
+                    code=err.code,
+                    message=err.message,
+                    data=err.data,
+                )
             )
-        )
-        self.inbox.set_error(err)
+        finally:
+            self.inbox.set_error(err)  # wakes the scenario's thread
 
     # -- actions: the scenario's thread ------------------------------------------------------
 

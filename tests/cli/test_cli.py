@@ -14,6 +14,7 @@ from io import StringIO
 from pathlib import Path
 
 import jsonschema
+import pytest
 from rich.console import Console
 
 from runner.cli import ExitCode, main
@@ -252,9 +253,12 @@ def test_ctrl_c_exits_130_and_writes_the_reports(tmp_path: Path) -> None:
     assert error is not None and "interrupted" in (error.get("message") or "")
 
 
-def test_a_report_that_cannot_be_written_exits_3(tmp_path: Path) -> None:
+def test_a_report_that_cannot_be_written_exits_3(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     write(tmp_path, ok=PASSING)
     (tmp_path / "taken").mkdir()  # a folder where the report file should go
+    junit = tmp_path / "junit.xml"
     with websockets_server(echo) as server:
         code, out = cli(
             str(tmp_path / "ok.yaml"),
@@ -262,9 +266,15 @@ def test_a_report_that_cannot_be_written_exits_3(tmp_path: Path) -> None:
             f"url={url_of(server)}",
             "--json-report",
             str(tmp_path / "taken"),
+            "--junit-xml",
+            str(junit),
         )
     assert code == ExitCode.INTERNAL
-    assert "cannot write a report" in out
+    assert "PASSED: 1 passed" in out  # the verdict is unchanged
+    err = capsys.readouterr().err
+    assert err.startswith(f"wsrun: error: cannot write the JSON report to {tmp_path / 'taken'}: ")
+    assert "Traceback" not in err  # the file system refused: no bug to show
+    assert junit.exists()  # the other report is written
 
 
 def test_piped_output_is_plain_and_a_refused_connection_exits_1(tmp_path: Path) -> None:
