@@ -10,8 +10,10 @@ status = run_suite(suite, select(suite.scenarios, "chat", []), RunOptions(jobs=4
 ```
 
 Modules: `clock` (deadlines), `inbox` (a connection's waiting messages), `connection` (one
-WebSocket and its listeners), `steps` (one function per step kind), `scenario_run` (one
-scenario), `suite_run` (services, the thread pool, Ctrl-C), `selection` (``-k``, ``--tag``).
+WebSocket and its listeners), `step_registry` (one runner per step model, `Outcome`, `Wait`),
+`steps` and `expect` (the runners), `context` (what a scenario's steps share), `scenario_run`
+(one scenario), `suite_services` (the suite's services, as events), `suite_run` (services, the
+thread pool, Ctrl-C), `selection` (``-k``, ``--tag``).
 """
 
 from runner.executor.selection import KeywordError, select

@@ -9,20 +9,18 @@ output goes into events, so reporters show it on failure and keep it in the repo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from pydantic import ValidationError
-
-from runner.errors import Location, ScenarioError, ServiceError
+from runner.errors import ScenarioError, ServiceError
 from runner.events import Event, ServiceOutput, ServiceStarted, ServiceStopped
 from runner.executor.clock import Clock
 from runner.scenario import Service, SuiteFile, render
-from runner.scenario.fields import RENDERED
+from runner.scenario.rendering import render_service
 from runner.supervisor import ServiceGroup
 
-__all__ = ["SuiteServices", "render_service"]
+__all__ = ["SuiteServices"]
 
 
 class SuiteServices:
@@ -125,49 +123,3 @@ def _as_service_error(service: Service) -> Iterator[None]:
         yield
     except ScenarioError as error:
         raise ServiceError(service.name, str(error)) from error
-
-
-def render_service(service: Service, variables: Mapping[str, Any]) -> Service:
-    """A copy of `service` with its command, env, ready port and ready url rendered.
-
-    `cwd`, `ready.log` and `provides` stay as written (`provides` is rendered from the captures,
-    once the service is ready). Numbers in the command and env become strings.
-
-    Raises:
-        ScenarioError: at the service's location, for an unknown variable or a rendered value
-            of the wrong type (``ready: {port: ${p}}`` where p is "abc").
-    """
-    ready = service.ready
-    written = {"command": service.command, "env": service.env, "port": ready.port, "url": ready.url}
-    rendered = render(written, variables, service.location)
-    command = rendered["command"]
-    data = {
-        **service.model_dump(warnings=False),  # a templated int is still a string here
-        "command": command if isinstance(command, str) else [_text(arg) for arg in command],
-        "env": {name: _text(value) for name, value in rendered["env"].items()},
-        "ready": {
-            **ready.model_dump(warnings=False),
-            "port": rendered["port"],
-            "url": rendered["url"],
-        },
-    }
-    try:
-        result = Service.model_validate(data, strict=False, context=RENDERED)
-    except ValidationError as exc:
-        raise _rendered_error(exc, service.location) from exc
-    result.location = service.location
-    return result
-
-
-def _rendered_error(exc: ValidationError, location: Location) -> ScenarioError:
-    """The first error of a rendered service, worded like those of rendered steps."""
-    first = exc.errors(include_url=False)[0]
-    where = ".".join(str(part) for part in first["loc"])
-    message = str(first["msg"]).removeprefix("Value error, ").lower()
-    return ScenarioError(f"{where}: {message} once rendered", location, found=repr(first["input"]))
-
-
-def _text(value: Any) -> Any:
-    """A number as a string (``--port ${port}``); anything else as rendered, for the model."""
-    is_number = isinstance(value, int | float) and not isinstance(value, bool)
-    return str(value) if is_number else value

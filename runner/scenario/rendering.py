@@ -14,10 +14,17 @@ from pydantic import ValidationError
 
 from runner.errors import Location, ScenarioError
 from runner.scenario.fields import RENDERED
+from runner.scenario.files import Service
 from runner.scenario.steps import ConnectStep, RunStep
 from runner.scenario.templates import TemplateSyntaxError, references, render
 
-__all__ = ["dependencies", "render_step", "render_variables", "variable_order"]
+__all__ = [
+    "dependencies",
+    "render_service",
+    "render_step",
+    "render_variables",
+    "variable_order",
+]
 
 StepT = TypeVar("StepT", bound=RunStep)
 _STATIC = ("kind", "conn")
@@ -55,6 +62,44 @@ def _rendered_error(exc: ValidationError, location: Location) -> ScenarioError:
     return ScenarioError(
         f"{where}: {message.lower()} once rendered", location, found=repr(first["input"])
     )
+
+
+def render_service(service: Service, variables: Mapping[str, Any]) -> Service:
+    """A copy of `service` with its command, env, ready port and ready url rendered.
+
+    `cwd`, `ready.log` and `provides` stay as written (`provides` is rendered from the captures,
+    once the service is ready). Numbers in the command and env become strings.
+
+    Raises:
+        ScenarioError: at the service's location, for an unknown variable or a rendered value
+            of the wrong type (``ready: {port: ${p}}`` where p is "abc").
+    """
+    ready = service.ready
+    written = {"command": service.command, "env": service.env, "port": ready.port, "url": ready.url}
+    rendered = render(written, variables, service.location)
+    command = rendered["command"]
+    data = {
+        **service.model_dump(warnings=False),  # a templated int is still a string here
+        "command": command if isinstance(command, str) else [_text(arg) for arg in command],
+        "env": {name: _text(value) for name, value in rendered["env"].items()},
+        "ready": {
+            **ready.model_dump(warnings=False),
+            "port": rendered["port"],
+            "url": rendered["url"],
+        },
+    }
+    try:
+        result = Service.model_validate(data, strict=False, context=RENDERED)
+    except ValidationError as exc:
+        raise _rendered_error(exc, service.location) from exc
+    result.location = service.location
+    return result
+
+
+def _text(value: Any) -> Any:
+    """A number as a string (``--port ${port}``); anything else as rendered, for the model."""
+    is_number = isinstance(value, int | float) and not isinstance(value, bool)
+    return str(value) if is_number else value
 
 
 def dependencies(value: Any) -> set[str]:

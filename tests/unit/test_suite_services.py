@@ -11,8 +11,9 @@ import pytest
 from runner.errors import Location, ScenarioError, ServiceError
 from runner.events import Event, ServiceOutput
 from runner.executor.clock import Clock
-from runner.executor.suite_services import SuiteServices, render_service
+from runner.executor.suite_services import SuiteServices
 from runner.scenario import Service, SuiteFile
+from runner.scenario.rendering import render_service
 
 WHERE = Location("wsrun-suite.yaml", 3, 5)
 
