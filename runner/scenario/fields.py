@@ -55,7 +55,7 @@ class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, validate_by_name=False)
 
 
-def parse_duration(value: Any) -> Any:
+def parse_duration(value: Any) -> float:
     """`250ms`, `2s`, `1m`, `1h`, or a number of seconds → float seconds.
 
     Raises:
