@@ -280,18 +280,21 @@ class MatcherSource(Protocol):
 class Matcher:
     """A compiled matcher: every check must hold. `description` says what it expects."""
 
-    def __init__(self, written: Sequence[Written[Any]]) -> None:
-        self.written = tuple(written)
-        self.checks = [item.kind.build(item.value) for item in self.written]
+    def __init__(self, source: MatcherSource) -> None:
+        # Only the source is kept, not its list of matchers: one compiled matcher per step is
+        # alive for the whole run, and every object more per step slows the garbage collector.
+        self._source = source
+        self.checks = [item.kind.build(item.value) for item in source.written_matchers()]
 
     @property
     def description(self) -> str:
         """What the matcher expects, for a person (built only when a failure shows it)."""
-        return ", ".join(item.kind.describe(item.value) for item in self.written)
+        written = self._source.written_matchers()
+        return ", ".join(item.kind.describe(item.value) for item in written)
 
     def diff(self, payload: str | bytes) -> str | None:
         """The first diff a matcher of this one offers for a message that did not match."""
-        for item in self.written:
+        for item in self._source.written_matchers():
             if item.kind.diff is not None and (found := item.kind.diff(item.value, payload)):
                 return found
         return None
@@ -316,7 +319,7 @@ def compile_matcher(source: MatcherSource) -> Matcher:
         ValueError: when a regular expression, JSONPath or binary value is invalid (possible
             only once templates have been rendered into them).
     """
-    return Matcher(source.written_matchers())
+    return Matcher(source)
 
 
 def _hex(data: bytes) -> str:

@@ -57,9 +57,10 @@ class ScenarioContext:
         Raises:
             ScenarioError: an unset environment variable, or a rendered value of the wrong type.
         """
-        if self._is_plain(step):
-            return step
-        return render_step(step, self.variables)
+        plain = self._plain.get(id(step))
+        if plain is None:
+            plain = self._plain[id(step)] = not _has_template(step)
+        return step if plain else render_step(step, self.variables)
 
     def rendered_rule(self, rule: IgnoreRule, where: Location | None) -> IgnoreRule:
         """An `ignore` rule with its templates filled in (errors point at `where`)."""

@@ -1,8 +1,8 @@
 """The runner of `expect`: wait for a message that matches, then save what the step asks for.
 
 The step returns an `ExpectWait`: it takes a matching message that is waiting already, or
-parks a `Waiter` in the connection's inbox, which the connection's thread settles with the next
-message that matches (or the close, or a message that breaks ``next: true``).
+parks itself (a `Waiter`) in the connection's inbox, which the connection's thread settles with
+the next message that matches (or the close, or a message that breaks ``next: true``).
 """
 
 from __future__ import annotations
@@ -26,8 +26,9 @@ def run_expect(ctx: ScenarioContext, step: ExpectStep) -> ExpectWait:
     return ExpectWait(ctx, step)
 
 
-class ExpectWait(Wait):
-    """An expect step's wait: its rendered matchers, noise rules, deadline and result."""
+class ExpectWait(Wait, Waiter):
+    """An expect step's wait, and its waiter in the inbox: its rendered matchers, noise rules,
+    deadline and result."""
 
     def __init__(self, ctx: ScenarioContext, step: ExpectStep) -> None:
         self.ctx = ctx
@@ -36,15 +37,12 @@ class ExpectWait(Wait):
         self.spec = spec = ctx.rendered(step)
         self.matcher: Matcher = ctx.matcher(step, spec)
         self.noise = ctx.compile_ignore(spec.ignore, step.location) if spec.ignore else []
-        self.deadline = ctx.deadline(spec.timeout)
-        self.waiter: Waiter[ExpectWait] = Waiter(
-            self._judge, self.deadline, first_only=spec.next, context=self
-        )
+        Waiter.__init__(self, ctx.deadline(spec.timeout), first_only=spec.next)
         self._taken: MatchResult | None = None
         self._outcome: Message | NoMatch | None = None
         self._on_settle: Callable[[Wait], None] | None = None
 
-    def _judge(self, message: Message) -> Verdict:
+    def judge(self, message: Message) -> Verdict:
         result = self.matcher.match(message.data)
         if result.ok:
             self._taken = result
@@ -55,9 +53,8 @@ class ExpectWait(Wait):
 
     def begin(self, on_settle: Callable[[Wait], None]) -> bool:
         self._on_settle = on_settle
-        self.waiter.on_settle = _settled
         try:
-            message = self.conn.inbox.take_or_wait(self.waiter)
+            message = self.conn.inbox.take_or_wait(self)
         except NoMatch as miss:
             self._outcome = miss
             return True
@@ -66,8 +63,7 @@ class ExpectWait(Wait):
         self._outcome = message
         return True
 
-    def settled(self, outcome: Message | NoMatch) -> None:
-        """On the thread that settled the waiter: keep the outcome and hand the step on."""
+    def settle(self, outcome: Message | NoMatch) -> None:
         self._outcome = outcome
         if self._on_settle is not None:
             self._on_settle(self)
@@ -81,10 +77,10 @@ class ExpectWait(Wait):
         return self._latencies(outcome)
 
     def cancel(self) -> bool:
-        return self.conn.inbox.cancel(self.waiter)
+        return self.conn.inbox.cancel(self)
 
     def timed_out(self) -> Exception:
-        return self._failed(NoMatch("timeout", self.waiter.closest))
+        return self._failed(NoMatch("timeout", self.closest))
 
     def _save(self, message: Message, captures: dict[str, object]) -> None:
         ctx, spec = self.ctx, self.spec
@@ -117,10 +113,6 @@ class ExpectWait(Wait):
             reason=closest.reason if closest else None,
             diff=self.matcher.diff(closest.message.data) if closest else None,
         )
-
-
-def _settled(waiter: Waiter[ExpectWait], outcome: Message | NoMatch) -> None:
-    waiter.context.settled(outcome)
 
 
 def _close_detail(conn: Connection) -> str:

@@ -15,9 +15,8 @@ deadline, or on Ctrl-C).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
 
 from runner.client import BusinessError, CloseResult
 from runner.executor.clock import POLL, Deadline, Interrupted
@@ -61,36 +60,32 @@ class NoMatch(Exception):
         super().__init__(why)
 
 
-_C = TypeVar("_C")
+class Waiter(ABC):
+    """A step waiting on an inbox: a subclass judges each message and takes the outcome.
 
-
-class Waiter(Generic[_C]):
-    """A step waiting on an inbox (an expect step's `ExpectWait` is its context).
+    An expect step's `ExpectWait` is one. The inbox settles a waiter once (the connection's
+    thread, with the matching `Message` or a `NoMatch`), unless it was cancelled first. A
+    subclass keeps its state in itself rather than in callbacks: a waiter that referred back to
+    its step through a closure would make a reference cycle per step, left to the cyclic
+    garbage collector, whose passes over a long scenario's models cost more than the step.
 
     Args:
-        judge: decides about each message.
         deadline: when the step gives up (the scenario's thread enforces it).
         first_only: the oldest waiting message that is not noise must match (``next: true``).
-        on_settle: called on the connection's thread with the matching `Message` or a
-            `NoMatch`, once, unless the waiter was cancelled first.
-        context: what the waiting step needs to finish (for `on_settle`).
     """
 
-    def __init__(
-        self,
-        judge: Callable[[Message], Verdict],
-        deadline: Deadline,
-        *,
-        first_only: bool = False,
-        on_settle: Callable[[Waiter[_C], Message | NoMatch], None] | None = None,
-        context: _C,
-    ) -> None:
-        self.judge = judge
+    def __init__(self, deadline: Deadline, *, first_only: bool = False) -> None:
         self.deadline = deadline
         self.first_only = first_only
-        self.on_settle = on_settle
-        self.context = context
         self.closest: Closest | None = None
+
+    @abstractmethod
+    def judge(self, message: Message) -> Verdict:
+        """What the step thinks of one message."""
+
+    @abstractmethod
+    def settle(self, outcome: Message | NoMatch) -> None:
+        """Take the outcome, on the thread that settled the waiter."""
 
     def consider(self, message: Message) -> Verdict:
         """Judge one message and remember the closest miss."""
@@ -101,11 +96,6 @@ class Waiter(Generic[_C]):
                 self.closest = Closest(message, verdict.reason, verdict.score)
         return verdict
 
-    def settle(self, outcome: Message | NoMatch) -> None:
-        """Hand the outcome to `on_settle` (on the thread that settled the waiter)."""
-        if self.on_settle is not None:
-            self.on_settle(self, outcome)
-
 
 class Inbox:
     """The messages of one connection that no step has taken yet, oldest first."""
@@ -114,7 +104,7 @@ class Inbox:
         self._stop = stop
         self._cond = threading.Condition()
         self._waiting: list[Message] = []
-        self._waiter: Waiter[Any] | None = None
+        self._waiter: Waiter | None = None
         self.closed: CloseResult | None = None
         self.error: BusinessError | None = None
 
@@ -128,7 +118,7 @@ class Inbox:
         if settled is not None:
             settled[0].settle(settled[1])
 
-    def _offer(self, message: Message) -> tuple[Waiter[Any], Message | NoMatch] | None:
+    def _offer(self, message: Message) -> tuple[Waiter, Message | NoMatch] | None:
         waiter = self._waiter
         if waiter is None:
             self._waiting.append(message)
@@ -161,7 +151,7 @@ class Inbox:
 
     # -- the step's side -------------------------------------------------------------------------
 
-    def take_or_wait(self, waiter: Waiter[Any]) -> Message | None:
+    def take_or_wait(self, waiter: Waiter) -> Message | None:
         """Take the first waiting message `waiter` accepts; if none, leave `waiter` waiting.
 
         Returns the message, or None when the waiter now waits (it will be settled or
@@ -188,7 +178,7 @@ class Inbox:
             self._waiter = waiter
             return None
 
-    def cancel(self, waiter: Waiter[Any]) -> bool:
+    def cancel(self, waiter: Waiter) -> bool:
         """Withdraw `waiter` unless it was settled already; True when this call removed it."""
         with self._cond:
             if self._waiter is not waiter:

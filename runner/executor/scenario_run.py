@@ -167,7 +167,7 @@ class ScenarioRunner:
             check_stop(self.ctx.stop)
             self._begin(self._pos, step)
             result = runner.run(self.ctx, step)
-            if isinstance(result, Wait):
+            if not isinstance(result, Outcome):  # a Wait (Outcome is the cheaper isinstance)
                 self._watch(result)
                 if not result.begin(self._settled):
                     return _PARKED  # from here on, the wait's settler runs the steps

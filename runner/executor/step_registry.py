@@ -49,7 +49,7 @@ class Wait(ABC):
     it (which then calls `on_settle`), or the scenario's thread when `cancel` returns True.
     """
 
-    deadline: Deadline
+    deadline: Deadline  # set by the subclass
 
     @abstractmethod
     def begin(self, on_settle: Callable[[Wait], None]) -> bool:
@@ -101,7 +101,7 @@ def runs(model: type[_S], *, inline: bool = False) -> Callable[[StepRun[_S]], St
 
 def runner_for(step: StepModel) -> Runner[StepModel]:
     """The runner of a step's model."""
-    return cast(Runner[StepModel], _RUNNERS[type(step)])
+    return cast("Runner[StepModel]", _RUNNERS[type(step)])
 
 
 def registered_runners() -> dict[type[StepModel], Runner[Any]]:

@@ -38,6 +38,7 @@ __all__ = [
 NOWHERE = Location("<unknown>", 1, 1)
 
 _REGISTRY: dict[str, type[StepModel]] = {}
+_SYNONYMS: dict[str, str] = {}  # synonym -> kind, kept with the registry
 
 
 class StepModel(Model):
@@ -82,6 +83,7 @@ class StepModel(Model):
             raise TypeError(f"step kind {name!r} of {cls.__name__} is declared twice or is no str")
         _check_spelling(cls, name)
         _REGISTRY[name] = cls
+        _SYNONYMS.update(dict.fromkeys(cls.synonyms, name))
 
 
 def _check_spelling(model: type[StepModel], name: str) -> None:
@@ -89,7 +91,7 @@ def _check_spelling(model: type[StepModel], name: str) -> None:
         raise TypeError(f"step kind {name!r}: shorthand {model.shorthand!r} is not a field")
     if (model.shorthand is None) != (model.shorthand_schema is None):
         raise TypeError(f"step kind {name!r}: a shorthand needs its schema, and only then")
-    taken = set(_REGISTRY) | set(synonyms())
+    taken = set(_REGISTRY) | set(_SYNONYMS)
     clash = [word for word in (name, *model.synonyms) if word in taken]
     if clash:
         raise TypeError(f"step kind {name!r}: {clash[0]!r} already names a kind")
@@ -107,9 +109,9 @@ def kind_names() -> tuple[str, ...]:
 
 def synonyms() -> dict[str, str]:
     """Every synonym and the kind it names."""
-    return {word: name for name, model in _REGISTRY.items() for word in model.synonyms}
+    return dict(_SYNONYMS)
 
 
 def step_model(key: str) -> type[StepModel] | None:
     """The model of the kind that `key` names (a kind or a synonym), None if none does."""
-    return _REGISTRY.get(synonyms().get(key, key))
+    return _REGISTRY.get(_SYNONYMS.get(key, key))

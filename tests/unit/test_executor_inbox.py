@@ -11,17 +11,25 @@ from runner.executor.clock import Deadline
 from runner.executor.inbox import Inbox, Message, NoMatch, Verdict, Waiter
 
 
-def equals(text: str) -> Waiter[None]:
+class Equals(Waiter):
     """A waiter for a message equal to `text` (a closer miss shares a longer prefix)."""
 
-    def judge(message: Message) -> Verdict:
+    def __init__(self, text: str) -> None:
+        super().__init__(Deadline.after(1.0))
+        self.text = text
+
+    def judge(self, message: Message) -> Verdict:
+        text = self.text
         ok = message.data == text
         score = sum(a == b for a, b in zip(str(message.data), text, strict=False))
         return Verdict(ok, ignore=message.data == "ping", score=score, reason=f"not {text!r}")
 
-    return Waiter(
-        judge, Deadline.after(1.0), on_settle=lambda w, o: settled.extend((w, o)), context=None
-    )
+    def settle(self, outcome: Message | NoMatch) -> None:
+        settled.extend((self, outcome))
+
+
+def equals(text: str) -> Waiter:
+    return Equals(text)
 
 
 settled: list[object] = []
@@ -34,7 +42,7 @@ def filled(*texts: str) -> Inbox:
     return inbox
 
 
-def outcome_of(waiter: Waiter[None]) -> object:
+def outcome_of(waiter: Waiter) -> object:
     """What `waiter` was settled with (on the thread that settled it)."""
     found = [o for w, o in zip(settled[::2], settled[1::2], strict=True) if w is waiter]
     return found[-1] if found else None
