@@ -1,4 +1,5 @@
-"""The runner of `expect`: wait for a message that matches, then save what the step asks for.
+"""The runners of `expect` (wait for a message that matches, then save what the step asks for)
+and `expect_none` (no message may match for a while).
 
 The step returns an `ExpectWait`: it takes a matching message that is waiting already, or
 parks itself (a `Waiter`) in the connection's inbox, which the connection's thread settles with
@@ -9,15 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from runner.executor.clock import Deadline
 from runner.executor.connection import Connection
 from runner.executor.context import ScenarioContext
-from runner.executor.failures import StepFailed
+from runner.executor.failures import ConnectionFailed, StepFailed
 from runner.executor.inbox import Message, NoMatch, Verdict, Waiter
 from runner.executor.step_registry import Outcome, Wait, runs
 from runner.matching import Matcher, MatchResult, extract_saves
-from runner.scenario.steps import ExpectStep
+from runner.scenario.steps import ExpectNoneStep, ExpectStep
 
-__all__ = ["ExpectWait", "run_expect"]
+__all__ = ["ExpectNoneWait", "ExpectWait", "run_expect", "run_expect_none"]
 
 
 @runs(ExpectStep, inline=True)
@@ -79,8 +81,8 @@ class ExpectWait(Wait, Waiter):
     def cancel(self) -> bool:
         return self.conn.inbox.cancel(self)
 
-    def timed_out(self) -> Exception:
-        return self._failed(NoMatch("timeout", self.closest))
+    def expired(self) -> Outcome:
+        raise self._failed(NoMatch("timeout", self.closest))
 
     def _save(self, message: Message, captures: dict[str, object]) -> None:
         ctx, spec = self.ctx, self.spec
@@ -123,3 +125,77 @@ def _close_detail(conn: Connection) -> str:
     if error is not None:
         parts.append(f"error {error.code} {error.message}")
     return f" ({'; '.join(parts)})" if parts else ""
+
+
+@runs(ExpectNoneStep, inline=True)
+def run_expect_none(ctx: ScenarioContext, step: ExpectNoneStep) -> ExpectNoneWait:
+    """Watch `step`'s connection for `for`: a message that matches fails the step at once."""
+    return ExpectNoneWait(ctx, step)
+
+
+class ExpectNoneWait(Wait, Waiter):
+    """An expect_none step's watch: it passes when its window ends with no matching message.
+
+    The window is cut short by the scenario's ``--timeout`` too; then the step fails, since
+    it did not watch as long as it says.
+    """
+
+    def __init__(self, ctx: ScenarioContext, step: ExpectNoneStep) -> None:
+        self.ctx = ctx
+        self.conn: Connection = ctx.connection(step)
+        self.start = ctx.clock.now()
+        self.spec = spec = ctx.rendered(step)
+        self.matcher: Matcher = ctx.matcher(step, spec)
+        self.window = Deadline.after(spec.for_)
+        Waiter.__init__(self, self.window.earliest(ctx.limit))
+        self._outcome: Message | NoMatch | None = None
+        self._on_settle: Callable[[Wait], None] | None = None
+
+    def judge(self, message: Message) -> Verdict:
+        return Verdict(self.matcher.match(message.data).ok)
+
+    def begin(self, on_settle: Callable[[Wait], None]) -> bool:
+        self._on_settle = on_settle
+        try:
+            found = self.conn.inbox.take_or_wait(self)
+        except NoMatch as closed:
+            self._outcome = closed
+            return True
+        self._outcome = found
+        return found is not None
+
+    def settle(self, outcome: Message | NoMatch) -> None:
+        self._outcome = outcome
+        if self._on_settle is not None:
+            self._on_settle(self)
+
+    def finish(self) -> Outcome:
+        """Only a matching message or the close settles this wait: both fail the step."""
+        outcome, conn, spec = self._outcome, self.conn, self.spec
+        if isinstance(outcome, Message):
+            after = max(0.0, outcome.at - self.start)
+            raise StepFailed(
+                f"a message on {conn.name!r} matched {after:.3f}s into expect_none "
+                f"(for: {spec.for_:g}s)",
+                spec.location,
+                conn=conn.name,
+                expected=f"no message: {self.matcher.description}",
+                closest=outcome.data,
+            )
+        message = f"the connection {conn.name!r} closed during expect_none{_close_detail(conn)}"
+        raise ConnectionFailed(message, conn.name, spec.location)
+
+    def cancel(self) -> bool:
+        return self.conn.inbox.cancel(self)
+
+    def expired(self) -> Outcome:
+        if not self.window.expired():  # the scenario's --timeout came first
+            watched = self.ctx.clock.now() - self.start
+            raise StepFailed(
+                f"the scenario's --timeout ended expect_none after {watched:.3f}s of its "
+                f"{self.spec.for_:g}s",
+                self.spec.location,
+                conn=self.conn.name,
+                expected=f"no message for {self.spec.for_:g}s: {self.matcher.description}",
+            )
+        return Outcome(conn=self.conn.name)

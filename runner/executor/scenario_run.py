@@ -199,7 +199,15 @@ class ScenarioRunner:
 
     def _await_steps(self) -> None:
         """On the scenario's thread: sleep while connection threads run the steps; enforce the
-        waiting step's deadline and Ctrl-C by cancelling its waiter."""
+        waiting step's deadline and Ctrl-C by cancelling its wait. A wait that expires ends
+        its step here (`Wait.expired`: a failure for most, the pass of ``expect_none``), and
+        the steps go on from this thread."""
+        expired = self._sleep_until_back()
+        if expired is not None:
+            self._passed(expired.expired())
+
+    def _sleep_until_back(self) -> Wait | None:
+        """Sleep until the steps come back (None), or the wait expires (that wait, withdrawn)."""
         with self._cond:
             while not self._back:
                 waiting = self._wait
@@ -209,7 +217,8 @@ class ScenarioRunner:
                 wait = min(POLL, waiting.deadline.remaining())
                 if wait <= 0:
                     if waiting.cancel():
-                        raise waiting.timed_out()
+                        self._wake_at = math.inf
+                        return waiting
                     wait = POLL  # it was settled just in time: its steps go on elsewhere
                 self._wake_at = time.monotonic() + wait
                 self._cond.wait(wait)
@@ -217,6 +226,7 @@ class ScenarioRunner:
             error = self._back.pop()
         if error is not None:
             raise error
+        return None
 
     def _begin(self, index: int, step: StepModel) -> None:
         ctx = self.ctx

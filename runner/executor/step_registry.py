@@ -65,8 +65,9 @@ class Wait(ABC):
         """Withdraw the wait unless it was settled already; True when this call withdrew it."""
 
     @abstractmethod
-    def timed_out(self) -> Exception:
-        """The step's failure when its deadline passed (after a successful `cancel`)."""
+    def expired(self) -> Outcome:
+        """The step's outcome when its deadline passed, after a successful `cancel`: for most
+        steps that is a failure, raised; for one that waits for nothing to happen, its pass."""
 
 
 StepResult = Outcome | Wait

@@ -45,6 +45,7 @@ __all__ = [
     "ConnectStep",
     "ConnectionStep",
     "ExpectCloseStep",
+    "ExpectNoneStep",
     "ExpectStep",
     "IgnoreRule",
     "MatcherFields",
@@ -307,6 +308,23 @@ class ExpectStep(ConnectionStep, MatcherFields):
         self._require_matcher()
         for name, source in self.save.items():
             _check_save(name, source, self.regex)
+        return self
+
+
+class ExpectNoneStep(ConnectionStep, MatcherFields):
+    """Fail as soon as a matching message is waiting or arrives within `for` (others stay)."""
+
+    waits = True
+    kind: Literal["expect_none"] = Field("expect_none", description="the step's kind")
+    for_: TemplatedDuration = Field(
+        alias="for",
+        description="how long no matching message may arrive: 250ms, 1s, ...; the connection "
+        "must stay open that long",
+    )
+
+    @model_validator(mode="after")
+    def _a_matcher(self) -> Self:
+        self._require_matcher()
         return self
 
 

@@ -36,7 +36,16 @@ def test_a_second_runner_for_a_model_is_refused() -> None:
 
 
 def test_the_kinds_in_documentation_order() -> None:
-    assert kind_names() == ("connect", "send", "expect", "close", "expect_close", "sleep", "use")
+    assert kind_names() == (
+        "connect",
+        "send",
+        "expect",
+        "expect_none",
+        "close",
+        "expect_close",
+        "sleep",
+        "use",
+    )
     assert synonyms() == {"expect-message": "expect"}
     assert step_model("expect-message") is step_model("expect")
     assert step_model("exepct") is None
@@ -113,3 +122,16 @@ def test_a_close_reason_over_123_bytes_is_refused() -> None:
     CloseStep.model_validate({"kind": "close", "reason": "é" * 61})
     with pytest.raises(ValueError, match="over 123 UTF-8 bytes"):
         CloseStep.model_validate({"kind": "close", "reason": "é" * 62})
+
+
+def test_the_readme_shows_a_real_step_kind() -> None:
+    root = Path(__file__).resolve().parents[2]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Adding a step kind or a matcher", 1)[1]
+    snippet = section.split("```python\n", 1)[1].split("```", 1)[0]
+    source = "\n".join(
+        (root / "runner" / part).read_text(encoding="utf-8")
+        for part in ("scenario/steps.py", "executor/expect.py")
+    )
+    missing = [line for line in snippet.splitlines() if line.strip() and line not in source]
+    assert missing == []

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from runner.errors import Location
 from runner.scenario import ExpectStep, SendStep, load_suite, validate_paths
+from runner.scenario.kinds import kind_names
 from tests.unit.scenario.helpers import write
 
 AUTH = """
@@ -164,8 +165,8 @@ def test_a_library_alone_is_validated(tmp_path: Path) -> None:
     path = write(tmp_path, "lib.yaml", "blocks:\n  bad name: {steps: [{slep: 1}]}\n")
     assert [str(e).replace(str(tmp_path) + "/", "") for e in validate_paths([path])] == [
         "lib.yaml:2:3: block name 'bad name' is not valid (letters, digits, _ and -)",
-        "lib.yaml:2:23: unknown step kind 'slep'; expected one of connect, send, expect, close, "
-        "expect_close, sleep, use (did you mean 'sleep'?)",
+        f"lib.yaml:2:23: unknown step kind 'slep'; expected one of {', '.join(kind_names())} "
+        "(did you mean 'sleep'?)",
     ]
     path.write_text("blocks: {good: {steps: [{sleep: 0}]}}\n")
     assert load_suite([path]).scenarios == []
