@@ -17,9 +17,47 @@ from runner.executor.failures import ConnectionFailed, StepFailed
 from runner.executor.inbox import Message, NoMatch, Verdict, Waiter
 from runner.executor.step_registry import Outcome, Wait, runs
 from runner.matching import Matcher, MatchResult, extract_saves
-from runner.scenario.steps import ExpectNoneStep, ExpectStep
+from runner.scenario.steps import ConnectionStep, ExpectNoneStep, ExpectStep
 
-__all__ = ["ExpectNoneWait", "ExpectWait", "run_expect", "run_expect_none"]
+__all__ = ["ExpectNoneWait", "ExpectWait", "InboxWait", "run_expect", "run_expect_none"]
+
+
+class InboxWait(Wait, Waiter):
+    """A step that waits on its connection's inbox: it is its own `Waiter` there.
+
+    A subclass judges messages and says what a settled or expired wait means; this class
+    parks it, keeps the outcome the inbox settles it with, and withdraws it.
+    """
+
+    def __init__(
+        self, ctx: ScenarioContext, step: ConnectionStep, deadline: Deadline, *, first_only: bool
+    ) -> None:
+        Waiter.__init__(self, deadline, first_only=first_only)
+        self.ctx = ctx
+        self.conn: Connection = ctx.connection(step)
+        self.start = ctx.clock.now()
+        self.outcome: Message | NoMatch | None = None
+        self._on_settle: Callable[[Wait], None] | None = None
+
+    def begin(self, on_settle: Callable[[Wait], None]) -> bool:
+        self._on_settle = on_settle
+        try:
+            message = self.conn.inbox.take_or_wait(self)
+        except NoMatch as miss:
+            self.outcome = miss
+            return True
+        if message is None:
+            return False  # parked: the connection's thread settles it
+        self.outcome = message
+        return True
+
+    def settle(self, outcome: Message | NoMatch) -> None:
+        self.outcome = outcome
+        if self._on_settle is not None:
+            self._on_settle(self)
+
+    def cancel(self) -> bool:
+        return self.conn.inbox.cancel(self)
 
 
 @runs(ExpectStep, inline=True)
@@ -28,21 +66,15 @@ def run_expect(ctx: ScenarioContext, step: ExpectStep) -> ExpectWait:
     return ExpectWait(ctx, step)
 
 
-class ExpectWait(Wait, Waiter):
-    """An expect step's wait, and its waiter in the inbox: its rendered matchers, noise rules,
-    deadline and result."""
+class ExpectWait(InboxWait):
+    """An expect step's wait: its rendered matchers, noise rules, deadline and result."""
 
     def __init__(self, ctx: ScenarioContext, step: ExpectStep) -> None:
-        self.ctx = ctx
-        self.conn: Connection = ctx.connection(step)
-        self.start = ctx.clock.now()
         self.spec = spec = ctx.rendered(step)
+        super().__init__(ctx, step, ctx.deadline(spec.timeout), first_only=spec.next)
         self.matcher: Matcher = ctx.matcher(step, spec)
         self.noise = ctx.compile_ignore(spec.ignore, step.location) if spec.ignore else []
-        Waiter.__init__(self, ctx.deadline(spec.timeout), first_only=spec.next)
         self._taken: MatchResult | None = None
-        self._outcome: Message | NoMatch | None = None
-        self._on_settle: Callable[[Wait], None] | None = None
 
     def judge(self, message: Message) -> Verdict:
         result = self.matcher.match(message.data)
@@ -53,33 +85,13 @@ class ExpectWait(Wait, Waiter):
             return Verdict(False, ignore=True)
         return Verdict(False, score=result.score, reason=result.reason)
 
-    def begin(self, on_settle: Callable[[Wait], None]) -> bool:
-        self._on_settle = on_settle
-        try:
-            message = self.conn.inbox.take_or_wait(self)
-        except NoMatch as miss:
-            self._outcome = miss
-            return True
-        if message is None:
-            return False  # parked: the connection's thread settles it
-        self._outcome = message
-        return True
-
-    def settle(self, outcome: Message | NoMatch) -> None:
-        self._outcome = outcome
-        if self._on_settle is not None:
-            self._on_settle(self)
-
     def finish(self) -> Outcome:
-        outcome = self._outcome
+        outcome = self.outcome
         if isinstance(outcome, NoMatch):
             raise self._failed(outcome)
         assert outcome is not None and self._taken is not None, "finish before settled"
         self._save(outcome, self._taken.captures)
         return self._latencies(outcome)
-
-    def cancel(self) -> bool:
-        return self.conn.inbox.cancel(self)
 
     def expired(self) -> Outcome:
         raise self._failed(NoMatch("timeout", self.closest))
@@ -133,7 +145,7 @@ def run_expect_none(ctx: ScenarioContext, step: ExpectNoneStep) -> ExpectNoneWai
     return ExpectNoneWait(ctx, step)
 
 
-class ExpectNoneWait(Wait, Waiter):
+class ExpectNoneWait(InboxWait):
     """An expect_none step's watch: it passes when its window ends with no matching message.
 
     The window is cut short by the scenario's ``--timeout`` too; then the step fails, since
@@ -141,37 +153,17 @@ class ExpectNoneWait(Wait, Waiter):
     """
 
     def __init__(self, ctx: ScenarioContext, step: ExpectNoneStep) -> None:
-        self.ctx = ctx
-        self.conn: Connection = ctx.connection(step)
-        self.start = ctx.clock.now()
         self.spec = spec = ctx.rendered(step)
-        self.matcher: Matcher = ctx.matcher(step, spec)
         self.window = Deadline.after(spec.for_)
-        Waiter.__init__(self, self.window.earliest(ctx.limit))
-        self._outcome: Message | NoMatch | None = None
-        self._on_settle: Callable[[Wait], None] | None = None
+        super().__init__(ctx, step, self.window.earliest(ctx.limit), first_only=False)
+        self.matcher: Matcher = ctx.matcher(step, spec)
 
     def judge(self, message: Message) -> Verdict:
         return Verdict(self.matcher.match(message.data).ok)
 
-    def begin(self, on_settle: Callable[[Wait], None]) -> bool:
-        self._on_settle = on_settle
-        try:
-            found = self.conn.inbox.take_or_wait(self)
-        except NoMatch as closed:
-            self._outcome = closed
-            return True
-        self._outcome = found
-        return found is not None
-
-    def settle(self, outcome: Message | NoMatch) -> None:
-        self._outcome = outcome
-        if self._on_settle is not None:
-            self._on_settle(self)
-
     def finish(self) -> Outcome:
         """Only a matching message or the close settles this wait: both fail the step."""
-        outcome, conn, spec = self._outcome, self.conn, self.spec
+        outcome, conn, spec = self.outcome, self.conn, self.spec
         if isinstance(outcome, Message):
             after = max(0.0, outcome.at - self.start)
             raise StepFailed(
@@ -184,9 +176,6 @@ class ExpectNoneWait(Wait, Waiter):
             )
         message = f"the connection {conn.name!r} closed during expect_none{_close_detail(conn)}"
         raise ConnectionFailed(message, conn.name, spec.location)
-
-    def cancel(self) -> bool:
-        return self.conn.inbox.cancel(self)
 
     def expired(self) -> Outcome:
         if not self.window.expired():  # the scenario's --timeout came first

@@ -15,7 +15,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar, cast
+from typing import Generic, TypeVar, cast
 
 from runner.executor.clock import Deadline
 from runner.executor.context import ScenarioContext
@@ -85,7 +85,7 @@ class Runner(Generic[_S]):
     inline: bool = False
 
 
-_RUNNERS: dict[type[StepModel], Runner[Any]] = {}
+_RUNNERS: dict[type[StepModel], Runner[StepModel]] = {}
 
 
 def runs(model: type[_S], *, inline: bool = False) -> Callable[[StepRun[_S]], StepRun[_S]]:
@@ -94,7 +94,8 @@ def runs(model: type[_S], *, inline: bool = False) -> Callable[[StepRun[_S]], St
     def register(run: StepRun[_S]) -> StepRun[_S]:
         if model in _RUNNERS:
             raise TypeError(f"{model.__name__} has a runner already")
-        _RUNNERS[model] = Runner(model, run, inline)
+        # Stored as a runner of any step: `runner_for` hands it only steps of `model`.
+        _RUNNERS[model] = cast("Runner[StepModel]", Runner(model, run, inline))
         return run
 
     return register
@@ -102,9 +103,9 @@ def runs(model: type[_S], *, inline: bool = False) -> Callable[[StepRun[_S]], St
 
 def runner_for(step: StepModel) -> Runner[StepModel]:
     """The runner of a step's model."""
-    return cast("Runner[StepModel]", _RUNNERS[type(step)])
+    return _RUNNERS[type(step)]
 
 
-def registered_runners() -> dict[type[StepModel], Runner[Any]]:
+def registered_runners() -> dict[type[StepModel], Runner[StepModel]]:
     """Every model with its runner (for the test that holds each model to one runner)."""
     return dict(_RUNNERS)

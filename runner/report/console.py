@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 
 from rich.console import Console
 from rich.table import Table
@@ -308,6 +309,7 @@ def _error_lines(error: ScenarioError) -> list[Text]:
     return lines
 
 
+@cache
 def _waits(kind: str) -> bool:
     """Whether steps of `kind` take time on purpose (shown at normal verbosity)."""
     model = step_model(kind)
