@@ -14,11 +14,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import traceback
 from collections.abc import Sequence
-from dataclasses import dataclass
 from enum import IntEnum
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
 from runner import __version__
 
@@ -224,7 +222,7 @@ def main(argv: Sequence[str] | None = None, console: Console | None = None) -> i
         return ExitCode.INTERNAL
     except Exception:  # a bug in wsrun: show it whole, exit 3
         if console.quiet:  # its output is a closed pipe: the traceback goes to stderr
-            print_errors([traceback.format_exc()])
+            print_errors([_traceback()])
         else:
             console.print_exception()
         return ExitCode.INTERNAL
@@ -293,8 +291,7 @@ def _check_report_paths(args: argparse.Namespace) -> None:
             raise UsageError(f"{option} {path}: the folder {folder} does not exist")
 
 
-@dataclass(frozen=True)
-class _Output:
+class _Output(NamedTuple):  # not a dataclass: `wsrun --version` would import dataclasses
     """A reporter of the run, named for error messages; `file` is the report it writes."""
 
     name: str
@@ -340,7 +337,7 @@ def _close(output: _Output) -> str | None:
     except OSError as error:  # the file system refused: say so, no traceback
         return f"wsrun: error: cannot write {output.name} to {output.file}: {error}"
     except Exception:
-        return f"wsrun: internal error: {output.name} failed on close\n{traceback.format_exc()}"
+        return f"wsrun: internal error: {output.name} failed on close\n{_traceback()}"
     return None
 
 
@@ -437,3 +434,10 @@ def _release_closed_pipes() -> None:
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, stream.fileno())
             os.close(devnull)
+
+
+def _traceback() -> str:
+    """The exception being handled, as Python prints it (imported late: it is rarely needed)."""
+    import traceback
+
+    return traceback.format_exc()
