@@ -63,6 +63,7 @@ class Connection:
         self.inbox = Inbox(stop)
         self.transcript: deque[TranscriptEntry] = deque(maxlen=TRANSCRIPT_LENGTH)
         self.last_send_at: float | None = None
+        self.last_sent: str | bytes | None = None  # for `correlate`
         self.opened: OpenResult | None = None
         self.ws: WebSocket = create_websocket()
         self.ws.on("open", self._on_open)
@@ -167,7 +168,7 @@ class Connection:
         if self.ws.ready_state.value != "OPEN":
             raise BusinessError(ErrorCode.OTHER, f"not open ({self.ws.ready_state.value})")
         at = self.clock.now()
-        self.last_send_at = at
+        self.last_send_at, self.last_sent = at, data
         self._note("sent", data, at)
         self.emit(FrameSent(at=at, scenario=self.scenario, conn=self.name, data=data))
         future = self.ws.send(data)
