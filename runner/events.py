@@ -218,6 +218,7 @@ class StepEnded(Event):
     conn: str | None = None
     latency: float | None = None
     latency_from_send: float | None = None
+    note: str | None = None  # how a step that passes either way ended (an optional expect)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -268,6 +268,7 @@ class ScenarioRunner:
                 conn=outcome.conn,
                 latency=outcome.latency,
                 latency_from_send=outcome.latency_from_send,
+                note=outcome.note,
             )
         )
 

@@ -40,6 +40,7 @@ class Outcome:
     conn: str | None = None
     latency: float | None = None
     latency_from_send: float | None = None
+    note: str | None = None
 
 
 class Wait(ABC):

@@ -187,6 +187,8 @@ class ConsoleReporter:
 
     @staticmethod
     def _timing(event: StepEnded) -> str:
+        if event.note is not None:
+            return f"{event.note} ({format_duration(event.duration)})"
         if event.latency is None:
             return format_duration(event.duration)
         text = f"matched in {format_duration(event.latency)}"
