@@ -17,8 +17,10 @@ from runner.client.options import (
     CloseOptions,
     CloseResult,
     ConnectOptions,
+    DeflateOptions,
     OpenResult,
     ProxyOptions,
+    TlsProtocol,
 )
 from runner.client.websocket import ReadyState, WebSocket, create_websocket
 from runner.errors import BusinessError, ErrorCode
@@ -29,10 +31,12 @@ __all__ = [
     "CloseOptions",
     "CloseResult",
     "ConnectOptions",
+    "DeflateOptions",
     "ErrorCode",
     "OpenResult",
     "ProxyOptions",
     "ReadyState",
+    "TlsProtocol",
     "WebSocket",
     "create_websocket",
 ]

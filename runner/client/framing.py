@@ -34,10 +34,11 @@ class _CMaskedFrame(websocket.ABNF):
         return key + _apply_mask(data, key)
 
 
-def make_frame(payload: bytes, opcode: int) -> Any:
-    """One final (FIN) frame carrying `payload`, to be masked when it is formatted."""
+def make_frame(payload: bytes, opcode: int, rsv1: int = 0) -> Any:
+    """One final (FIN) frame carrying `payload`, to be masked when it is formatted; `rsv1` marks
+    a compressed message (RFC 7692 §6)."""
     frame_class = _CMaskedFrame if _apply_mask is not None else websocket.ABNF
-    return frame_class(fin=1, opcode=opcode, data=payload)
+    return frame_class(fin=1, rsv1=rsv1, opcode=opcode, data=payload)
 
 
 class BoundedFrameBuffer(frame_buffer):
@@ -47,6 +48,21 @@ class BoundedFrameBuffer(frame_buffer):
     def __init__(self, recv: Callable[[int], bytes], limit: int) -> None:
         super().__init__(recv, skip_utf8_validation=True)
         self._limit = limit
+        self._rsv = (0, 0, 0)
+
+    def recv_header(self) -> None:
+        # websocket-client's `ABNF.validate` refuses any RSV bit ("rsv is not implemented, yet"):
+        # hide them from it, and hand them back on the frame for `deflate.check_rsv` to judge.
+        super().recv_header()
+        assert self.header is not None
+        fin, rsv1, rsv2, rsv3, *rest = self.header
+        self._rsv = (rsv1, rsv2, rsv3)
+        self.header = (fin, 0, 0, 0, *rest)
+
+    def recv_frame(self) -> Any:
+        frame = super().recv_frame()
+        frame.rsv1, frame.rsv2, frame.rsv3 = self._rsv
+        return frame
 
     def recv_length(self) -> None:
         super().recv_length()

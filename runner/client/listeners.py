@@ -11,8 +11,10 @@ from runner.errors import BusinessError, ErrorCode
 
 __all__ = ["EVENT_TYPES", "Listener", "ListenerRegistry"]
 
-#: The events of `@ohos.net.webSocket` this core emits (`openInfo` is folded into `open`).
-EVENT_TYPES = frozenset({"open", "message", "close", "error", "headerReceive", "dataEnd"})
+#: The events of `@ohos.net.webSocket` this core emits; `openInfo` (API 26) follows `open`.
+EVENT_TYPES = frozenset(
+    {"open", "openInfo", "message", "close", "error", "headerReceive", "dataEnd"}
+)
 
 Listener = Callable[..., Any]
 

@@ -7,9 +7,11 @@ silently ignored.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import IntEnum
 from typing import Any, Literal, TypeAlias
 
 from runner.errors import BusinessError, ErrorCode
@@ -20,9 +22,11 @@ __all__ = [
     "CloseOptions",
     "CloseResult",
     "ConnectOptions",
+    "DeflateOptions",
     "OpenResult",
     "ProxyOptions",
     "ProxySetting",
+    "TlsProtocol",
     "parse_close_options",
     "parse_connect_options",
 ]
@@ -49,6 +53,34 @@ class ProxyOptions:
     exclusion_list: tuple[str, ...] = ()
 
 
+class TlsProtocol(IntEnum):
+    """OpenHarmony's `webSocket.TlsProtocol` (API 26): the lowest TLS version to accept."""
+
+    TLS_V_1_0 = 0
+    TLS_V_1_1 = 1
+    TLS_V_1_2 = 2
+    TLS_V_1_3 = 3
+
+
+@dataclass(frozen=True)
+class DeflateOptions:
+    """The permessage-deflate offer (RFC 7692 §7.1), an extension beyond OpenHarmony.
+
+    Attributes:
+        client_max_window_bits: the largest window this client compresses with (9-15); None
+            offers the parameter without a value, letting the server choose (§7.1.2.2).
+        server_max_window_bits: the largest window the server may compress with (8-15); None
+            leaves it to the server.
+        client_no_context_takeover: compress every message afresh (§7.1.1.2).
+        server_no_context_takeover: ask the server to do the same (§7.1.1.1).
+    """
+
+    client_max_window_bits: int | None = None
+    server_max_window_bits: int | None = None
+    client_no_context_takeover: bool = False
+    server_no_context_takeover: bool = False
+
+
 #: "system" reads the http_proxy/https_proxy/no_proxy environment; "no-proxy" connects directly.
 ProxySetting: TypeAlias = Literal["system", "no-proxy"] | ProxyOptions
 
@@ -70,7 +102,14 @@ class ConnectOptions:
         timeout: seconds that connecting, the handshake, or any single socket operation may take.
         close_timeout: seconds the closing handshake may wait for the peer.
         max_message_size: the largest message accepted, in bytes (larger fails with 1009); 0 means
-            no limit.
+            no limit. With compression, it bounds the inflated size.
+        compression: offer permessage-deflate (RFC 7692) with these parameters; None (the
+            default, like OpenHarmony) offers no extension. "deflate" is `DeflateOptions()`.
+        min_support_tls_protocol: the lowest TLS version accepted for wss (OpenHarmony API 26);
+            None keeps Python's default (TLS 1.2 on current OpenSSL), which 1.0 and 1.1 do not
+            lower.
+        support_origin_port: whether the `Origin` header keeps the URL's port (OpenHarmony API
+            26); by default it is the scheme and host only.
     """
 
     header: Mapping[str, str] = field(default_factory=dict)
@@ -84,6 +123,16 @@ class ConnectOptions:
     timeout: float = 10.0
     close_timeout: float = 5.0
     max_message_size: int = 64 * 1024 * 1024
+    compression: DeflateOptions | Literal["deflate"] | None = None
+    min_support_tls_protocol: TlsProtocol | None = None
+    support_origin_port: bool = False
+
+    @property
+    def deflate(self) -> DeflateOptions | None:
+        """The permessage-deflate offer, or None when compression is off."""
+        if self.compression == "deflate":
+            return DeflateOptions()
+        return self.compression
 
     @property
     def subprotocols(self) -> list[str]:
@@ -103,12 +152,19 @@ class CloseOptions:
 
 @dataclass(frozen=True)
 class OpenResult:
-    """The payload of `open`: the handshake's status line, negotiated subprotocol and headers."""
+    """The payload of `open` and `openInfo`: the handshake's status line, the negotiated
+    subprotocol, the response headers, and the negotiated extensions (beyond OpenHarmony).
+
+    `extensions` names the extensions in use (`("permessage-deflate",)` or empty); `compression`
+    holds the parameters both sides agreed on, after RFC 7692 §7.1's rules.
+    """
 
     status: int
     message: str
     protocol: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    extensions: tuple[str, ...] = ()
+    compression: DeflateOptions | None = None
 
 
 @dataclass(frozen=True)
@@ -196,6 +252,51 @@ def _proxy(value: Any) -> ProxySetting:
     return ProxyOptions(host=host, port=port, exclusion_list=tuple(str(h) for h in exclusions))
 
 
+#: RFC 7692 §7.1.2: window bits are 8 to 15; zlib cannot compress with 8 (madler/zlib#171).
+_WINDOW_BITS = {"client_max_window_bits": 9, "server_max_window_bits": 8}
+_DEFLATE_FLAGS = ("client_no_context_takeover", "server_no_context_takeover")
+
+
+def _compression(value: Any) -> DeflateOptions | None:
+    """`compression`: None, "deflate", a `DeflateOptions`, or a mapping of RFC 7692 parameters."""
+    if value is None or isinstance(value, DeflateOptions):
+        return _checked_deflate(value)
+    if isinstance(value, str):
+        if value != "deflate":
+            raise _bad(f"compression must be 'deflate' or a mapping, got {value!r}")
+        return DeflateOptions()
+    _expect_type("compression", value, Mapping, "'deflate' or a mapping of RFC 7692 parameters")
+    known = (*_WINDOW_BITS, *_DEFLATE_FLAGS)
+    unknown = [key for key in value if key not in known]
+    if unknown:
+        raise _bad(f"unknown compression parameter {unknown[0]!r}; known: {', '.join(known)}")
+    return _checked_deflate(DeflateOptions(**value))
+
+
+def _checked_deflate(options: DeflateOptions | None) -> DeflateOptions | None:
+    if options is None:
+        return None
+    for name, lowest in _WINDOW_BITS.items():
+        bits = getattr(options, name)
+        if bits is None:
+            continue
+        _expect_type(f"compression.{name}", bits, int, "a number of bits")
+        if not lowest <= bits <= 15:
+            raise _bad(f"compression.{name} must be between {lowest} and 15, got {bits}")
+    for name in _DEFLATE_FLAGS:
+        _expect_type(f"compression.{name}", getattr(options, name), bool, "a boolean")
+    return options
+
+
+def _tls_protocol(value: Any) -> TlsProtocol | None:
+    if value is None or isinstance(value, TlsProtocol):
+        return value
+    _expect_type("minSupportTlsProtocol", value, int, "a TlsProtocol (0 to 3)")
+    if value not in set(TlsProtocol):
+        raise _bad(f"minSupportTlsProtocol must be a TlsProtocol (0 to 3), got {value}")
+    return TlsProtocol(value)
+
+
 _PARSERS: dict[str, tuple[str, Any]] = {
     "header": ("header", _header),
     "protocol": ("protocol", lambda v: _expect_type("protocol", v, str, "a string")),
@@ -214,6 +315,12 @@ _PARSERS: dict[str, tuple[str, Any]] = {
         "max_message_size",
         lambda v: _expect_type("maxMessageSize", v, int, "a number of bytes"),
     ),
+    "compression": ("compression", _compression),
+    "minSupportTlsProtocol": ("min_support_tls_protocol", _tls_protocol),
+    "supportOriginPort": (
+        "support_origin_port",
+        lambda v: _expect_type("supportOriginPort", v, bool, "a boolean"),
+    ),
 }
 
 
@@ -222,7 +329,7 @@ def parse_connect_options(options: Any) -> ConnectOptions:
     if options is None:
         return ConnectOptions()
     if isinstance(options, ConnectOptions):
-        return options
+        return _checked_typed(options)
     if not isinstance(options, Mapping):
         raise _bad(f"options must be a mapping or ConnectOptions, got {type(options).__name__}")
     unknown = [key for key in options if key not in _PARSERS]
@@ -231,7 +338,21 @@ def parse_connect_options(options: Any) -> ConnectOptions:
     fields = {_PARSERS[key][0]: _PARSERS[key][1](value) for key, value in options.items()}
     if fields.get("max_message_size", 0) < 0:
         raise _bad("maxMessageSize must not be negative")
-    return ConnectOptions(**fields)
+    return _checked_typed(ConnectOptions(**fields))
+
+
+def _checked_typed(options: ConnectOptions) -> ConnectOptions:
+    """The typed form, with the fields of issue 17 checked as the dict form checks them."""
+    compression = _compression(options.compression)
+    _tls_protocol(options.min_support_tls_protocol)
+    _expect_type("support_origin_port", options.support_origin_port, bool, "a boolean")
+    if compression is not None and any(
+        name.lower() == "sec-websocket-extensions" for name in options.header
+    ):
+        raise _bad("header Sec-WebSocket-Extensions conflicts with compression, which sets it")
+    if compression is options.compression:
+        return options
+    return dataclasses.replace(options, compression=compression)
 
 
 def parse_close_options(options: Any) -> CloseOptions:

@@ -20,9 +20,16 @@ from typing import Any, Protocol
 
 import websocket
 
+from runner.client.deflate import Deflate, Refused, check_rsv, negotiate, offer
 from runner.client.errors_map import handshake_error, is_link_error
 from runner.client.framing import BoundedFrameBuffer, make_frame
-from runner.client.options import CloseResult, ConnectOptions, OpenResult, ProxyOptions
+from runner.client.options import (
+    CloseResult,
+    ConnectOptions,
+    OpenResult,
+    ProxyOptions,
+    TlsProtocol,
+)
 from runner.client.protocol import (
     OP_BINARY,
     OP_CLOSE,
@@ -41,6 +48,7 @@ __all__ = ["Sink", "Transport", "normalize_url"]
 
 ABNORMAL_CLOSURE = 1006  # RFC 6455 §7.4.1: reported, never sent
 NO_STATUS = 1005
+MANDATORY_EXTENSION = 1010
 
 
 class Sink(Protocol):
@@ -135,6 +143,7 @@ class Transport:
         self._next_ping: float | None = None
         self._pong_deadline: float | None = None
         self._poll: Any = None
+        self._deflate: Deflate | None = None  # set when permessage-deflate was negotiated
 
     # -- handshake ---------------------------------------------------------------------------
 
@@ -150,7 +159,7 @@ class Transport:
             self._ws.frame_buffer = BoundedFrameBuffer(
                 self._ws._recv, self.options.max_message_size
             )
-            self._ws.connect(self.url, **_connect_arguments(self.options))
+            self._ws.connect(self.url, **_connect_arguments(self.url, self.options))
         except Exception as exc:
             self.teardown()
             if self._aborted:
@@ -162,8 +171,25 @@ class Transport:
         if refusal is not None:
             self.teardown()
             raise BusinessError(ErrorCode.COMMON, refusal, "101")
+        opened = self._negotiate(headers)
         self._start_timers()
-        return OpenResult(101, "Switching Protocols", self.protocol, headers)
+        return opened
+
+    def _negotiate(self, headers: dict[str, str]) -> OpenResult:
+        offered = self.options.deflate
+        try:
+            agreed = negotiate(offered, headers.get("sec-websocket-extensions", ""))
+        except Refused as refused:
+            if offered is not None:  # the link is open: fail it with 1010 (RFC 6455 §7.4.1)
+                self._write_quietly(_close_payload(MANDATORY_EXTENSION, "bad extension"), OP_CLOSE)
+            self.teardown()
+            raise BusinessError(ErrorCode.COMMON, str(refused), "101") from None
+        if agreed is None:
+            return OpenResult(101, "Switching Protocols", self.protocol, headers)
+        self._deflate, parameters = agreed
+        return OpenResult(
+            101, "Switching Protocols", self.protocol, headers, ("permessage-deflate",), parameters
+        )
 
     def _start_timers(self) -> None:
         sock = self._ws.sock
@@ -223,7 +249,11 @@ class Transport:
     def _write(self, payload: str | bytes, opcode: int) -> None:
         try:
             data = payload.encode("utf-8") if isinstance(payload, str) else payload
-            self._ws.send_frame(make_frame(data, opcode))
+            if self._deflate is not None and opcode < OP_CLOSE:  # RFC 7692 §6.1: every message
+                frame = make_frame(self._deflate.encode(opcode, data), opcode, rsv1=1)
+            else:
+                frame = make_frame(data, opcode)
+            self._ws.send_frame(frame)
         except Exception as exc:
             if not is_link_error(exc):
                 raise
@@ -251,7 +281,11 @@ class Transport:
                 if frame.opcode >= OP_CLOSE:
                     self._on_control(frame.opcode, frame.data)
                     continue
-                message = self._assembler.feed(frame.opcode, frame.fin, frame.data)
+                data = frame.data
+                if self._deflate is not None:
+                    limit = self.options.max_message_size
+                    data = self._deflate.decode(frame.opcode, frame.fin, frame.rsv1, data, limit)
+                message = self._assembler.feed(frame.opcode, frame.fin, data)
                 if message is not None:
                     sink.on_message(message)
         except ProtocolViolation as violation:
@@ -269,6 +303,7 @@ class Transport:
             raise _link_lost(str(exc) or type(exc).__name__) from None
         if frame.mask_value:  # RFC 6455 §5.1: a client fails on a masked frame
             raise ProtocolViolation(PROTOCOL_ERROR, "server sent a masked frame")
+        check_rsv(frame.opcode, frame.rsv1, frame.rsv2, frame.rsv3, self._deflate is not None)
         if frame.opcode >= OP_CLOSE:
             check_control_frame(frame.opcode, frame.fin, len(frame.data))
         return frame
@@ -382,13 +417,11 @@ class Transport:
 
 
 def _refusal(headers: dict[str, str], offered: list[str]) -> str | None:
-    """Why RFC 6455 §4.1 makes the client fail a 101 response with these headers, or None."""
+    """Why RFC 6455 §4.1 makes the client fail a 101 response's subprotocol, or None (its
+    extensions are `deflate.negotiate`'s)."""
     protocol = headers.get("sec-websocket-protocol")
     if protocol is not None and protocol not in offered:
         return f"server chose subprotocol {protocol!r}, not offered"
-    extensions = headers.get("sec-websocket-extensions", "").strip()
-    if extensions:  # this client implements no extension, so it can accept none
-        return f"server chose extensions {extensions!r}, none supported"
     return None
 
 
@@ -398,17 +431,31 @@ def _close_payload(code: int | None, reason: str) -> bytes:
     return code.to_bytes(2, "big") + reason.encode("utf-8")
 
 
-def _connect_arguments(options: ConnectOptions) -> dict[str, Any]:
+def _connect_arguments(url: str, options: ConnectOptions) -> dict[str, Any]:
     headers = dict(options.header)
-    arguments: dict[str, Any] = {"timeout": options.timeout}
+    arguments: dict[str, Any] = {"timeout": options.timeout, "origin": _origin(url, options)}
     for name in list(headers):
         if name.lower() in ("origin", "host"):  # websocket-client sends these itself
             arguments[name.lower()] = headers.pop(name)
     if options.protocol:
         headers["Sec-WebSocket-Protocol"] = ", ".join(options.subprotocols)
+    if options.deflate is not None:
+        headers["Sec-WebSocket-Extensions"] = offer(options.deflate)
     arguments["header"] = [f"{name}: {value}" for name, value in headers.items()]
     arguments.update(_proxy_arguments(options))
     return arguments
+
+
+def _origin(url: str, options: ConnectOptions) -> str:
+    """OpenHarmony's `Origin`: the host alone unless `supportOriginPort` (API 26) asks for the
+    port too (the explicit one, else the scheme's default)."""
+    parts = urllib.parse.urlsplit(url)
+    scheme = "https" if parts.scheme == "wss" else "http"
+    host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname
+    if not options.support_origin_port:
+        return f"{scheme}://{host}"
+    port = parts.port or (443 if parts.scheme == "wss" else 80)
+    return f"{scheme}://{host}:{port}"
 
 
 #: A no_proxy entry that matches no host: websocket-client reads the environment's no_proxy
@@ -432,6 +479,14 @@ def _proxy_arguments(options: ConnectOptions) -> dict[str, Any]:
     return {}  # "system": websocket-client reads http_proxy, https_proxy and no_proxy
 
 
+_TLS_VERSIONS = {
+    TlsProtocol.TLS_V_1_0: ssl.TLSVersion.TLSv1,
+    TlsProtocol.TLS_V_1_1: ssl.TLSVersion.TLSv1_1,
+    TlsProtocol.TLS_V_1_2: ssl.TLSVersion.TLSv1_2,
+    TlsProtocol.TLS_V_1_3: ssl.TLSVersion.TLSv1_3,
+}
+
+
 def _ssl_options(url: str, options: ConnectOptions) -> dict[str, Any]:
     """A verifying TLS context (stricter than OpenHarmony, which skips the host name check)."""
     if not url.startswith("wss:"):
@@ -443,6 +498,10 @@ def _ssl_options(url: str, options: ConnectOptions) -> dict[str, Any]:
     if options.client_cert is not None:
         cert = options.client_cert
         context.load_cert_chain(cert.cert_path, cert.key_path, cert.key_password or None)
+    wanted = options.min_support_tls_protocol
+    minimum = None if wanted is None else _TLS_VERSIONS[wanted]
+    if minimum is not None and minimum > context.minimum_version:  # never lower the default
+        context.minimum_version = minimum
     keylog = os.environ.get("SSLKEYLOGFILE")
     if keylog:
         context.keylog_filename = keylog

@@ -173,6 +173,7 @@ class WebSocket:
             pending, self._pending_close = self._pending_close, None
         self._listeners.emit("headerReceive", dict(opened.headers))
         self._listeners.emit("open", None, opened)
+        self._listeners.emit("openInfo", None, opened)  # OpenHarmony API 26: right after open
         reply.succeed(True)
         if pending is not None:
             self._start_close(pending)

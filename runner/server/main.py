@@ -23,7 +23,8 @@ _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def serve_main(argv: list[str] | None = None) -> int:
-    """Run `wsrun serve [--host H] [--port P] [--tls [--tls-dir DIR]]`; return the exit code.
+    """Run `wsrun serve [--host H] [--port P] [--tls [--tls-dir DIR]] [--compression]`; return
+    the exit code.
 
     Prints one line, ``wsrun test server listening on ws://HOST:PORT`` (with ``--tls``:
     ``wss://HOST:PORT, certificates in DIR``), once the server accepts connections, then serves
@@ -34,20 +35,21 @@ def serve_main(argv: list[str] | None = None) -> int:
     previous = _on_signals(lambda signum, frame: stop.set())
     try:
         if not args.tls:
-            return _serve(TestServer(args.host, args.port), stop)
+            return _serve(TestServer(args.host, args.port, compression=args.compression), stop)
         if args.tls_dir is not None:
-            return _serve_tls(args.host, args.port, Path(args.tls_dir), stop)
+            return _serve_tls(args, Path(args.tls_dir), stop)
         with tempfile.TemporaryDirectory(prefix="wsrun-tls-") as folder:
-            return _serve_tls(args.host, args.port, Path(folder), stop)
+            return _serve_tls(args, Path(folder), stop)
     finally:
         _restore(previous)
 
 
-def _serve_tls(host: str, port: int, folder: Path, stop: threading.Event) -> int:
+def _serve_tls(args: argparse.Namespace, folder: Path, stop: threading.Event) -> int:
     from runner.server.tls import make_server_context
 
-    context = make_server_context(host, folder)
-    return _serve(TestServer(host, port, context), stop, f", certificates in {folder}")
+    context = make_server_context(args.host, folder)
+    server = TestServer(args.host, args.port, context, compression=args.compression)
+    return _serve(server, stop, f", certificates in {folder}")
 
 
 def _serve(server: TestServer, stop: threading.Event, note: str = "") -> int:
@@ -60,6 +62,8 @@ def _serve(server: TestServer, stop: threading.Event, note: str = "") -> int:
         )
         return 2
     try:
+        if server.compression:
+            note += ", permessage-deflate on"
         print(f"wsrun test server listening on {server.url}{note}", flush=True)
         while not stop.is_set():  # woken by the signal handler; bounded for older Pythons
             stop.wait(0.5)
@@ -87,6 +91,11 @@ def _parser() -> argparse.ArgumentParser:
         "to --tls-dir (default: a temporary folder, removed at exit)",
     )
     parser.add_argument("--tls-dir", help="the folder for ca.pem, client.pem and client.key")
+    parser.add_argument(
+        "--compression",
+        action="store_true",
+        help="accept permessage-deflate (RFC 7692) when a client offers it (default: off)",
+    )
     return parser
 
 

@@ -33,15 +33,22 @@ class TestServer:
         host: The address to listen on.
         port: The port to listen on; 0 picks a free one (read it from `port` after `start()`).
         ssl_context: serve ``wss://`` with this server context instead of ``ws://``.
+        compression: accept a client's permessage-deflate offer (RFC 7692); off by default.
     """
 
     __test__ = False  # not a pytest test class, despite its name
 
     def __init__(
-        self, host: str = "127.0.0.1", port: int = 0, ssl_context: ssl.SSLContext | None = None
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        ssl_context: ssl.SSLContext | None = None,
+        *,
+        compression: bool = False,
     ) -> None:
         self.host = host
         self.ssl_context = ssl_context
+        self.compression = compression
         self.requested_port = port
         self._port: int | None = None
         self._thread: threading.Thread | None = None
@@ -131,7 +138,8 @@ class TestServer:
             self.requested_port,
             process_request=app.process_request,
             select_subprotocol=app.select_subprotocol,
-            compression=None,  # wsrun's client core does not negotiate permessage-deflate
+            # off by default, so that the server behaves as OpenHarmony's clients expect
+            compression="deflate" if self.compression else None,
             max_size=MAX_SIZE,
             ping_interval=None,  # no keepalive pings: the traffic is only what endpoints send
             close_timeout=_CLOSE_TIMEOUT,

@@ -341,7 +341,7 @@ def test_a_raising_callback_is_logged(
     [
         ("on", ("mesage", lambda err, data: None)),
         ("on", ("Message", lambda err, data: None)),
-        ("on", ("openInfo", lambda err, data: None)),
+        ("on", ("openinfo", lambda err, data: None)),
         ("on", (5, lambda err, data: None)),
         ("on", ("message", "not callable")),
         ("on", ("message", None)),

@@ -12,7 +12,8 @@ from runner.errors import BusinessError
 
 
 def test_the_event_types() -> None:
-    assert {"open", "message", "close", "error", "headerReceive", "dataEnd"} == EVENT_TYPES
+    expected = {"open", "openInfo", "message", "close", "error", "headerReceive", "dataEnd"}
+    assert expected == EVENT_TYPES
 
 
 def test_listeners_run_in_the_order_added_with_the_arguments() -> None:
@@ -104,7 +105,7 @@ def test_a_raising_listener_is_logged_and_the_next_one_runs(
     assert "'error' listener raised" in record.getMessage()
 
 
-@pytest.mark.parametrize("event", ["mesage", "MESSAGE", "openInfo", "", None, 1])
+@pytest.mark.parametrize("event", ["mesage", "MESSAGE", "openinfo", "", None, 1])
 def test_unknown_event_is_401(event: Any) -> None:
     registry = ListenerRegistry()
     for call in (lambda: registry.add(event, print), lambda: registry.remove(event)):
