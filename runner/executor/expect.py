@@ -13,13 +13,21 @@ from collections.abc import Callable
 from runner.executor.clock import Deadline
 from runner.executor.connection import Connection
 from runner.executor.context import ScenarioContext
+from runner.executor.correlation import Correlation
 from runner.executor.failures import ConnectionFailed, StepFailed
 from runner.executor.inbox import Message, NoMatch, Verdict, Waiter
 from runner.executor.step_registry import Outcome, Wait, runs
 from runner.matching import Matcher, MatchResult, extract_saves
 from runner.scenario.steps import ConnectionStep, ExpectNoneStep, ExpectStep
 
-__all__ = ["ExpectNoneWait", "ExpectWait", "InboxWait", "run_expect", "run_expect_none"]
+__all__ = [
+    "ExpectNoneWait",
+    "ExpectWait",
+    "InboxWait",
+    "close_detail",
+    "run_expect",
+    "run_expect_none",
+]
 
 
 class InboxWait(Wait, Waiter):
@@ -67,7 +75,11 @@ def run_expect(ctx: ScenarioContext, step: ExpectStep) -> ExpectWait:
 
 
 class ExpectWait(InboxWait):
-    """An expect step's wait: its rendered matchers, noise rules, deadline and result."""
+    """An expect step's wait: its rendered matchers, noise rules, deadline and result.
+
+    With `count`, each matching message is taken as it comes and the step goes on until it has
+    them all; with `correlate`, a match must also hold the value of the last message sent.
+    """
 
     def __init__(self, ctx: ScenarioContext, step: ExpectStep) -> None:
         self.spec = spec = ctx.rendered(step)
@@ -75,12 +87,17 @@ class ExpectWait(InboxWait):
         self.matcher: Matcher = ctx.matcher(step, spec)
         self.noise = ctx.compile_ignore(spec.ignore, step.location) if spec.ignore else []
         self._taken: MatchResult | None = None
+        self.matched = 0  # messages taken so far (of `count`)
+        self._correlation = _correlation(self.conn, spec) if spec.correlate else None
 
     def judge(self, message: Message) -> Verdict:
         result = self.matcher.match(message.data)
+        if result.ok and self._correlation is not None:
+            result = self._correlation.check(message.data)
         if result.ok:
             self._taken = result
-            return Verdict(True)
+            self.matched += 1
+            return Verdict(True, more=self.matched < self.spec.count)
         if self.ctx.is_noise(message.data, self.noise):
             return Verdict(False, ignore=True)
         return Verdict(False, score=result.score, reason=result.reason)
@@ -88,13 +105,23 @@ class ExpectWait(InboxWait):
     def finish(self) -> Outcome:
         outcome = self.outcome
         if isinstance(outcome, NoMatch):
+            if self.spec.optional and outcome.why != "closed":
+                return self._missed(outcome)
             raise self._failed(outcome)
         assert outcome is not None and self._taken is not None, "finish before settled"
         self._save(outcome, self._taken.captures)
         return self._latencies(outcome)
 
     def expired(self) -> Outcome:
-        raise self._failed(NoMatch("timeout", self.closest))
+        miss = NoMatch("timeout", self.closest)
+        if self.spec.optional:
+            return self._missed(miss)
+        raise self._failed(miss)
+
+    def _missed(self, miss: NoMatch) -> Outcome:
+        """An optional expect that did not match: it passes, and says so."""
+        why = "no message matched" if miss.why == "timeout" else "the next message did not match"
+        return Outcome(conn=self.conn.name, note=f"optional: {why}")
 
     def _save(self, message: Message, captures: dict[str, object]) -> None:
         ctx, spec = self.ctx, self.spec
@@ -106,30 +133,60 @@ class ExpectWait(InboxWait):
         latency = max(0.0, message.at - self.start)
         sent = self.conn.last_send_at
         from_send = message.at - sent if sent is not None and message.at >= sent else None
+        limit = self.spec.max_latency
+        if limit is not None and (from_send is None or from_send > limit):
+            raise self._too_late(from_send, limit, message)
         return Outcome(conn=self.conn.name, latency=latency, latency_from_send=from_send)
+
+    def _too_late(self, from_send: float | None, limit: float, message: Message) -> StepFailed:
+        conn = self.conn.name
+        measured = "with no send before it" if from_send is None else f"{from_send:.3f}s"
+        return StepFailed(
+            f"the message on {conn!r} matched {measured} after the last send, over "
+            f"max_latency {limit:g}s",
+            self.spec.location,
+            conn=conn,
+            expected=f"{self.matcher.description}, within {limit:g}s of the last send",
+            closest=message.data,
+        )
 
     def _failed(self, miss: NoMatch) -> StepFailed:
         """Why no message matched, what the step expected, the closest message, a diff."""
-        conn, closest = self.conn, miss.closest
+        conn, closest, count = self.conn, miss.closest, self.spec.count
         waited = self.ctx.clock.now() - self.start
+        what = "no message" if count == 1 else f"{self.matched} of {count} messages"
         why = {
-            "timeout": f"no message on {conn.name!r} matched within {waited:.3f}s",
+            "timeout": f"{what} on {conn.name!r} matched within {waited:.3f}s",
             "closed": f"the connection {conn.name!r} closed before a matching message"
-            f"{_close_detail(conn)}",
+            f"{close_detail(conn)}" + (f" ({self.matched} of {count})" if count > 1 else ""),
             "not-next": f"the next message on {conn.name!r} did not match (next: true)",
         }[miss.why]
+        expected = self.matcher.description
+        if self._correlation is not None:
+            expected += f", with {self._correlation.describe()}"
         return StepFailed(
             why,
             self.spec.location,
             conn=conn.name,
-            expected=self.matcher.description,
+            expected=expected if count == 1 else f"{count} messages: {expected}",
             closest=closest.message.data if closest else None,
             reason=closest.reason if closest else None,
             diff=self.matcher.diff(closest.message.data) if closest else None,
         )
 
 
-def _close_detail(conn: Connection) -> str:
+def _correlation(conn: Connection, spec: ExpectStep) -> Correlation:
+    """What `correlate` compares with: the value at its path in the last message sent."""
+    assert spec.correlate is not None
+    sent = conn.last_sent
+    try:
+        return Correlation.of(spec.correlate, sent)
+    except ValueError as error:
+        raise StepFailed(f"correlate: {error}", spec.location, conn=conn.name) from None
+
+
+def close_detail(conn: Connection) -> str:
+    """`` (close CODE REASON; error CODE MESSAGE)`` as far as the connection knows them."""
     closed, error = conn.inbox.closed, conn.inbox.error
     parts = []
     if closed is not None:
@@ -174,7 +231,7 @@ class ExpectNoneWait(InboxWait):
                 expected=f"no message: {self.matcher.description}",
                 closest=outcome.data,
             )
-        message = f"the connection {conn.name!r} closed during expect_none{_close_detail(conn)}"
+        message = f"the connection {conn.name!r} closed during expect_none{close_detail(conn)}"
         raise ConnectionFailed(message, conn.name, spec.location)
 
     def expired(self) -> Outcome:

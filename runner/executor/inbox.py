@@ -34,9 +34,14 @@ class Message:
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    """What a step thinks of one message: take it, drop it (noise), or leave it."""
+    """What a step thinks of one message: take it, drop it (noise), or leave it.
+
+    `more`: the message is taken, and the step goes on waiting for others (`count`,
+    `expect_all`, `expect_sequence`): the waiter is settled only by a message taken without it.
+    """
 
     ok: bool
+    more: bool = False
     ignore: bool = False
     score: float = 0.0
     reason: str = ""
@@ -125,6 +130,8 @@ class Inbox:
             return None
         verdict = waiter.consider(message)
         if verdict.ok:
+            if verdict.more:
+                return None  # taken; the waiter goes on waiting
             self._waiter = None
             return waiter, message
         if not verdict.ignore:
@@ -166,7 +173,10 @@ class Inbox:
                 message = self._waiting[index]
                 verdict = waiter.consider(message)
                 if verdict.ok:
-                    return self._waiting.pop(index)
+                    taken = self._waiting.pop(index)
+                    if not verdict.more:
+                        return taken
+                    continue
                 if verdict.ignore:
                     del self._waiting[index]
                     continue

@@ -43,7 +43,8 @@ from runner.events import (
     StepStarted,
     Unexpected,
 )
-from runner.executor import expect as _expect  # noqa: F401  (registers the expect runner)
+from runner.executor import expect as _expect  # noqa: F401  (registers the expect runners)
+from runner.executor import expect_many as _expect_many  # noqa: F401  (and these)
 from runner.executor import steps as _steps  # noqa: F401  (registers the other runners)
 from runner.executor.clock import POLL, Clock, Deadline, Interrupted, check_stop
 from runner.executor.connection import Connection
@@ -94,6 +95,7 @@ class ScenarioRunner:
             emit=emit,
             stop=stop,
             limit=Deadline.after(limit),
+            replies=list(scenario.reply),
         )
         self.passed = 0
         self._step_start = 0.0
@@ -123,6 +125,8 @@ class ScenarioRunner:
         )
         status, failure = self._run_steps()
         unexpected = self._finish()
+        if unexpected and status is Status.PASSED and scenario.fail_on_unexpected:
+            status, failure = Status.FAILED, _unexpected_failure(unexpected)
         ended = ScenarioEnded(
             at=ctx.clock.now(),
             scenario=ctx.index,
@@ -203,8 +207,16 @@ class ScenarioRunner:
         its step here (`Wait.expired`: a failure for most, the pass of ``expect_none``), and
         the steps go on from this thread."""
         expired = self._sleep_until_back()
-        if expired is not None:
-            self._passed(expired.expired())
+        while expired is not None:
+            result = expired.expired()
+            if isinstance(result, Outcome):
+                self._passed(result)
+                return
+            self._watch(result)  # the step waits again (a poll's next round)
+            if result.begin(self._settled):
+                self._passed(result.finish())
+                return
+            expired = self._sleep_until_back()
 
     def _sleep_until_back(self) -> Wait | None:
         """Sleep until the steps come back (None), or the wait expires (that wait, withdrawn)."""
@@ -305,6 +317,18 @@ class ScenarioRunner:
             for m in c.inbox.leftovers()
             if not self.ctx.is_noise(m.data, [])
         ]
+
+
+def _unexpected_failure(unexpected: list[Unexpected]) -> Failure:
+    """The failure of a scenario with `fail_on_unexpected` that left messages unexpected."""
+    count = len(unexpected)
+    noun = "message was" if count == 1 else "messages were"
+    conns = ", ".join(sorted({u.conn for u in unexpected}))
+    return Failure(
+        f"{count} {noun} left unexpected on {conns} (fail_on_unexpected)",
+        expected="every message taken by a step, ignored or auto-replied",
+        closest=unexpected[0].data,
+    )
 
 
 def _shut_all(connections: list[Connection]) -> None:

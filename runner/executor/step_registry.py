@@ -66,9 +66,10 @@ class Wait(ABC):
         """Withdraw the wait unless it was settled already; True when this call withdrew it."""
 
     @abstractmethod
-    def expired(self) -> Outcome:
+    def expired(self) -> Outcome | Wait:
         """The step's outcome when its deadline passed, after a successful `cancel`: for most
-        steps that is a failure, raised; for one that waits for nothing to happen, its pass."""
+        steps that is a failure, raised; for one that waits for nothing to happen, its pass; for
+        one that waits in rounds (poll), a `Wait` for the next round, begun like the first."""
 
 
 StepResult = Outcome | Wait

@@ -21,8 +21,6 @@ from runner.scenario.steps import (
     DEFAULT_CONN,
     ConnectionStep,
     ConnectStep,
-    ExpectStep,
-    regex_groups,
 )
 from runner.scenario.templates import TemplateSyntaxError, references, variables_used
 
@@ -95,9 +93,7 @@ def check_variables(steps: Sequence[Placed], known: set[str], errors: list[Scena
             if field and field[0] in _NOT_TEMPLATED:
                 continue
             _check_text(placed, field, text, scope, errors)
-        if isinstance(placed.step, ExpectStep):
-            scope.update(placed.step.save)
-            scope.update(regex_groups(placed.step.regex))
+        scope.update(placed.step.saved_variables())
 
 
 def _check_text(

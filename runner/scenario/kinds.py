@@ -63,6 +63,10 @@ class StepModel(Model):
         description="the `with` values of the `use` that brought this step, rendered first",
     )
 
+    def saved_variables(self) -> set[str]:
+        """The variables the step saves for the steps after it (none by default)."""
+        return set()
+
     def conn_named(self) -> str | None:
         """The connection the step names, if it acts on one and names it."""
         return None

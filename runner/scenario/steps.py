@@ -172,11 +172,45 @@ class ExpectStep(ConnectionStep, MatcherFields):
     ignore: list[IgnoreRule] = Field(
         default_factory=list, description="messages to drop as noise while waiting"
     )
+    count: TemplatedInt = Field(
+        1,
+        description="how many messages must each match, taken in arrival order (saves come "
+        "from the last)",
+    )
+    optional: bool = Field(
+        False, description="the step passes either way; the log says whether a message matched"
+    )
+    correlate: str | None = Field(
+        None,
+        description="a JSONPath (e.g. $.id): the match must hold there the value the last JSON "
+        "message sent on the connection holds there",
+    )
+    max_latency: TemplatedDuration | None = Field(
+        None, description="the match must come within this of the last send on the connection"
+    )
     save: dict[str, str] = Field(
         default_factory=dict,
         description="variables to save from the matched message: name → JSONPath (starting "
         "with $) or the name of a named group of `regex`",
     )
+
+    def saved_variables(self) -> set[str]:
+        """The `save` names and the named groups of `regex`."""
+        return {*self.save, *regex_groups(self.regex)}
+
+    @field_validator("count")
+    @classmethod
+    def _at_least_one(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and value < 1:
+            raise ValueError(f"expected a count of 1 or more, found {value}")
+        return value
+
+    @field_validator("correlate")
+    @classmethod
+    def _correlate_path(cls, value: str | None) -> str | None:
+        if value is not None and not (value.startswith("$") and compile_jsonpath(value)):
+            raise ValueError(f"expected a JSONPath starting with $, found {value!r}")
+        return value
 
     @model_validator(mode="after")
     def _matchers_and_saves(self) -> Self:
