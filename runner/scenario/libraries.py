@@ -22,6 +22,7 @@ from runner.errors import ScenarioError, ScenarioErrors
 from runner.scenario.canonical import canonical_imports, canonical_steps
 from runner.scenario.diagnostics import did_you_mean, translate
 from runner.scenario.files import Block, ImportSpec, LibraryFile
+from runner.scenario.matchers import file_context
 from runner.scenario.source import Document, ValuePath, read_document
 from runner.scenario.steps import RunStep, Step, UseStep
 from runner.scenario.templates import substitute
@@ -148,7 +149,7 @@ class Libraries:
                 for name, block in raw["blocks"].items()
             }
         try:
-            model = LibraryFile.model_validate(raw)
+            model = LibraryFile.model_validate(raw, context=file_context(document.file))
         except ValidationError as exc:
             self.errors.extend(translate(exc, document, (), LibraryFile))
             return None

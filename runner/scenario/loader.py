@@ -20,6 +20,7 @@ from runner.scenario.checks import check_references, check_variables, resolve_co
 from runner.scenario.diagnostics import describe, translate
 from runner.scenario.files import SUITE_FILE_NAME, ScenarioFile, Service, SuiteConfig
 from runner.scenario.libraries import Expander, Libraries, Origin, Placed, attach_locations
+from runner.scenario.matchers import file_context
 from runner.scenario.rendering import variable_order
 from runner.scenario.source import Document, ValuePath, read_document
 from runner.scenario.steps import ExpectCloseStep, ExpectStep, IgnoreRule, RunStep, regex_groups
@@ -241,7 +242,7 @@ class _SuiteLoader:
         if "steps" in raw:
             data["steps"] = canonical_steps(document, ("steps",), self.errors)
         try:
-            model = ScenarioFile.model_validate(data)
+            model = ScenarioFile.model_validate(data, context=file_context(document.file))
         except ValidationError as exc:
             self.errors.extend(translate(exc, document, (), ScenarioFile))
             return None

@@ -19,6 +19,7 @@ from runner.scenario.fields import Model, TemplatedBool, TemplatedDuration, Temp
 from runner.scenario.kinds import NOWHERE, StepModel, step_models
 from runner.scenario.matchers import (
     BinaryData,
+    ByteSave,
     IgnoreRule,
     MatcherFields,
     matcher_names,
@@ -188,10 +189,11 @@ class ExpectStep(ConnectionStep, MatcherFields):
     max_latency: TemplatedDuration | None = Field(
         None, description="the match must come within this of the last send on the connection"
     )
-    save: dict[str, str] = Field(
+    save: dict[str, str | ByteSave] = Field(
         default_factory=dict,
         description="variables to save from the matched message: name → JSONPath (starting "
-        "with $) or the name of a named group of `regex`",
+        "with $), the name of a named group of `regex`, or {bytes: [first, last]} of a binary "
+        "message",
     )
 
     def saved_variables(self) -> set[str]:
@@ -237,9 +239,11 @@ class ExpectNoneStep(ConnectionStep, MatcherFields):
         return self
 
 
-def _check_save(name: str, source: str, regex: str | None) -> None:
+def _check_save(name: str, source: str | ByteSave, regex: str | None) -> None:
     if not _IDENTIFIER.fullmatch(name):
         raise ValueError(f"save: {name!r} is not a variable name (letters, digits, _)")
+    if isinstance(source, ByteSave):
+        return  # its model checks the range; the message's length is known at run time
     if source.startswith("$"):
         _check_jsonpath(source)
     elif regex is None or (not has_template(regex) and source not in regex_groups(regex)):

@@ -1,4 +1,7 @@
-"""Matchers: does a received message match what an `expect` step (or an ignore rule) describes?
+"""The core of matching: the JSON subset rules, `MatcherKind`, compiled `Matcher`s, the first
+matchers (text, regex, json, jsonpath, binary) and saves.
+
+Matchers: does a received message match what an `expect` step (or an ignore rule) describes?
 
 Each matcher is declared once, as a `MatcherKind` (its name, how its value is checked at load,
 compiled, described and diffed); the language's model field that holds it carries that
@@ -39,7 +42,9 @@ __all__ = [
     "PLACEHOLDER_TYPES",
     "REGEX",
     "TEXT",
+    "BinaryPatternValue",
     "BinaryValue",
+    "ByteSlice",
     "Check",
     "MatchResult",
     "Matcher",
@@ -47,10 +52,15 @@ __all__ = [
     "MatcherSource",
     "Written",
     "check_expected",
+    "compare_json",
     "compile_jsonpath",
     "compile_matcher",
+    "describe_source",
     "extract_saves",
     "has_template",
+    "parse_json",
+    "show",
+    "show_message",
 ]
 
 _ENV = jsonpath.JSONPathEnvironment(strict=True)
@@ -132,6 +142,21 @@ def _check_placeholder(inner: str) -> None:
         close = difflib.get_close_matches(inner, names, n=1)
         hint = f" (did you mean {{{{{close[0]}}}}}?)" if close else ""
         raise ValueError(f"unknown placeholder {{{{{inner}}}}}{hint}")
+
+
+def show(value: Any) -> str:
+    """A JSON value for a person, cut to a line."""
+    return _show(value)
+
+
+def show_message(payload: str | bytes) -> str:
+    """A message for a person: text as JSON text, binary as hex."""
+    return f"binary {_hex(payload)}" if isinstance(payload, bytes) else _show(payload)
+
+
+def parse_json(payload: str | bytes) -> tuple[Any, MatchResult | None]:
+    """The JSON of a text message, or None and the failed result that says why not."""
+    return _parse_json(payload)
 
 
 def _show(value: Any) -> str:
@@ -289,8 +314,7 @@ class Matcher:
     @property
     def description(self) -> str:
         """What the matcher expects, for a person (built only when a failure shows it)."""
-        written = self._source.written_matchers()
-        return ", ".join(item.kind.describe(item.value) for item in written)
+        return describe_source(self._source)
 
     def diff(self, payload: str | bytes) -> str | None:
         """The first diff a matcher of this one offers for a message that did not match."""
@@ -310,6 +334,11 @@ class Matcher:
         failed = [r.reason for r in results if not r.ok]
         score = sum(r.score for r in results) / len(results) if results else 1.0
         return MatchResult(not failed, captures if not failed else {}, "; ".join(failed), score)
+
+
+def describe_source(source: MatcherSource) -> str:
+    """What the matchers of `source` expect, for a person."""
+    return ", ".join(item.kind.describe(item.value) for item in source.written_matchers())
 
 
 def compile_matcher(source: MatcherSource) -> Matcher:
@@ -446,6 +475,60 @@ class BinaryValue(Protocol):
         ...
 
 
+class BinaryPatternValue(Protocol):
+    """A binary matcher as the language holds it: bytes, some of them wildcards (None), and
+    whether the message need only start with them."""
+
+    @property
+    def prefix(self) -> bool:
+        """Whether the message need only start with the pattern."""
+        ...
+
+    def pattern(self) -> list[int | None]:
+        """The bytes, None for a wildcard; raises ValueError when the text does not decode."""
+        ...
+
+
+def _pattern_hex(pattern: Sequence[int | None]) -> str:
+    text = " ".join("??" if byte is None else f"{byte:02x}" for byte in pattern)
+    return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
+
+
+def _binary_kind_check(value: BinaryPatternValue) -> Check:
+    pattern = value.pattern()
+    if not value.prefix and None not in pattern:  # plain equality: the fast path, as before
+        return _binary_check(bytes(b for b in pattern if b is not None))
+    return _binary_pattern_check(pattern, value.prefix)
+
+
+def _binary_pattern_check(pattern: list[int | None], prefix: bool) -> Check:
+    # One compiled regular expression over bytes: a wildcard is any byte (DOTALL).
+    parts = [b"." if byte is None else re.escape(bytes([byte])) for byte in pattern]
+    compiled = re.compile(b"".join(parts), re.DOTALL)
+    test = compiled.match if prefix else compiled.fullmatch
+    wanted = ("starting with " if prefix else "") + _pattern_hex(pattern)
+    shown = "".join("??" if byte is None else f"{byte:02x}" for byte in pattern)
+
+    def check(payload: str | bytes) -> MatchResult:
+        if isinstance(payload, str):
+            return MatchResult(
+                False, reason=f"expected a binary message, found text {_show(payload)}", score=0.0
+            )
+        if test(payload) is not None:
+            return MatchResult(True)
+        return MatchResult(
+            False,
+            reason=f"expected binary {wanted}, found {_hex(payload)}",
+            score=_similarity(shown, payload.hex()),
+        )
+
+    return check
+
+
+def _describe_binary(value: BinaryPatternValue) -> str:
+    return "binary " + ("starting with " if value.prefix else "") + _pattern_hex(value.pattern())
+
+
 def has_template(text: str) -> bool:
     """Whether `text` holds a ``${...}`` template (``$${`` is a literal ``${``): the language
     renders it at run time, so what it will be is checked then."""
@@ -510,13 +593,48 @@ JSON: MatcherKind[Any] = MatcherKind(
 JSONPATH: MatcherKind[Mapping[str, Any]] = MatcherKind(
     "jsonpath", _jsonpath_check, lambda v: f"JSON with {_show(v)}", check=_check_queries
 )
-BINARY: MatcherKind[BinaryValue] = MatcherKind(
-    "binary", lambda v: _binary_check(v.to_bytes()), lambda v: "binary " + _hex(v.to_bytes())
+BINARY: MatcherKind[BinaryPatternValue] = MatcherKind(
+    "binary", _binary_kind_check, _describe_binary
 )
 
 
+class ByteSlice(Protocol):
+    """A save from a binary message: bytes `first` to `last` (inclusive, from 0), read as
+    `as_` (``hex``: lowercase hex digits; ``int``: an unsigned integer in byte `order`)."""
+
+    @property
+    def bytes_(self) -> Sequence[int]:
+        """The first and the last byte."""
+        ...
+
+    @property
+    def as_(self) -> str:
+        """``hex`` or ``int``."""
+        ...
+
+    @property
+    def order(self) -> str:
+        """``big`` or ``little`` (for ``int``)."""
+        ...
+
+
+def _take_bytes(name: str, source: ByteSlice, payload: str | bytes, where: Location | None) -> Any:
+    first, last = source.bytes_
+    if isinstance(payload, str):
+        raise ExecutionError(f"save {name}: bytes {first}..{last} of a text message", where)
+    if last >= len(payload):
+        raise ExecutionError(
+            f"save {name}: bytes {first}..{last} are beyond the message ({len(payload)} bytes)",
+            where,
+        )
+    chunk = payload[first : last + 1]
+    if source.as_ == "int":
+        return int.from_bytes(chunk, "little" if source.order == "little" else "big")
+    return chunk.hex()
+
+
 def extract_saves(
-    step_save: Mapping[str, str],
+    step_save: Mapping[str, str | ByteSlice],
     payload: str | bytes,
     captures: Mapping[str, Any],
     location: Location | None = None,
@@ -524,14 +642,19 @@ def extract_saves(
     """The variables an expect step saves from the message it matched.
 
     A source starting with `$` is a JSONPath into the message's JSON (one node for a singular
-    query, else the list of nodes); any other source names a regex group in `captures`.
+    query, else the list of nodes); a `ByteSlice` takes bytes of a binary message; any other
+    source names a regex group in `captures`.
 
     Raises:
-        ExecutionError: at `location`, when the message is not JSON or a source finds nothing.
+        ExecutionError: at `location`, when the message is not JSON (or not binary, for bytes),
+            or a source finds nothing.
     """
     saved: dict[str, Any] = {}
     data: Any = _MISSING
     for name, source in step_save.items():
+        if not isinstance(source, str):
+            saved[name] = _take_bytes(name, source, payload, location)
+            continue
         if not source.startswith("$"):
             if source not in captures:
                 raise ExecutionError(f"save {name}: the regex has no group {source!r}", location)
