@@ -45,6 +45,7 @@ class _Session:
         self.conn = conn
         self.tasks: set[asyncio.Task[None]] = set()
         self.subscriptions = 0
+        self.calls_of_next = 0
 
     def spawn(self, work: Awaitable[None]) -> None:
         task = asyncio.ensure_future(work)
@@ -148,6 +149,12 @@ async def _sleep(session: _Session, params: object) -> object:
     return ms
 
 
+async def _next(session: _Session, params: object) -> object:
+    """A counter of the connection: 1 at the first call, then 2, ... (something to poll)."""
+    session.calls_of_next += 1
+    return session.calls_of_next
+
+
 @dataclass(frozen=True)
 class _Subscription:
     id: int
@@ -198,5 +205,6 @@ METHODS: dict[str, Callable[[_Session, object], Awaitable[object]]] = {
     "echo": _echo,
     "upper": _upper,
     "sleep": _sleep,
+    "next": _next,
     "subscribe": _subscribe,
 }
