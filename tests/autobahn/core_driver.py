@@ -10,9 +10,16 @@ __all__ = ["CoreDriver"]
 
 
 class CoreDriver:
-    """Echo every message from the `message` listener; a case ends with the `close` event."""
+    """Echo every message from the `message` listener; a case ends with the `close` event.
+
+    Args:
+        compression: offer permessage-deflate (RFC 7692) with these parameters, e.g. "deflate".
+    """
 
     agent = "wsrun"
+
+    def __init__(self, compression: str | dict[str, object] | None = None) -> None:
+        self.compression = compression
 
     def fetch_text(self, url: str, timeout: float) -> str:
         """Connect, return the first text message, and wait for the server to close."""
@@ -44,7 +51,10 @@ class CoreDriver:
 
         ws.on("close", on_close)
         ws.on("error", _ignore)  # a case may fail the connection on purpose; its verdict judges
-        opened = ws.connect(url, {"timeout": timeout})
+        options: dict[str, object] = {"timeout": timeout}
+        if self.compression is not None:
+            options["compression"] = self.compression
+        opened = ws.connect(url, options)
         assert opened is not None
         opened.result(timeout=timeout)  # raises the BusinessError of a failed handshake
         if not closed.wait(timeout):

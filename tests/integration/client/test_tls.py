@@ -210,3 +210,37 @@ def test_large_messages_over_tls(tls_server: Server, pki: Pki) -> None:
     assert recorder.messages(3) == [big, big, big]
     ws.close()
     assert recorder.closed().was_clean
+
+
+# -- minSupportTlsProtocol (OpenHarmony API 26) ----------------------------------------------
+
+
+def tls12_server(pki: Pki) -> Any:
+    context = server_context(pki.ca, "127.0.0.1")
+    context.maximum_version = ssl.TLSVersion.TLSv1_2
+    return websockets_server(echo, ssl=context)
+
+
+@pytest.mark.parametrize("minimum", [None, 0, 1, 2])
+def test_min_tls_up_to_the_servers_version_connects(pki: Pki, minimum: int | None) -> None:
+    with tls12_server(pki) as server:
+        ws = create_websocket()
+        options: dict[str, Any] = {"caPath": pki.ca_path}
+        if minimum is not None:
+            options["minSupportTlsProtocol"] = minimum
+        error, value = outcome(ws.connect(wss(server), options), None)
+        assert (error, value) == (None, True)
+        ws.close()
+        assert ws.wait_closed(timeout())
+
+
+def test_min_tls_above_the_servers_version_fails(pki: Pki) -> None:
+    with tls12_server(pki) as server:
+        ws = create_websocket()
+        recorder = Recorder(ws)
+        options = {"caPath": pki.ca_path, "minSupportTlsProtocol": 3}
+        error, _ = outcome(ws.connect(wss(server), options), None)
+        assert isinstance(error, BusinessError)
+        assert (error.code, error.data) == (200, "0")
+        assert error.message.startswith("tls error: ")
+        assert recorder.names() == ["error"]
