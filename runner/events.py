@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import ClassVar
 
 __all__ = [
+    "AutoReplied",
     "ConnectionClosed",
     "ConnectionOpened",
     "ErrorOccurred",
@@ -25,6 +26,7 @@ __all__ = [
     "Failure",
     "FrameReceived",
     "FrameSent",
+    "HandshakeRefused",
     "Listener",
     "ListenerFailure",
     "RunEnded",
@@ -251,6 +253,33 @@ class FrameReceived(Event):
     scenario: int
     conn: str
     data: Payload
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AutoReplied(Event):
+    """A message matched a `reply` rule: it was answered with `sent` and kept from the steps.
+
+    `rule` is the rule's position in the connection's rules (the connect step's, then the
+    scenario's), from 0.
+    """
+
+    type: ClassVar[str] = "auto_replied"
+    scenario: int
+    conn: str
+    received: Payload
+    sent: Payload
+    rule: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HandshakeRefused(Event):
+    """The server refused the handshake with the HTTP status the connect step expected."""
+
+    type: ClassVar[str] = "handshake_refused"
+    scenario: int
+    conn: str
+    url: str
+    status: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -12,6 +12,7 @@ ws.send("Hello, server!")
 Only this package imports `websocket` (websocket-client).
 """
 
+from runner.client.errors_map import HandshakeRefused
 from runner.client.options import (
     ClientCert,
     CloseOptions,
@@ -33,6 +34,7 @@ __all__ = [
     "ConnectOptions",
     "DeflateOptions",
     "ErrorCode",
+    "HandshakeRefused",
     "OpenResult",
     "ProxyOptions",
     "ReadyState",

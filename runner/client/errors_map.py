@@ -8,14 +8,27 @@ import websocket
 
 from runner.errors import BusinessError, ErrorCode
 
-__all__ = ["handshake_error", "is_link_error"]
+__all__ = ["HandshakeRefused", "handshake_error", "is_link_error"]
+
+
+class HandshakeRefused(BusinessError):
+    """A handshake the server answered with an HTTP status other than 101 (RFC 6455 4.1).
+
+    `data` is the status, as for any failed connect; `headers` (names in lower case) and `body`
+    are the server's response, for tests that check a refusal (an extension of OpenHarmony).
+    """
+
+    def __init__(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        super().__init__(ErrorCode.COMMON, f"handshake rejected with HTTP {status}", str(status))
+        self.headers = headers
+        self.body = body
 
 
 def handshake_error(exc: BaseException) -> BusinessError:
     """The `error` event payload for a failed connect: code 200, `data` the HTTP status or "0"."""
     if isinstance(exc, websocket.WebSocketBadStatusException):
-        status = str(exc.status_code)
-        return BusinessError(ErrorCode.COMMON, f"handshake rejected with HTTP {status}", status)
+        headers = {str(k).lower(): str(v) for k, v in (exc.resp_headers or {}).items()}
+        return HandshakeRefused(exc.status_code, headers, exc.resp_body or b"")
     return BusinessError(ErrorCode.COMMON, _describe(exc), "0")
 
 

@@ -26,17 +26,21 @@ from runner.client import (
     WebSocket,
     create_websocket,
 )
+from runner.errors import WsrunError
 from runner.events import (
+    AutoReplied,
     ConnectionClosed,
     ConnectionOpened,
     ErrorOccurred,
     Event,
     FrameReceived,
     FrameSent,
+    HandshakeRefused,
     TranscriptEntry,
 )
 from runner.executor.clock import POLL, Clock, Deadline, Interrupted
 from runner.executor.inbox import Inbox, Message
+from runner.executor.replies import AutoReply
 
 __all__ = ["TRANSCRIPT_LENGTH", "Connection"]
 
@@ -65,6 +69,8 @@ class Connection:
         self.last_send_at: float | None = None
         self.last_sent: str | bytes | None = None  # for `correlate`
         self.opened: OpenResult | None = None
+        self.replies: list[AutoReply] = []  # set before connect: answered on this thread
+        self.expected_refusal: int | None = None  # a refusal with this status is no error
         self.ws: WebSocket = create_websocket()
         self.ws.on("open", self._on_open)
         self.ws.on("message", self._on_message)
@@ -95,10 +101,51 @@ class Connection:
     def _on_message(self, _err: object, data: str | bytes) -> None:
         at = self.clock.now()
         self._note("received", data, at)
+        if self.replies and self._auto_reply(data, at):
+            return
         try:
             self.emit(FrameReceived(at=at, scenario=self.scenario, conn=self.name, data=data))
         finally:
             self.inbox.put(Message(at, data))  # may run the scenario's next steps, on this thread
+
+    def _auto_reply(self, data: str | bytes, at: float) -> bool:
+        """Answer `data` with the first rule that matches it; whether one did.
+
+        A rule that matches but cannot build its answer reports an error, and the message goes
+        on to the inbox (where the steps, or the unexpected list, show it).
+        """
+        for index, rule in enumerate(self.replies):
+            try:
+                answer = rule.answer(data)
+            except WsrunError as error:
+                self._reply_failed(index, error, at)
+                return False
+            if answer is None:
+                continue
+            self._note("auto-reply", answer, at)
+            try:
+                event = AutoReplied(
+                    at=at,
+                    scenario=self.scenario,
+                    conn=self.name,
+                    received=data,
+                    sent=answer,
+                    rule=index,
+                )
+                self.emit(event)
+            finally:
+                self.ws.send(answer)  # a closing connection fails the Future: nothing to do
+            return True
+        return False
+
+    def _reply_failed(self, index: int, error: WsrunError, at: float) -> None:
+        message = f"auto-reply {index} failed: {getattr(error, 'message', str(error))}"
+        self._note("error", message, at)
+        self.emit(
+            ErrorOccurred(
+                at=at, scenario=self.scenario, conn=self.name, code=ErrorCode.OTHER, message=message
+            )
+        )
 
     def _on_close(self, _err: object, value: CloseResult) -> None:
         at = self.clock.now()
@@ -119,6 +166,9 @@ class Connection:
 
     def _on_error(self, err: BusinessError) -> None:
         at = self.clock.now()
+        if self.opened is None and err.data == str(self.expected_refusal):
+            self._refused_as_expected(err, at)
+            return
         self._note("error", f"{err.code} {err.message}", at)
         try:
             self.emit(
@@ -133,6 +183,19 @@ class Connection:
             )
         finally:
             self.inbox.set_error(err)  # wakes the scenario's thread
+
+    def _refused_as_expected(self, err: BusinessError, at: float) -> None:
+        self._note("refused", f"HTTP {err.data} (expected)", at)
+        try:
+            status = int(self.expected_refusal or 0)
+            url = self.ws.url or ""
+            self.emit(
+                HandshakeRefused(
+                    at=at, scenario=self.scenario, conn=self.name, url=url, status=status
+                )
+            )
+        finally:
+            self.inbox.set_error(err)
 
     # -- actions: the scenario's thread ------------------------------------------------------
 

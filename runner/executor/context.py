@@ -18,6 +18,7 @@ from runner.matching import Matcher, MatcherSource, compile_matcher
 from runner.scenario.fields import RENDERED
 from runner.scenario.kinds import StepModel
 from runner.scenario.rendering import render_step
+from runner.scenario.replies import ReplyRule
 from runner.scenario.steps import DEFAULT_CONN, ConnectionStep, IgnoreRule
 from runner.scenario.templates import render
 
@@ -46,6 +47,7 @@ class ScenarioContext:
     stop: threading.Event
     limit: Deadline
     ignore: list[Matcher] = field(default_factory=list)
+    replies: list[ReplyRule] = field(default_factory=list)  # the scenario's `reply` rules
     connections: dict[str, Connection] = field(default_factory=dict)
     matchers: dict[int, Matcher] = field(default_factory=dict)
     _plain: dict[int, bool] = field(default_factory=dict)

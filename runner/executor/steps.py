@@ -10,12 +10,20 @@ from __future__ import annotations
 import json
 from typing import Literal
 
-from runner.client import BusinessError, ClientCert, ConnectOptions, ProxyOptions
+from runner.client import (
+    BusinessError,
+    ClientCert,
+    ConnectOptions,
+    HandshakeRefused,
+    ProxyOptions,
+)
 from runner.executor.clock import sleep
 from runner.executor.connection import Connection
 from runner.executor.context import ScenarioContext
 from runner.executor.failures import ConnectionFailed, StepFailed
+from runner.executor.replies import compile_replies
 from runner.executor.step_registry import Outcome, runs
+from runner.matching import compare_json, compile_matcher
 from runner.scenario.steps import (
     DEFAULT_CONN,
     CloseStep,
@@ -42,22 +50,30 @@ __all__ = [
 
 @runs(ConnectStep)
 def run_connect(ctx: ScenarioContext, step: ConnectStep) -> Outcome:
-    """Open a connection (RFC 6455 4.1); with `expect_status`, expect the server to refuse it."""
+    """Open a connection (RFC 6455 4.1); with `expect_status`, expect the server to refuse it.
+
+    The handshake's response is then checked (`expect_headers`, `expect_subprotocol`,
+    `expect_body`) and its headers saved; the connection's reply rules are set before it opens.
+    """
     name = step.conn or DEFAULT_CONN
     if name in ctx.connections and ctx.connections[name].is_open:
         raise ConnectionFailed(f"connection {name!r} is already open", name, step.location)
+    rules = [*step.reply, *ctx.replies]  # the step's rules, not rendered with it
     step = ctx.rendered(step)
     conn = Connection(name, ctx.index, ctx.clock, ctx.emit, ctx.stop)
+    conn.replies = compile_replies(rules, ctx.variables, step.location)
+    refusal = step.expect_status not in (None, 101)
+    conn.expected_refusal = int(step.expect_status) if refusal and step.expect_status else None
     ctx.connections[name] = conn
     options = _connect_options(step)
     try:
         conn.connect(step.url, options, ctx.deadline(options.timeout))
     except BusinessError as error:
-        return _refused(conn, step, error)
+        return _refused(ctx, conn, step, error)
     except TimeoutError:
         message = f"no handshake answer from {step.url} in time"
         raise ConnectionFailed(message, name, step.location) from None
-    if step.expect_status not in (None, 101):
+    if refusal:
         conn.shut(1.0)
         message = f"expected the handshake to be refused with HTTP {step.expect_status}, but it "
         raise StepFailed(
@@ -66,12 +82,21 @@ def run_connect(ctx: ScenarioContext, step: ConnectStep) -> Outcome:
             conn=name,
             expected=f"HTTP {step.expect_status}",
         )
+    opened = conn.opened
+    headers = dict(opened.headers) if opened is not None else {}
+    _check_accepted(conn, step, opened.protocol if opened is not None else None, headers)
+    _check_response(ctx, conn, step, headers)
     return Outcome(conn=name)
 
 
-def _refused(conn: Connection, step: ConnectStep, error: BusinessError) -> Outcome:
+def _refused(
+    ctx: ScenarioContext, conn: Connection, step: ConnectStep, error: BusinessError
+) -> Outcome:
     status, expected = error.data or "0", step.expect_status
     if expected not in (None, 101) and status == str(expected):
+        headers = error.headers if isinstance(error, HandshakeRefused) else {}
+        _check_body(conn, step, error.body if isinstance(error, HandshakeRefused) else b"")
+        _check_response(ctx, conn, step, headers)
         return Outcome(conn=conn.name)
     found = f"HTTP {status}" if status != "0" else "no HTTP answer"
     if expected not in (None, 101):
@@ -81,8 +106,80 @@ def _refused(conn: Connection, step: ConnectStep, error: BusinessError) -> Outco
     raise ConnectionFailed(message, conn.name, step.location)
 
 
+def _check_accepted(
+    conn: Connection, step: ConnectStep, protocol: str | None, headers: dict[str, str]
+) -> None:
+    expected = step.expect_subprotocol
+    if expected is None or protocol == expected:
+        return
+    chosen = repr(protocol) if protocol else "none"
+    raise StepFailed(
+        f"expected the server to choose the subprotocol {expected!r}, it chose {chosen}",
+        step.location,
+        conn=conn.name,
+        expected=f"Sec-WebSocket-Protocol: {expected}",
+        closest=_header_lines(headers),
+    )
+
+
+def _check_response(
+    ctx: ScenarioContext, conn: Connection, step: ConnectStep, headers: dict[str, str]
+) -> None:
+    """Check `expect_headers` (names in any case, values like `json`), then save headers."""
+    for written, expected in step.expect_headers.items():
+        name = written.lower()
+        found = headers.get(name)
+        result = compare_json(expected, found) if found is not None else None
+        if result is None or not result.ok:
+            why = "is missing" if found is None else f"is {found!r}"
+            raise StepFailed(
+                f"the handshake's response header {name} {why}",
+                step.location,
+                conn=conn.name,
+                expected=f"{name}: {_show(expected)}",
+                closest=_header_lines(headers),
+                reason=result.reason if result is not None else None,
+            )
+    for variable, written in step.save.items():
+        value = headers.get(written.lower())
+        if value is None:
+            raise StepFailed(
+                f"save {variable}: the handshake's response has no header {written.lower()}",
+                step.location,
+                conn=conn.name,
+                expected=f"a header {written.lower()}",
+                closest=_header_lines(headers),
+            )
+        ctx.variables[variable] = value
+
+
+def _check_body(conn: Connection, step: ConnectStep, body: bytes) -> None:
+    if step.expect_body is None:
+        return
+    matcher = compile_matcher(step.expect_body)
+    text = body.decode("utf-8", errors="replace")
+    result = matcher.match(text)
+    if not result.ok:
+        raise StepFailed(
+            f"the body of the refusal (HTTP {step.expect_status}) did not match",
+            step.location,
+            conn=conn.name,
+            expected=matcher.description,
+            closest=text,
+            reason=result.reason,
+        )
+
+
+def _header_lines(headers: dict[str, str]) -> str:
+    return "\n".join(f"{name}: {value}" for name, value in sorted(headers.items())) or "(none)"
+
+
+def _show(value: object) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
 def _connect_options(step: ConnectStep) -> ConnectOptions:
-    tls = step.tls
+    tls, keepalive = step.tls, step.keepalive
     return ConnectOptions(
         header=dict(step.headers),
         protocol=", ".join(step.subprotocols) or None,
@@ -91,6 +188,8 @@ def _connect_options(step: ConnectStep) -> ConnectOptions:
         skip_server_cert_verification=tls is not None and tls.verify is False,
         proxy=_proxy(step.proxy),
         timeout=float(step.timeout) if step.timeout is not None else ConnectOptions.timeout,
+        ping_interval=float(keepalive.interval) if keepalive else ConnectOptions.ping_interval,
+        pong_timeout=float(keepalive.timeout) if keepalive else ConnectOptions.pong_timeout,
     )
 
 

@@ -18,12 +18,14 @@ from rich.text import Text
 
 from runner.errors import ScenarioError
 from runner.events import (
+    AutoReplied,
     ConnectionClosed,
     ConnectionOpened,
     ErrorOccurred,
     Event,
     FrameReceived,
     FrameSent,
+    HandshakeRefused,
     RunEnded,
     RunStarted,
     ScenarioEnded,
@@ -55,7 +57,15 @@ STATUS_MARK = {
     Status.SKIPPED: "-",
 }
 LINE_STYLE = {"message": "red", "removed": "red", "added": "green", "trace": "red"}
-EVENT_STYLE = {"sent": "cyan", "received": "green", "open": "blue", "close": "blue", "error": "red"}
+EVENT_STYLE = {
+    "sent": "cyan",
+    "received": "green",
+    "open": "blue",
+    "close": "blue",
+    "error": "red",
+    "refused": "blue",
+    "replied": "magenta",
+}
 
 
 @dataclass
@@ -94,6 +104,8 @@ class ConsoleReporter:
             FrameReceived: self._frame,  # type: ignore[dict-item]
             ConnectionClosed: self._closed,  # type: ignore[dict-item]
             ErrorOccurred: self._error,  # type: ignore[dict-item]
+            AutoReplied: self._auto_replied,  # type: ignore[dict-item]
+            HandshakeRefused: self._refused,  # type: ignore[dict-item]
             StepEnded: self._step_ended,  # type: ignore[dict-item]
             ScenarioEnded: self._scenario_ended,  # type: ignore[dict-item]
             ServiceStarted: self._service_started,  # type: ignore[dict-item]
@@ -171,6 +183,17 @@ class ConsoleReporter:
         data = f" (data={event.data})" if event.data not in (None, "") else ""
         detail = f"{event.code} {event.message}{data}"
         self._log(event.scenario, event.at, event.conn, "error", detail)
+
+    def _auto_replied(self, event: AutoReplied) -> None:
+        if not self._live:
+            return
+        half = None if self._limit is None else max(24, self._limit // 2)
+        detail = f"{preview(event.received, half)} ↺ {preview(event.sent, half)}"
+        self._log(event.scenario, event.at, event.conn, "replied", detail)
+
+    def _refused(self, event: HandshakeRefused) -> None:
+        detail = f"{event.url} (HTTP {event.status}, as expected)"
+        self._log(event.scenario, event.at, event.conn, "refused", detail)
 
     def _step_ended(self, event: StepEnded) -> None:
         self._steps.append(event)

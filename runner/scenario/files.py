@@ -10,6 +10,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from runner.errors import Location
 from runner.scenario.fields import Duration, Model, TemplatedInt
+from runner.scenario.replies import ReplyRule
 from runner.scenario.steps import NOWHERE, IgnoreRule, Step
 
 __all__ = [
@@ -56,6 +57,16 @@ class ScenarioFile(Model):
     timeout: Duration = Field(5.0, description="default wait of expect and expect_close steps")
     ignore: list[IgnoreRule] = Field(
         default_factory=list, description="messages dropped as noise by every expect step"
+    )
+    reply: list[ReplyRule] = Field(
+        default_factory=list,
+        description="auto-replies on every connection: a message that matches `when` is "
+        "answered with `send` at once and never reaches the steps",
+    )
+    fail_on_unexpected: bool = Field(
+        False,
+        description="messages left unexpected at the end (not ignored, not auto-replied) "
+        "fail the scenario",
     )
     parametrize: list[dict[str, Any]] | None = Field(
         None,

@@ -22,6 +22,7 @@ from runner.scenario.files import SUITE_FILE_NAME, ScenarioFile, Service, SuiteC
 from runner.scenario.libraries import Expander, Libraries, Origin, Placed, attach_locations
 from runner.scenario.matchers import file_context
 from runner.scenario.rendering import variable_order
+from runner.scenario.replies import ReplyRule
 from runner.scenario.source import Document, ValuePath, read_document
 from runner.scenario.steps import ExpectCloseStep, ExpectStep, IgnoreRule, RunStep, regex_groups
 from runner.scenario.templates import TemplateSyntaxError
@@ -50,6 +51,8 @@ class Scenario:
     ignore: list[IgnoreRule]
     steps: list[RunStep]
     row: dict[str, Any] | None = None
+    reply: list[ReplyRule] = field(default_factory=list)
+    fail_on_unexpected: bool = False
 
 
 @dataclass
@@ -292,6 +295,8 @@ class _SuiteLoader:
             ignore=list(model.ignore),
             steps=[p.step for p in placed],
             row=row,
+            reply=list(model.reply),
+            fail_on_unexpected=model.fail_on_unexpected,
         )
 
     def _check_cycles(self, document: Document, variables: dict[str, Any]) -> None:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Self, Union
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_serializer, field_validator, model_validator
 
-from runner.matching import compile_jsonpath, has_template
+from runner.matching import check_expected, compile_jsonpath, has_template
 from runner.rfc6455 import close_code_problem, close_reason_problem
 from runner.scenario.fields import Model, TemplatedBool, TemplatedDuration, TemplatedInt
 from runner.scenario.kinds import NOWHERE, StepModel, step_models
@@ -25,6 +25,7 @@ from runner.scenario.matchers import (
     matcher_names,
     regex_groups,
 )
+from runner.scenario.replies import ExpectBody, Keepalive, OpaqueRules, ReplyRule, unwrap_rules
 
 __all__ = [
     "DEFAULT_CONN",
@@ -121,6 +122,65 @@ class ConnectStep(ConnectionStep):
         description="the handshake's expected HTTP status; other than 101, the server must "
         "reject the handshake with this status (e.g. 401)",
     )
+    expect_headers: dict[str, Any] = Field(
+        default_factory=dict,
+        description="response headers the handshake must have: name (any case) → value, "
+        "compared like `json` (placeholders such as {{any}}, {{regex:^nginx}})",
+    )
+    expect_subprotocol: str | None = Field(
+        None, description="the subprotocol the server must choose (Sec-WebSocket-Protocol)"
+    )
+    expect_body: ExpectBody | None = Field(
+        None, description="what the body of the refused handshake must be (with expect_status)"
+    )
+    save: dict[str, str] = Field(
+        default_factory=dict,
+        description="variables to save from the response headers: name → header name (any case)",
+    )
+    keepalive: Keepalive | None = Field(
+        None, description="WebSocket pings (RFC 6455 5.5.2): {interval, timeout}"
+    )
+    reply: list[ReplyRule] = Field(
+        default_factory=list,
+        description="auto-replies on this connection, tried before the scenario's",
+    )
+
+    def saved_variables(self) -> set[str]:
+        """The variables `save` takes from the response headers."""
+        return set(self.save)
+
+    @field_validator("reply", mode="before")
+    @classmethod
+    def _unwrap(cls, value: object) -> object:
+        return unwrap_rules(value)
+
+    @field_serializer("reply")
+    def _opaque(self, rules: list[ReplyRule]) -> object:
+        return OpaqueRules(rules)  # rendered per reply, not with the step
+
+    @field_validator("expect_headers")
+    @classmethod
+    def _header_values(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for expected in value.values():
+            check_expected(expected)
+        return value
+
+    @field_validator("save")
+    @classmethod
+    def _header_saves(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if not _IDENTIFIER.fullmatch(name):
+                raise ValueError(f"save: {name!r} is not a variable name (letters, digits, _)")
+        return value
+
+    @model_validator(mode="after")
+    def _refusal_checks(self) -> Self:
+        refused = self.expect_status not in (None, 101)
+        if self.expect_body is not None and not refused:
+            raise ValueError("expect_body needs expect_status: the status of a refusal (not 101)")
+        if self.expect_subprotocol is not None and refused:
+            raise ValueError("expect_subprotocol cannot go with a refusal (expect_status)")
+        return self
 
     @field_validator("url")
     @classmethod

@@ -22,6 +22,7 @@ from websockets.typing import Subprotocol
 from runner.server import endpoints
 from runner.server.chat import Rooms
 from runner.server.common import Handler
+from runner.server.pinger import pinger
 from runner.server.rpc import rpc
 from runner.server.target import HttpError, Target
 
@@ -115,5 +116,6 @@ def _routes(rooms: Rooms) -> tuple[Route, ...]:
         "/fragmented": endpoints.fragmented,
         "/large": endpoints.large,
         "/tls": endpoints.tls,
+        "/pinger": pinger,
     }
     return tuple(Route(re.compile(path), endpoint) for path, endpoint in table.items())
