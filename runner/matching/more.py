@@ -184,6 +184,9 @@ def _described(source: MatcherSource) -> str:
     return f"({text})" if len(source.written_matchers()) > 1 else text
 
 
+_MATCHED = MatchResult(True)
+
+
 def _not_check(source: MatcherSource) -> Check:
     inner = Matcher(source)
 
@@ -207,7 +210,9 @@ def _any_of_check(sources: Sequence[MatcherSource]) -> Check:
         for alternative in alternatives:
             result = alternative.match(payload)
             if result.ok:
-                return result  # its captures (regex groups) with it
+                # Not its captures: which alternative matches is known only at run time, and
+                # the loader checks every variable a step uses before anything runs.
+                return _MATCHED
             results.append(result)
         reasons = " | ".join(result.reason for result in results)
         score = max((result.score for result in results), default=0.0)
