@@ -171,7 +171,7 @@ def _check_body(conn: Connection, step: ConnectStep, body: bytes) -> None:
 
 
 def _header_lines(headers: dict[str, str]) -> str:
-    return "\n".join(f"{name}: {value}" for name, value in sorted(headers.items())) or "(none)"
+    return "; ".join(f"{name}: {value}" for name, value in sorted(headers.items())) or "(none)"
 
 
 def _show(value: object) -> str:
