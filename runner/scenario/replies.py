@@ -83,6 +83,14 @@ class OpaqueRules:
     def __init__(self, rules: list[ReplyRule]) -> None:
         self.rules = rules
 
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, OpaqueRules) and self.rules == other.rules
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like the list it holds
+
+    def __repr__(self) -> str:
+        return f"OpaqueRules({self.rules!r})"
+
 
 def unwrap_rules(value: object) -> object:
     """The rules an `OpaqueRules` holds, or `value` as it is."""
