@@ -66,7 +66,11 @@ def _compile(
     rule: ReplyRule, index: int, variables: Mapping[str, Any], where: Location
 ) -> AutoReply:
     when = _rendered_when(rule.when, index, variables, where)
-    send = rule.send if isinstance(rule.send, ReplySend) else ReplySend.model_validate({"text": rule.send})
+    send = (
+        rule.send
+        if isinstance(rule.send, ReplySend)
+        else ReplySend.model_validate({"text": rule.send})
+    )
     known = set(variables) | set(when.save) | set(regex_groups(when.regex))
     _check_names(send, index, known, where)
     return AutoReply(compile_matcher(when), dict(when.save), send, variables, where)
