@@ -6,12 +6,15 @@ import threading
 from io import StringIO
 from pathlib import Path
 
+import jsonschema
 import pytest
 from rich.console import Console
 
 from runner.errors import ScenarioErrors
 from runner.events import AutoReplied, ErrorOccurred, Event, HandshakeRefused, Status
 from runner.report.console import QUIET, ConsoleReporter
+from runner.report.json_report import JsonReporter
+from runner.report.report_schema import report_json_schema
 from runner.scenario import load_suite
 from runner.server import TestServer
 from tests.integration.executor.test_executor import ended, run
@@ -256,3 +259,20 @@ def test_validate_rejects_expect_body_without_a_refusal(tmp_path: Path) -> None:
     [error] = caught.value.errors
     assert "expect_body needs expect_status" in str(error) and error.location is not None
     assert error.location.line == 3  # the step's first key
+
+
+def test_the_json_report_has_the_new_events_and_validates(tmp_path: Path) -> None:
+    with TestServer() as server:
+        _, events = run(tmp_path, {"p.yaml": PINGER, "r.yaml": REFUSAL}, {"url": server.url})
+    reporter = JsonReporter(tmp_path / "report.json")
+    for event in events:
+        reporter(event)
+    report = reporter.report()
+    jsonschema.validate(report, report_json_schema())
+    types = [e["type"] for e in report["events"]]
+    assert types.count("auto_replied") == 4 and types.count("handshake_refused") == 1
+    first = next(e for e in report["events"] if e["type"] == "auto_replied")
+    assert (first["received"], first["sent"], first["rule"]) == ("2", "3", 1)
+    broken = dict(first, rule="one")
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(dict(report, events=[broken]), report_json_schema())
