@@ -1,8 +1,10 @@
-"""Autobahn TestSuite, sections 1-10, through the client core's public API (issue 2).
+"""Autobahn TestSuite through the client core's public API: sections 1-10 (issue 2), and
+compression, sections 12-13, with `compression: "deflate"` (issue 17).
 
 Each section runs against its own kosoku fuzzing server on 127.0.0.1 (a free port). A case
 conforms when its behaviour verdict is OK, NON-STRICT or INFORMATIONAL and its close verdict OK
-or INFORMATIONAL. Compression (sections 12-13) is not implemented yet and not run.
+or INFORMATIONAL. Sections 1-10 run again with compression offered: kosoku accepts the offer,
+so every message of theirs is then compressed both ways.
 """
 
 from __future__ import annotations
@@ -15,10 +17,14 @@ from tests.support import timeout
 
 #: Cases per section in kosoku 0.1; a different count means cases went missing.
 SECTION_SIZES = {"1": 16, "2": 11, "3": 7, "4": 10, "5": 20, "6": 145, "7": 37, "9": 54, "10": 1}
+#: Compression cases: 12.1-12.5 and 13.1-13.7, 18 cases each.
+COMPRESSION_SIZES = {
+    f"{major}.{minor}": 18 for major, last in ((12, 5), (13, 7)) for minor in range(1, last + 1)
+}
 
 
-def _run(cases: list[str], driver: CoreDriver) -> SuiteRun:
-    return run_suite(driver, cases, case_timeout=timeout(20), run_timeout=timeout(100))
+def _run(cases: list[str], driver: CoreDriver, run_units: float = 100) -> SuiteRun:
+    return run_suite(driver, cases, case_timeout=timeout(20), run_timeout=timeout(run_units))
 
 
 def _explain(run: SuiteRun) -> str:
@@ -35,6 +41,29 @@ def test_section_conforms(section: str) -> None:
     counted, known = len(run.verdicts), SECTION_SIZES[section]
     assert counted == known, f"section {section} ran {counted} cases, expected {known}"
     assert not run.offenders(), _explain(run)
+
+
+@pytest.mark.parametrize("subsection", COMPRESSION_SIZES)
+def test_compression_conforms(subsection: str) -> None:
+    run = _run([f"{subsection}.*"], CoreDriver("deflate"), run_units=300)
+    assert run.run_error is None, run.run_error
+    assert len(run.verdicts) == COMPRESSION_SIZES[subsection], [v.case_id for v in run.verdicts]
+    assert not run.offenders(), _explain(run)
+    assert all(v.behavior_close == "OK" for v in run.verdicts), _explain(run)
+
+
+def test_core_sections_conform_with_compression_on() -> None:
+    run = _run(list(CORE_SECTIONS), CoreDriver("deflate"), run_units=300)
+    assert run.run_error is None, run.run_error
+    assert len(run.verdicts) == sum(SECTION_SIZES.values())
+    assert not run.offenders(), _explain(run)
+
+
+def test_without_compression_the_compression_cases_fail() -> None:
+    # The harness can tell: a client that offers nothing is not what 12.1.1 expects.
+    run = _run(["12.1.1"], CoreDriver())
+    assert [v.case_id for v in run.offenders()] == ["12.1.1"]
+    assert "12.1.1" in _explain(run)
 
 
 class _TextAsBinary(CoreDriver):
