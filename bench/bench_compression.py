@@ -39,7 +39,8 @@ _WARMUP_S = 0.3
 
 def _json_payloads() -> dict[str, str]:
     """A 32-byte JSON message and a ~1 MiB one of realistic records (seeded, so repeatable)."""
-    small = json.dumps({"id": 7, "op": "ping", "v": "ab"}, separators=(",", ":"))
+    small = json.dumps({"id": 7, "op": "ping", "v": "abcde"}, separators=(",", ":"))
+    assert len(small) == 32
     rng = random.Random(17)
     records, size = [], 0
     while size < 2**20:
