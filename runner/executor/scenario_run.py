@@ -29,7 +29,7 @@ import math
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from runner.errors import ExecutionError, ExpectationFailed, ScenarioError, WsrunError
@@ -45,11 +45,13 @@ from runner.events import (
 )
 from runner.executor import expect as _expect  # noqa: F401  (registers the expect runners)
 from runner.executor import expect_many as _expect_many  # noqa: F401  (and these)
+from runner.executor import flow as _flow  # noqa: F401  (registers the repeat runner)
 from runner.executor import steps as _steps  # noqa: F401  (registers the other runners)
 from runner.executor.clock import POLL, Clock, Deadline, Interrupted, check_stop
 from runner.executor.connection import Connection
 from runner.executor.context import ScenarioContext
 from runner.executor.failures import ConnectionFailed, StepFailed
+from runner.executor.flow import Enter, Loop
 from runner.executor.step_registry import Outcome, Wait, runner_for
 from runner.scenario.kinds import StepModel
 from runner.scenario.loader import Scenario
@@ -100,7 +102,9 @@ class ScenarioRunner:
         self.passed = 0
         self._step_start = 0.0
         self._location = ""
-        self._pos = 0  # the next step to run
+        self._pos = 0  # the next step to run, in `_steps`
+        self._steps: Sequence[StepModel] = scenario.steps  # the list running: a loop's, inside
+        self._loops: list[Loop] = []  # the loops running, outermost first
         self._index: int = -1  # the step running (or failed)
         self._step: StepModel | None = None
         self._cond = threading.Condition()
@@ -162,14 +166,19 @@ class ScenarioRunner:
     def _advance(self, *, on_connection: bool) -> str:
         """Run steps from `_pos` until the end, a step that waits, or (on a connection's
         thread) a step whose runner is not inline."""
-        steps = self.scenario.steps
-        while self._pos < len(steps):
+        while True:
+            steps = self._steps
+            if self._pos >= len(steps):
+                if not self._loops:
+                    return _DONE
+                self._loop_step_done(self._loops[-1])
+                continue
             step = steps[self._pos]
             runner = runner_for(step)
             if on_connection and (not runner.inline or self.ctx.stop.is_set()):
                 return _HANDED_BACK
             check_stop(self.ctx.stop)
-            self._begin(self._pos, step)
+            self._begin(self._loops[0].index if self._loops else self._pos, step)
             result = runner.run(self.ctx, step)
             if not isinstance(result, Outcome):  # a Wait (Outcome is the cheaper isinstance)
                 self._watch(result)
@@ -177,7 +186,25 @@ class ScenarioRunner:
                     return _PARKED  # from here on, the wait's settler runs the steps
                 result = result.finish()
             self._passed(result)
-        return _DONE
+
+    def _enter(self, loop: Loop) -> None:
+        """Run `loop`'s steps next; the `repeat` step ends when its last iteration does."""
+        loop.index, loop.start, loop.location = self._index, self._step_start, self._location
+        loop.outer_steps, loop.outer_pos = self._steps, self._pos
+        self._loops.append(loop)
+        self._steps, self._pos = loop.steps, len(loop.steps)  # `_loop_step_done` starts it
+
+    def _loop_step_done(self, loop: Loop) -> None:
+        """At the end of `loop`'s steps: start its next iteration, or end the loop (its
+        `repeat` step passes) and go on after it."""
+        if loop.next_iteration(self.ctx.variables):
+            self._pos = 0
+            return
+        self._loops.pop()
+        self._steps, self._pos = loop.outer_steps, loop.outer_pos + 1
+        self._emit_ended(loop.index, loop.step, loop.location, loop.start, Status.PASSED, None)
+        if not self._loops:
+            self.passed += 1
 
     def _watch(self, wait: Wait) -> None:
         """Tell the scenario's thread which wait to watch, before it can be settled."""
@@ -252,13 +279,18 @@ class ScenarioRunner:
                 index=index,
                 kind=step.kind,
                 location=self._location,
-                summary=_summary(step),
+                summary=_summary(step, self._loops),
             )
         )
 
     def _passed(self, outcome: Outcome) -> None:
+        if outcome.__class__ is Enter:
+            assert isinstance(outcome, Enter) and outcome.loop is not None
+            self._enter(outcome.loop)
+            return
         self._step_ended(self._index, self._step, Status.PASSED, outcome)
-        self.passed += 1
+        if not self._loops:  # steps_passed counts the scenario's own steps
+            self.passed += 1
         self._pos += 1
 
     def _step_ended(
@@ -266,6 +298,20 @@ class ScenarioRunner:
     ) -> None:
         if step is None:
             return
+        self._emit_ended(index, step, self._location, self._step_start, status, outcome)
+        if status is not Status.PASSED:  # the loops around a failed step fail with it
+            for loop in reversed(self._loops):
+                self._emit_ended(loop.index, loop.step, loop.location, loop.start, status, None)
+
+    def _emit_ended(
+        self,
+        index: int,
+        step: StepModel,
+        location: str,
+        start: float,
+        status: Status,
+        outcome: Outcome | None,
+    ) -> None:
         ctx, outcome = self.ctx, outcome or Outcome(conn=step.conn_named())
         now = ctx.clock.now()
         ctx.emit(
@@ -274,9 +320,9 @@ class ScenarioRunner:
                 scenario=ctx.index,
                 index=index,
                 kind=step.kind,
-                location=self._location,
+                location=location,
                 status=status,
-                duration=now - self._step_start,
+                duration=now - start,
                 conn=outcome.conn,
                 latency=outcome.latency,
                 latency_from_send=outcome.latency_from_send,
@@ -293,8 +339,9 @@ class ScenarioRunner:
         location = error.location if isinstance(error, ExecutionError | ScenarioError) else None
         location = location or (step.location if step is not None else None)
         details = error if isinstance(error, StepFailed) else None
+        where = "".join(f"{loop.where()}: " for loop in self._loops)
         return Failure(
-            message=_message(error),
+            message=where + _message(error),
             location=str(location) if location is not None else None,
             step=index if step is not None else None,
             kind=step.kind if step is not None else None,
@@ -357,6 +404,9 @@ def _message(error: Exception) -> str:
     return f"internal error: {type(error).__name__}: {error}"
 
 
-def _summary(step: StepModel) -> str:
+def _summary(step: StepModel, loops: list[Loop]) -> str:
     conn = step.conn_named()
-    return f"{step.kind} {conn}" if conn else step.kind
+    summary = f"{step.kind} {conn}" if conn else step.kind
+    if loops:  # `expect default (repeat iteration 3 of 10)`
+        return f"{summary} ({', '.join(loop.where() for loop in loops)})"
+    return summary

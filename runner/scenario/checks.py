@@ -22,6 +22,7 @@ from runner.scenario.steps import (
     ConnectionStep,
     ConnectStep,
 )
+from runner.scenario.steps_flow import RepeatStep
 from runner.scenario.templates import TemplateSyntaxError, references, variables_used
 
 __all__ = ["check_references", "check_variables", "field_location", "resolve_connections"]
@@ -38,9 +39,14 @@ def field_location(placed: Placed, field: Sequence[str | int]) -> Location:
 
 def resolve_connections(steps: Sequence[Placed], errors: list[ScenarioError]) -> None:
     """Give every step its connection's name (see the module's docstring)."""
-    opened: list[str] = []
+    _resolve(steps, [], errors)
+
+
+def _resolve(steps: Sequence[Placed], opened: list[str], errors: list[ScenarioError]) -> None:
     for placed in steps:
         step = placed.step
+        if placed.body is not None:  # a loop: its steps in order (a connect there opens one)
+            _resolve(placed.body, opened, errors)
         if not isinstance(step, ConnectionStep):
             continue
         name = _connection(step, placed, opened, errors)
@@ -85,15 +91,34 @@ def _connection(
 
 
 def check_variables(steps: Sequence[Placed], known: set[str], errors: list[ScenarioError]) -> None:
-    """Report every reference to a variable that is not known where it is used."""
-    scope = set(known)
+    """Report every reference to a variable that is not known where it is used (a loop's
+    variable is known inside the loop only; what its steps save is known after it too)."""
+    _check_scope(steps, set(known), errors)
+
+
+def _check_scope(steps: Sequence[Placed], scope: set[str], errors: list[ScenarioError]) -> None:
     for placed in steps:
+        if placed.body is not None and isinstance(placed.step, RepeatStep):
+            _check_loop(placed, placed.step, scope, errors)
+            continue
         data = placed.step.model_dump(by_alias=True, exclude_unset=True, warnings=False)
         for field, text in _strings(data, ()):
             if field and field[0] in _NOT_TEMPLATED:
                 continue
             _check_text(placed, field, text, scope, errors)
         scope.update(placed.step.saved_variables())
+
+
+def _check_loop(
+    placed: Placed, loop: RepeatStep, scope: set[str], errors: list[ScenarioError]
+) -> None:
+    head = placed.step.model_dump(include={"count", "for_each"}, exclude_unset=True, warnings=False)
+    for field, text in _strings(head, ()):
+        _check_text(placed, field, text, scope, errors)
+    assert placed.body is not None
+    inner = scope | ({loop.as_} if loop.as_ else set())
+    _check_scope(placed.body, inner, errors)
+    scope.update(inner - {loop.as_})  # what the loop saved stays; its variable does not
 
 
 def _check_text(

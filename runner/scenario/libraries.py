@@ -25,9 +25,18 @@ from runner.scenario.files import Block, ImportSpec, LibraryFile
 from runner.scenario.matchers import file_context
 from runner.scenario.source import Document, ValuePath, read_document
 from runner.scenario.steps import RunStep, Step, UseStep
+from runner.scenario.steps_flow import RepeatStep
 from runner.scenario.templates import substitute
 
-__all__ = ["Expander", "Libraries", "Library", "Origin", "Placed", "attach_locations"]
+__all__ = [
+    "Expander",
+    "Libraries",
+    "Library",
+    "Origin",
+    "Placed",
+    "attach_locations",
+    "canonical_body",
+]
 
 _STEP: TypeAdapter[Any] = TypeAdapter(Step)
 
@@ -42,10 +51,30 @@ class Origin:
 
 @dataclass
 class Placed:
-    """A step with its origin, and the chain of `use` steps that brought it."""
+    """A step with its origin; a loop's own steps are placed too, in `body`."""
 
     step: RunStep
     origin: Origin
+    body: list[Placed] | None = None
+
+
+def _written_key(document: Document, path: ValuePath) -> str:
+    """The key a step is written under (its kind or a synonym)."""
+    raw = document.value
+    for part in path:
+        raw = raw[part]
+    return str(next(iter(raw))) if isinstance(raw, dict) and raw else ""
+
+
+def canonical_body(document: Document, path: ValuePath, errors: list[ScenarioError]) -> Any:
+    """`canonical_steps`, and the steps inside loops canonical too, at any depth."""
+    steps = canonical_steps(document, path, errors)
+    if isinstance(steps, list):
+        for index, step in enumerate(steps):
+            if step.get("kind") == "repeat" and isinstance(step.get("steps"), list):
+                inner = (*path, index, _written_key(document, (*path, index)), "steps")
+                step["steps"] = canonical_body(document, inner, errors)
+    return steps
 
 
 @dataclass
@@ -64,6 +93,9 @@ def attach_locations(steps: Sequence[Any], document: Document, path: ValuePath) 
     """Set each validated step's `location` to where it is written."""
     for index, step in enumerate(steps):
         step.location = document.location((*path, index))
+        if isinstance(step, RepeatStep):
+            key = _written_key(document, (*path, index))
+            attach_locations(step.steps, document, (*path, index, key, "steps"))
 
 
 class Libraries:
@@ -161,7 +193,7 @@ class Libraries:
 def _canonical_block(document: Document, name: str, block: Any, errors: list[ScenarioError]) -> Any:
     if not isinstance(block, dict) or "steps" not in block:
         return block
-    return {**block, "steps": canonical_steps(document, ("blocks", name, "steps"), errors)}
+    return {**block, "steps": canonical_body(document, ("blocks", name, "steps"), errors)}
 
 
 class Expander:
@@ -183,9 +215,25 @@ class Expander:
         for step, origin in zip(steps, origins, strict=True):
             if isinstance(step, UseStep):
                 placed.extend(self._use(step, origin, namespaces, own, stack))
+            elif isinstance(step, RepeatStep):
+                placed.append(self._loop(step, origin, namespaces, own, stack))
             else:
                 placed.append(Placed(step, origin))
         return placed
+
+    def _loop(
+        self,
+        step: RepeatStep,
+        origin: Origin,
+        namespaces: dict[str, Library | None],
+        own: Library | None,
+        stack: tuple[str, ...],
+    ) -> Placed:
+        """A loop with the `use` steps of its body expanded (the loop itself is kept)."""
+        path = (*origin.path, _written_key(origin.document, origin.path), "steps")
+        origins = [Origin(origin.document, (*path, i)) for i in range(len(step.steps))]
+        body = self.expand(step.steps, origins, namespaces, own, stack)
+        return _with_body(step, origin, body)
 
     def _use(
         self,
@@ -269,6 +317,8 @@ class Expander:
         return {**block.params, **step.with_} if ok else None
 
     def _bind(self, placed: Placed, bindings: dict[str, Any]) -> Placed | None:
+        if placed.body is not None:
+            return self._bind_loop(placed, bindings)
         data = placed.step.model_dump(by_alias=True, exclude_unset=True, warnings=False)
         data["kind"] = placed.step.kind
         try:
@@ -280,6 +330,33 @@ class Expander:
         inner = placed.step.bindings
         step.bindings = substitute(inner, bindings) if inner else dict(bindings)
         return Placed(step, placed.origin)
+
+    def _bind_loop(self, placed: Placed, bindings: dict[str, Any]) -> Placed | None:
+        """A loop of a block: its own fields and each of its steps bound to the `with` values."""
+        assert placed.body is not None
+        body = [self._bind(p, bindings) for p in placed.body]
+        if any(p is None for p in body):
+            return None
+        head = placed.step.model_dump(
+            by_alias=True, exclude_unset=True, exclude={"steps"}, warnings=False
+        )
+        head = substitute({**head, "kind": placed.step.kind}, bindings)
+        try:
+            step = RepeatStep.model_validate({**head, "steps": [p.step for p in body if p]})
+        except ValidationError as exc:
+            self.errors.extend(translate(exc, placed.origin.document, placed.origin.path, Step))
+            return None
+        step.location = placed.step.location
+        return Placed(step, placed.origin, [p for p in body if p is not None])
+
+
+def _with_body(step: RepeatStep, origin: Origin, body: list[Placed]) -> Placed:
+    """The loop holding the expanded steps of `body` (a `use` inside became its block's steps)."""
+    if [p.step for p in body] != step.steps:
+        expanded = step.model_copy(update={"steps": [p.step for p in body]})
+        expanded.location = step.location
+        step = expanded
+    return Placed(step, origin, body)
 
 
 def _use_path(origin: Origin) -> ValuePath:

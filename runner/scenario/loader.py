@@ -15,11 +15,18 @@ from typing import Any
 from pydantic import ValidationError
 
 from runner.errors import Location, ScenarioError, ScenarioErrors
-from runner.scenario.canonical import canonical_imports, canonical_steps
+from runner.scenario.canonical import canonical_imports
 from runner.scenario.checks import check_references, check_variables, resolve_connections
 from runner.scenario.diagnostics import describe, translate
 from runner.scenario.files import SUITE_FILE_NAME, ScenarioFile, Service, SuiteConfig
-from runner.scenario.libraries import Expander, Libraries, Origin, Placed, attach_locations
+from runner.scenario.libraries import (
+    Expander,
+    Libraries,
+    Origin,
+    Placed,
+    attach_locations,
+    canonical_body,
+)
 from runner.scenario.matchers import file_context
 from runner.scenario.rendering import variable_order
 from runner.scenario.replies import ReplyRule
@@ -243,7 +250,7 @@ class _SuiteLoader:
             return None
         data = {**raw, "imports": canonical_imports(raw.get("imports", []))}
         if "steps" in raw:
-            data["steps"] = canonical_steps(document, ("steps",), self.errors)
+            data["steps"] = canonical_body(document, ("steps",), self.errors)
         try:
             model = ScenarioFile.model_validate(data, context=file_context(document.file))
         except ValidationError as exc:
@@ -323,6 +330,8 @@ def _default_timeouts(placed: list[Placed], timeout: float) -> None:
         step = item.step
         if isinstance(step, ExpectStep | ExpectCloseStep) and step.timeout is None:
             step.timeout = timeout
+        if item.body is not None:
+            _default_timeouts(item.body, timeout)
 
 
 def _row_ids(rows: list[dict[str, Any]]) -> list[str]:
