@@ -203,12 +203,12 @@ class PollWait(InboxWait):
 
     def _send(self) -> None:
         self.rounds += 1
+        self.sent_at = self.ctx.clock.now()  # before the frame goes: its answer can be quick
         try:
             self.conn.send(_payload(self.spec.send))
         except BusinessError as error:
             message = f"cannot send on {self.conn.name!r}: {error.message}"
             raise ConnectionFailed(message, self.conn.name, self.spec.location) from None
-        self.sent_at = self.ctx.clock.now()
 
     def judge(self, message: Message) -> Verdict:
         if message.at < self.sent_at:
