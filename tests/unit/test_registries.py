@@ -36,16 +36,9 @@ def test_a_second_runner_for_a_model_is_refused() -> None:
 
 
 def test_the_kinds_in_documentation_order() -> None:
-    assert kind_names() == (
-        "connect",
-        "send",
-        "expect",
-        "expect_none",
-        "close",
-        "expect_close",
-        "sleep",
-        "use",
-    )
+    core = ("connect", "send", "expect", "expect_none", "close", "expect_close", "sleep", "use")
+    assert kind_names()[: len(core)] == core  # then those of steps_expect.py, steps_flow.py
+    assert {"expect_all", "expect_sequence", "poll"} <= set(kind_names())
     assert synonyms() == {"expect-message": "expect"}
     assert step_model("expect-message") is step_model("expect")
     assert step_model("exepct") is None
@@ -86,7 +79,7 @@ def test_every_matcher_is_declared_once_and_held_by_one_field() -> None:
     ]
     assert sorted(k.name for k in held) == sorted(k.name for k in declared)
     assert len({k.name for k in held}) == len(held)
-    assert matcher_names() == ["text", "regex", "json", "jsonpath", "binary"]
+    assert matcher_names()[:5] == ["text", "regex", "json", "jsonpath", "binary"]
 
 
 def test_the_missing_matcher_error_lists_the_declared_matchers() -> None:
