@@ -88,7 +88,10 @@ def _file_schema(model: type[BaseModel], title: str, steps_at: tuple[str, ...]) 
     steps = schema
     for key in steps_at:
         steps = steps[key]
-    steps["items"] = _written_step()
+    defs["WrittenStep"] = _written_step()
+    steps["items"] = {"$ref": "#/$defs/WrittenStep"}
+    for step_model in step_models():  # steps inside steps (a loop's) are written steps too
+        _point_nested_steps(defs[step_model.__name__])
     imports = schema["properties"]["imports"]
     imports["items"] = {
         "anyOf": [{"type": "string", "description": "the library's path"}, imports["items"]]
@@ -100,6 +103,13 @@ def _drop_kind(definition: dict[str, Any]) -> None:
     definition["properties"].pop("kind", None)
     if "kind" in definition.get("required", []):
         definition["required"].remove("kind")
+
+
+def _point_nested_steps(definition: dict[str, Any]) -> None:
+    for prop in definition.get("properties", {}).values():
+        items = prop.get("items")
+        if isinstance(items, dict) and items.get("type") == ["object", "string"]:
+            prop["items"] = {"$ref": "#/$defs/WrittenStep"}
 
 
 def _written_step() -> dict[str, Any]:

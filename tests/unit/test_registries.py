@@ -62,7 +62,9 @@ def test_a_shorthand_must_name_a_field() -> None:
 
 
 def test_the_schema_offers_every_kind_its_synonyms_and_bare_forms() -> None:
-    steps = scenario_json_schema()["properties"]["steps"]["items"]["anyOf"]
+    schema = scenario_json_schema()
+    assert schema["properties"]["steps"]["items"] == {"$ref": "#/$defs/WrittenStep"}
+    steps = schema["$defs"]["WrittenStep"]["anyOf"]
     keys = {key for alternative in steps for key in alternative.get("properties", {})}
     assert keys == {*kind_names(), *synonyms()}
     bare = next(a for a in steps if "enum" in a)["enum"]
