@@ -47,6 +47,12 @@ def test_section_conforms(section: str) -> None:
     assert not run.offenders(), _explain(run)
 
 
+#: kosoku 0.1's cases 12-13 read their test data with `open(fn, 'rb').read()` and never close it
+#: (kosoku/cases/case12_x_x.py:125): not the client's doing, and warnings are errors here.
+KOSOKU_UNCLOSED_FILE = pytest.mark.filterwarnings("ignore:unclosed file:ResourceWarning")
+
+
+@KOSOKU_UNCLOSED_FILE
 @pytest.mark.parametrize("subsection", COMPRESSION_SIZES)
 def test_compression_conforms(subsection: str) -> None:
     # 1000 messages of 128 KiB, compressed both ways: up to ~30 s a case on a busy 2-CPU VM
@@ -64,6 +70,7 @@ def test_core_sections_conform_with_compression_on() -> None:
     assert not run.offenders(), _explain(run)
 
 
+@KOSOKU_UNCLOSED_FILE
 def test_without_compression_the_compression_cases_fail() -> None:
     # The harness can tell: a client that offers nothing is not what 12.1.1 expects.
     run = _run(["12.1.1"], CoreDriver())
