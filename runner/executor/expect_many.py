@@ -7,7 +7,6 @@ not.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 
 from runner.client import BusinessError
@@ -22,7 +21,6 @@ from runner.scenario.steps_expect import (
     ExpectAllStep,
     ExpectEntry,
     ExpectSequenceStep,
-    Outgoing,
     PollStep,
 )
 
@@ -205,7 +203,7 @@ class PollWait(InboxWait):
         self.rounds += 1
         self.sent_at = self.ctx.clock.now()  # before the frame goes: its answer can be quick
         try:
-            self.conn.send(_payload(self.spec.send))
+            self.conn.send(self.spec.send.payload())
         except BusinessError as error:
             message = f"cannot send on {self.conn.name!r}: {error.message}"
             raise ConnectionFailed(message, self.conn.name, self.spec.location) from None
@@ -261,11 +259,3 @@ class PollWait(InboxWait):
             reason=reason,
             diff=self.matcher.diff(last.data) if last is not None else None,
         )
-
-
-def _payload(message: Outgoing) -> str | bytes:
-    if message.text is not None:
-        return message.text
-    if message.binary is not None:
-        return message.binary.to_bytes()
-    return json.dumps(message.json_, ensure_ascii=False, separators=(",", ":"))

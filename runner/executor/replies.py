@@ -7,7 +7,6 @@ What `send` refers to is checked at connect, so that a reply cannot fail for an 
 
 from __future__ import annotations
 
-import json
 from collections import ChainMap
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -115,8 +114,5 @@ def _payload(send: ReplySend, scope: Mapping[str, Any], where: Location) -> str 
     rendered = render(_written(send), scope, where)
     if send.text is not None:
         return str(rendered)
-    if send.binary is not None:
-        return ReplySend.model_validate(
-            {"binary": rendered}, strict=False, context=RENDERED
-        ).binary.to_bytes()  # type: ignore[union-attr]
-    return json.dumps(rendered, ensure_ascii=False, separators=(",", ":"))
+    key = "binary" if send.binary is not None else "json"
+    return ReplySend.model_validate({key: rendered}, strict=False, context=RENDERED).payload()

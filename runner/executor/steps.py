@@ -214,7 +214,7 @@ def _proxy(
 def run_send(ctx: ScenarioContext, step: SendStep) -> Outcome:
     """Send one text or binary message."""
     conn = ctx.connection(step)
-    data = _payload(ctx.rendered(step))
+    data = ctx.rendered(step).payload()
     try:
         conn.send(data)
     except BusinessError as error:
@@ -224,14 +224,6 @@ def run_send(ctx: ScenarioContext, step: SendStep) -> Outcome:
             step.location,
         ) from None
     return Outcome(conn=conn.name)
-
-
-def _payload(step: SendStep) -> str | bytes:
-    if step.text is not None:
-        return step.text
-    if step.binary is not None:
-        return step.binary.to_bytes()
-    return json.dumps(step.json_, ensure_ascii=False, separators=(",", ":"))
 
 
 def closed_note(conn: Connection) -> str:

@@ -13,12 +13,13 @@ rules through a step's `model_dump` untouched.
 
 from __future__ import annotations
 
-from typing import Any, Self
+from typing import Self
 
 from pydantic import Field, model_validator
 
 from runner.scenario.fields import Model, TemplatedDuration
-from runner.scenario.matchers import BinaryData, IgnoreRule, MatcherFields
+from runner.scenario.matchers import IgnoreRule, MatcherFields
+from runner.scenario.outgoing import Outgoing
 
 __all__ = [
     "ExpectBody",
@@ -49,20 +50,8 @@ class ReplyWhen(IgnoreRule):
         return self
 
 
-class ReplySend(Model):
+class ReplySend(Outgoing):
     """The reply: exactly one of text, json, binary (like a `send` step)."""
-
-    text: str | None = Field(None, description="a text message")
-    json_: Any = Field(None, alias="json", description="any value, sent as JSON text")
-    binary: BinaryData | None = Field(None, description="a binary message")
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> Self:
-        found = [n for n in ("text", "json_", "binary") if n in self.model_fields_set]
-        if len(found) != 1:
-            names = ", ".join(n.rstrip("_") for n in found) or "none"
-            raise ValueError(f"expected exactly one of text, json, binary; found {names}")
-        return self
 
 
 class ReplyRule(Model):

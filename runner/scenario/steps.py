@@ -25,6 +25,7 @@ from runner.scenario.matchers import (
     matcher_names,
     regex_groups,
 )
+from runner.scenario.outgoing import Outgoing
 from runner.scenario.replies import ExpectBody, Keepalive, OpaqueRules, ReplyRule, unwrap_rules
 
 __all__ = [
@@ -191,7 +192,7 @@ class ConnectStep(ConnectionStep):
         return value
 
 
-class SendStep(ConnectionStep):
+class SendStep(Outgoing, ConnectionStep):
     """Send one message: exactly one of text, json, binary."""
 
     shorthand = "text"
@@ -200,17 +201,6 @@ class SendStep(ConnectionStep):
         "description": "a text message",
     }
     kind: Literal["send"] = Field("send", description="the step's kind")
-    text: str | None = Field(None, description="a text message")
-    json_: Any = Field(None, alias="json", description="any value, sent as JSON text")
-    binary: BinaryData | None = Field(None, description="a binary message")
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> Self:
-        found = [n for n in ("text", "json_", "binary") if n in self.model_fields_set]
-        if len(found) != 1:
-            names = ", ".join(n.rstrip("_") for n in found) or "none"
-            raise ValueError(f"expected exactly one of text, json, binary; found {names}")
-        return self
 
 
 class ExpectStep(ConnectionStep, MatcherFields):

@@ -5,12 +5,13 @@ Defined on the bases of `steps.py`, which imports this module before it builds t
 
 from __future__ import annotations
 
-from typing import Any, Literal, Self
+from typing import Literal, Self
 
 from pydantic import Field, model_validator
 
-from runner.scenario.fields import Model, TemplatedDuration
-from runner.scenario.matchers import BinaryData, IgnoreRule, MatcherFields, regex_groups
+from runner.scenario.fields import TemplatedDuration
+from runner.scenario.matchers import IgnoreRule, MatcherFields, regex_groups
+from runner.scenario.outgoing import Outgoing
 from runner.scenario.steps import ConnectionStep, _check_save
 
 __all__ = ["ExpectAllStep", "ExpectEntry", "ExpectSequenceStep", "Outgoing", "PollStep"]
@@ -69,22 +70,6 @@ class ExpectSequenceStep(_EntriesStep):
         description="nothing may come before or between them: each next message (not noise) "
         "must match the next entry",
     )
-
-
-class Outgoing(Model):
-    """A message to send: exactly one of text, json, binary."""
-
-    text: str | None = Field(None, description="a text message")
-    json_: Any = Field(None, alias="json", description="any value, sent as JSON text")
-    binary: BinaryData | None = Field(None, description="a binary message")
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> Self:
-        found = [n for n in ("text", "json_", "binary") if n in self.model_fields_set]
-        if len(found) != 1:
-            names = ", ".join(n.rstrip("_") for n in found) or "none"
-            raise ValueError(f"expected exactly one of text, json, binary; found {names}")
-        return self
 
 
 class PollStep(ConnectionStep):
