@@ -82,7 +82,7 @@ def _server() -> Iterator[str]:
         yield line.split("listening on ", 1)[1].split(",", 1)[0].strip()
     finally:
         process.terminate()
-        process.wait(10)
+        process.communicate(timeout=10)
 
 
 def _tcp_bytes(sock: socket.socket) -> int:

@@ -6,6 +6,8 @@ client must refuse can be sent; a `websockets` server shows the happy path with 
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import zlib
 from typing import Any
 
@@ -391,3 +393,22 @@ def test_open_info_follows_open(ws: WebSocket, peer: RawPeer) -> None:
     )
     assert info.args[1] == recorder.opened()
     conn.close_handshake()
+
+
+@pytest.mark.parametrize("flag", [True, False])
+def test_wsrun_serve_compression_flag(ws: WebSocket, flag: bool) -> None:
+    command = [sys.executable, "-m", "runner.server", "--port", "0"]
+    proc = subprocess.Popen(
+        [*command, "--compression"] if flag else command, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.endswith(", permessage-deflate on\n") is flag, line
+        url = line.split("listening on ", 1)[1].split(",")[0].strip()
+        recorder = Recorder(ws)
+        assert ws.connect(f"{url}/echo", {"compression": "deflate"}).result(timeout())
+        assert recorder.opened().extensions == (("permessage-deflate",) if flag else ())
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=timeout())  # closes the pipe
