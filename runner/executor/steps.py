@@ -14,8 +14,10 @@ from runner.client import (
     BusinessError,
     ClientCert,
     ConnectOptions,
+    DeflateOptions,
     HandshakeRefused,
     ProxyOptions,
+    TlsProtocol,
 )
 from runner.executor.clock import sleep
 from runner.executor.connection import Connection
@@ -27,6 +29,7 @@ from runner.matching import compare_json, compile_matcher
 from runner.scenario.steps import (
     DEFAULT_CONN,
     CloseStep,
+    Compression,
     ConnectStep,
     ExpectCloseStep,
     ProxyServer,
@@ -85,6 +88,7 @@ def run_connect(ctx: ScenarioContext, step: ConnectStep) -> Outcome:
     opened = conn.opened
     headers = dict(opened.headers) if opened is not None else {}
     _check_accepted(conn, step, opened.protocol if opened is not None else None, headers)
+    _check_extensions(conn, step, opened.extensions if opened is not None else ())
     _check_response(ctx, conn, step, headers)
     return Outcome(conn=name)
 
@@ -119,6 +123,20 @@ def _check_accepted(
         conn=conn.name,
         expected=f"Sec-WebSocket-Protocol: {expected}",
         closest=_header_lines(headers),
+    )
+
+
+def _check_extensions(conn: Connection, step: ConnectStep, agreed: tuple[str, ...]) -> None:
+    expected = step.expect_extensions
+    if expected is None or sorted(agreed) == sorted(expected):
+        return
+    found = ", ".join(agreed) or "none"
+    raise StepFailed(
+        f"expected the server to agree to the extensions {', '.join(expected) or 'none'}, it "
+        f"agreed to {found}",
+        step.location,
+        conn=conn.name,
+        expected=f"Sec-WebSocket-Extensions: {', '.join(expected) or '(none)'}",
     )
 
 
@@ -190,7 +208,27 @@ def _connect_options(step: ConnectStep) -> ConnectOptions:
         timeout=float(step.timeout) if step.timeout is not None else ConnectOptions.timeout,
         ping_interval=float(keepalive.interval) if keepalive else ConnectOptions.ping_interval,
         pong_timeout=float(keepalive.timeout) if keepalive else ConnectOptions.pong_timeout,
+        compression=_compression(step.compression),
+        min_support_tls_protocol=_TLS_VERSIONS[tls.min_version]
+        if tls and tls.min_version
+        else None,
     )
+
+
+_TLS_VERSIONS = {
+    "1.0": TlsProtocol.TLS_V_1_0,
+    "1.1": TlsProtocol.TLS_V_1_1,
+    "1.2": TlsProtocol.TLS_V_1_2,
+    "1.3": TlsProtocol.TLS_V_1_3,
+}
+
+
+def _compression(
+    written: Literal["deflate"] | Compression | None,
+) -> DeflateOptions | Literal["deflate"] | None:
+    if written is None or isinstance(written, str):
+        return written
+    return DeflateOptions(**written.model_dump())
 
 
 def _client_cert(tls: TlsOptions | None) -> ClientCert | None:

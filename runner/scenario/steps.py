@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Self, Union
 
-from pydantic import Field, field_serializer, field_validator, model_validator
+from pydantic import Discriminator, Field, Tag, field_serializer, field_validator, model_validator
 
 from runner.matching import check_expected, compile_jsonpath, has_template
 from runner.rfc6455 import close_code_problem, close_reason_problem
@@ -33,6 +33,7 @@ __all__ = [
     "NOWHERE",
     "BinaryData",
     "CloseStep",
+    "Compression",
     "ConnectStep",
     "ConnectionStep",
     "ExpectCloseStep",
@@ -78,12 +79,45 @@ class TlsOptions(Model):
     cert: str | None = Field(None, description="a PEM client certificate (with key)")
     key: str | None = Field(None, description="the PEM private key of `cert`")
     password: str | None = Field(None, description="the password of `key`")
+    min_version: Literal["1.0", "1.1", "1.2", "1.3"] | None = Field(
+        None,
+        description="the lowest TLS version accepted (minSupportTlsProtocol); never below "
+        "Python's default (1.2), so only 1.3 changes anything",
+    )
 
     @model_validator(mode="after")
     def _cert_and_key(self) -> Self:
         if (self.cert is None) != (self.key is None):
             raise ValueError("expected cert and key together")
         return self
+
+
+class Compression(Model):
+    """permessage-deflate (RFC 7692) offered with these parameters."""
+
+    client_max_window_bits: int | None = Field(
+        None, ge=9, le=15, description="the largest window the client compresses with (9-15)"
+    )
+    server_max_window_bits: int | None = Field(
+        None, ge=8, le=15, description="the largest window the server may compress with (8-15)"
+    )
+    client_no_context_takeover: bool = Field(
+        False, description="the client compresses every message afresh"
+    )
+    server_no_context_takeover: bool = Field(
+        False, description="ask the server to compress every message afresh"
+    )
+
+
+def _compression_form(value: Any) -> str:
+    return "name" if isinstance(value, str) else "parameters"
+
+
+#: `compression: deflate`, or its parameters (one branch is validated, so one error is shown).
+_CompressionSetting = Annotated[
+    Annotated[Literal["deflate"], Tag("name")] | Annotated[Compression, Tag("parameters")],
+    Discriminator(_compression_form),
+]
 
 
 class ProxyServer(Model):
@@ -122,6 +156,16 @@ class ConnectStep(ConnectionStep):
         None,
         description="the handshake's expected HTTP status; other than 101, the server must "
         "reject the handshake with this status (e.g. 401)",
+    )
+    compression: _CompressionSetting | None = Field(
+        None,
+        description='offer permessage-deflate (RFC 7692): "deflate", or {client_max_window_bits, '
+        "server_max_window_bits, client_no_context_takeover, server_no_context_takeover}",
+    )
+    expect_extensions: list[str] | None = Field(
+        None,
+        description="the extensions the server must have agreed to, e.g. [permessage-deflate]; "
+        "[] for none",
     )
     expect_headers: dict[str, Any] = Field(
         default_factory=dict,
