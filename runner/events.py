@@ -39,6 +39,7 @@ __all__ = [
     "Status",
     "StepEnded",
     "StepStarted",
+    "Traffic",
     "TranscriptEntry",
     "Unexpected",
 ]
@@ -64,6 +65,7 @@ class TranscriptEntry:
     conn: str
     event: str
     data: Payload
+    wire_size: int | None = None  # of a received message: its payload bytes on the wire
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,6 +255,7 @@ class FrameReceived(Event):
     scenario: int
     conn: str
     data: Payload
+    wire_size: int | None = None  # payload bytes on the wire (less than data, compressed)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -292,6 +295,18 @@ class ConnectionClosed(Event):
     code: int
     reason: str
     was_clean: bool
+    traffic: Traffic | None = None  # what went through the connection, messages and wire
+
+
+@dataclass(frozen=True, slots=True)
+class Traffic:
+    """Bytes of the messages of a connection, and of their payloads on the wire (compressed,
+    with permessage-deflate; frame headers are not counted)."""
+
+    sent: int = 0
+    sent_wire: int = 0
+    received: int = 0
+    received_wire: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

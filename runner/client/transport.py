@@ -144,6 +144,11 @@ class Transport:
         self._pong_deadline: float | None = None
         self._poll: Any = None
         self._deflate: Deflate | None = None  # set when permessage-deflate was negotiated
+        # Payload bytes on the wire of the last message sent / of the message being received
+        # (with compression, less than the message); read by `WebSocket.wire_sizes`.
+        self.sent_wire_size = 0
+        self.received_wire_size = 0
+        self._receiving_wire_size = 0
 
     # -- handshake ---------------------------------------------------------------------------
 
@@ -254,6 +259,8 @@ class Transport:
             else:
                 frame = make_frame(data, opcode)
             self._ws.send_frame(frame)
+            if opcode < OP_CLOSE:
+                self.sent_wire_size = len(frame.data)
         except Exception as exc:
             if not is_link_error(exc):
                 raise
@@ -282,11 +289,16 @@ class Transport:
                     self._on_control(frame.opcode, frame.data)
                     continue
                 data = frame.data
+                self._receiving_wire_size += len(data)
                 if self._deflate is not None:
                     limit = self.options.max_message_size
                     data = self._deflate.decode(frame.opcode, frame.fin, frame.rsv1, data, limit)
                 message = self._assembler.feed(frame.opcode, frame.fin, data)
                 if message is not None:
+                    self.received_wire_size, self._receiving_wire_size = (
+                        self._receiving_wire_size,
+                        0,
+                    )
                     sink.on_message(message)
         except ProtocolViolation as violation:
             self._fail(violation)

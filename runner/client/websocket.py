@@ -89,6 +89,16 @@ class WebSocket:
         transport = self._transport
         return transport.protocol if transport is not None else None
 
+    @property
+    def wire_sizes(self) -> tuple[int, int]:
+        """Payload bytes on the wire of the last message sent and of the last one received (an
+        extension beyond OpenHarmony: with compression they are less than the messages). Read
+        the received size in the `message` listener, the sent one after `send` returned."""
+        transport = self._transport
+        if transport is None:
+            return 0, 0
+        return transport.sent_wire_size, transport.received_wire_size
+
     def wait_closed(self, timeout: float | None = None) -> bool:
         """Wait until the current connection has ended and its `close`/`error` event ran."""
         return self._done.wait(timeout)

@@ -36,6 +36,7 @@ from runner.events import (
     FrameReceived,
     FrameSent,
     HandshakeRefused,
+    Traffic,
     TranscriptEntry,
 )
 from runner.executor.clock import POLL, Clock, Deadline, Interrupted
@@ -43,6 +44,8 @@ from runner.executor.inbox import Inbox, Message
 from runner.executor.replies import AutoReply
 
 __all__ = ["TRANSCRIPT_LENGTH", "Connection"]
+
+_TRAFFIC_FIELDS = ("sent", "sent_wire", "received", "received_wire")
 
 #: How many of a connection's last events a failure shows.
 TRANSCRIPT_LENGTH = 10
@@ -68,6 +71,8 @@ class Connection:
         self.transcript: deque[TranscriptEntry] = deque(maxlen=TRANSCRIPT_LENGTH)
         self.last_send_at: float | None = None
         self.last_sent: str | bytes | None = None  # for `correlate`
+        self.traffic = Traffic()
+        self._traffic_lock = threading.Lock()
         self.opened: OpenResult | None = None
         self.replies: list[AutoReply] = []  # set before connect: answered on this thread
         self.expected_refusal: int | None = None  # a refusal with this status is no error
@@ -79,8 +84,9 @@ class Connection:
 
     # -- listeners: the connection's thread --------------------------------------------------
 
-    def _note(self, event: str, data: str | bytes, at: float) -> None:
-        self.transcript.append(TranscriptEntry(at=at, conn=self.name, event=event, data=data))
+    def _note(self, event: str, data: str | bytes, at: float, wire: int | None = None) -> None:
+        entry = TranscriptEntry(at=at, conn=self.name, event=event, data=data, wire_size=wire)
+        self.transcript.append(entry)
 
     def _on_open(self, _err: object, value: OpenResult) -> None:
         at = self.clock.now()
@@ -100,11 +106,17 @@ class Connection:
 
     def _on_message(self, _err: object, data: str | bytes) -> None:
         at = self.clock.now()
-        self._note("received", data, at)
+        wire = self.ws.wire_sizes[1]
+        self._note("received", data, at, wire)
+        self._count(received=_size(data), received_wire=wire)
         if self.replies and self._auto_reply(data, at):
             return
         try:
-            self.emit(FrameReceived(at=at, scenario=self.scenario, conn=self.name, data=data))
+            self.emit(
+                FrameReceived(
+                    at=at, scenario=self.scenario, conn=self.name, data=data, wire_size=wire
+                )
+            )
         finally:
             self.inbox.put(Message(at, data))  # may run the scenario's next steps, on this thread
 
@@ -159,6 +171,7 @@ class Connection:
                     code=value.code,
                     reason=value.reason,
                     was_clean=value.was_clean,
+                    traffic=self.traffic,
                 )
             )
         finally:
@@ -237,6 +250,15 @@ class Connection:
         future = self.ws.send(data)
         assert future is not None
         future.result(timeout=0)
+        self._count(sent=_size(data), sent_wire=self.ws.wire_sizes[0])
+
+    def _count(self, **more: int) -> None:
+        """Add to the connection's traffic (the scenario's thread and this one both send)."""
+        with self._traffic_lock:
+            old = self.traffic
+            self.traffic = Traffic(
+                **{name: getattr(old, name) + more.get(name, 0) for name in _TRAFFIC_FIELDS}
+            )
 
     def close(self, code: int, reason: str, deadline: Deadline) -> CloseResult | None:
         """Start the closing handshake (RFC 6455 7.1.2) and wait for its end until `deadline`.
@@ -263,3 +285,7 @@ class Connection:
         if not self.ws.wait_closed(wait):
             self.ws.abort()
             self.ws.wait_closed(wait)
+
+
+def _size(data: str | bytes) -> int:
+    return len(data.encode("utf-8", "surrogatepass")) if isinstance(data, str) else len(data)

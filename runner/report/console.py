@@ -34,6 +34,7 @@ from runner.events import (
     ServiceStarted,
     Status,
     StepEnded,
+    Traffic,
 )
 from runner.report.text import ARROWS, failure_lines, format_duration, latency_stats, preview
 from runner.scenario.kinds import step_model
@@ -96,6 +97,7 @@ class ConsoleReporter:
         self._ended: list[ScenarioEnded] = []
         self._steps: list[StepEnded] = []
         self._service_output: dict[str, str] = {}
+        self._compression: list[tuple[str, str, Traffic]] = []  # scenario, conn, traffic
         self._handlers: dict[type[Event], Callable[[Event], None]] = {
             RunStarted: self._run_started,  # type: ignore[dict-item]
             ScenarioStarted: self._scenario_started,  # type: ignore[dict-item]
@@ -175,6 +177,10 @@ class ConsoleReporter:
         self._log(event.scenario, event.at, event.conn, kind, preview(event.data, self._limit))
 
     def _closed(self, event: ConnectionClosed) -> None:
+        traffic = event.traffic
+        if traffic is not None and _compressed(traffic):
+            view = self._scenarios.get(event.scenario)
+            self._compression.append((view.name if view else "?", event.conn, traffic))
         clean = "" if event.was_clean else " (not clean)"
         detail = f"{event.code} {event.reason}".rstrip() + clean
         self._log(event.scenario, event.at, event.conn, "close", detail)
@@ -275,6 +281,7 @@ class ConsoleReporter:
         if self._ended:
             self.console.print(self._summary_table())
         self._print_latency()
+        self._print_compression()
         self._print_totals(event)
 
     def _summary_table(self) -> Table:
@@ -299,6 +306,18 @@ class ConsoleReporter:
         from_send = latency_stats(s.latency_from_send for s in expects)
         if from_send.count:
             self.console.print(Text(f"  from last send:  {from_send}"), soft_wrap=True)
+
+    def _print_compression(self) -> None:
+        """Per compressed connection: message bytes and their payload bytes on the wire."""
+        if not self._compression:
+            return
+        self.console.print(Text("compression (message bytes → wire bytes)", style="bold"))
+        for scenario, conn, t in self._compression:
+            line = (
+                f"  {scenario} {conn}: sent {_ratio(t.sent, t.sent_wire)}, "
+                f"received {_ratio(t.received, t.received_wire)}"
+            )
+            self.console.print(Text(line), soft_wrap=True)
 
     def _print_totals(self, event: RunEnded) -> None:
         counts = ", ".join(f"{n} {status}" for status, n in event.counts.items() if n)
@@ -339,3 +358,12 @@ def _waits(kind: str) -> bool:
     """Whether steps of `kind` take time on purpose (shown at normal verbosity)."""
     model = step_model(kind)
     return model is not None and model.waits
+
+
+def _compressed(traffic: Traffic) -> bool:
+    return traffic.sent != traffic.sent_wire or traffic.received != traffic.received_wire
+
+
+def _ratio(size: int, wire: int) -> str:
+    share = f" ({wire / size:.0%})" if size else ""
+    return f"{size:,} → {wire:,} B{share}"

@@ -97,7 +97,7 @@ def _defs() -> dict[str, Any]:
         ],
     }
     defs: dict[str, Any] = {"Payload": payload}
-    for part in (events.Failure, events.TranscriptEntry, events.Unexpected):
+    for part in (events.Failure, events.TranscriptEntry, events.Unexpected, events.Traffic):
         defs[part.__name__] = _object_schema(part, event=False)
     for cls in _EVENTS:
         defs[cls.__name__] = _object_schema(cls, event=True)

@@ -35,9 +35,9 @@ def test_the_example_suite_passes_through_the_cli_and_stops_its_server(tmp_path:
     testcases = ET.parse(junit_path).getroot().iter("testcase")
     assert sum(1 for _ in testcases) == expected
     urls = [url for s in report["services"] for url in s["provides"].values() if "://" in url]
-    assert len(urls) == 2  # ws:// and wss://
+    assert len(urls) == 3  # ws://, wss:// and ws:// with --compression
     kinds = [e["type"] for e in report["events"] if e["type"].startswith("service_")]
-    assert sorted(kinds) == ["service_started"] * 2 + ["service_stopped"] * 2
+    assert sorted(kinds) == ["service_started"] * 3 + ["service_stopped"] * 3
     for url in urls:
         port = int(re.findall(r":(\d+)$", url)[0])
         with socket.socket() as probe:  # the servers are gone: their ports refuse

@@ -73,3 +73,36 @@ def test_bad_options_are_refused_at_their_line(tmp_path: Path, option: str, mess
     errors = validate_paths([path])
     assert len(errors) == 1 and message in str(errors[0]), [str(e) for e in errors]
     assert errors[0].location is not None and errors[0].location.line == 3
+
+
+def test_wire_sizes_per_message_and_per_connection(tmp_path: Path) -> None:
+    from io import StringIO
+
+    from rich.console import Console
+
+    from runner.events import ConnectionClosed, EventBus, FrameReceived
+    from runner.executor import RunOptions, run_suite
+    from runner.report.console import ConsoleReporter
+    from runner.scenario import load_suite
+
+    (tmp_path / "c.yaml").write_text(COMPRESSED, encoding="utf-8")
+    out = StringIO()
+    with TestServer(port=0, compression=True) as server:
+        suite = load_suite([str(tmp_path)], {"url": server.url})
+        events: list[object] = []
+        bus = EventBus()
+        bus.subscribe(events.append)
+        bus.subscribe(ConsoleReporter(Console(file=out, width=100, color_system=None)))
+        run_suite(suite, suite.scenarios, RunOptions(), bus.emit)
+    received = next(e for e in events if isinstance(e, FrameReceived))
+    message = len(str(received.data).encode())
+    assert received.wire_size is not None and 0 < received.wire_size < message
+    closed = next(e for e in events if isinstance(e, ConnectionClosed))
+    traffic = closed.traffic
+    assert traffic is not None and traffic.sent == traffic.received == message
+    assert traffic.sent_wire == traffic.received_wire == received.wire_size
+    summary = out.getvalue().split("compression (message bytes → wire bytes)\n", 1)[1]
+    share = f"{received.wire_size / message:.0%}"
+    assert summary.startswith(
+        f"  c default: sent {message} → {received.wire_size} B ({share}), received {message} → "
+    )
