@@ -127,7 +127,10 @@ class ExpectWait(InboxWait):
         ctx, spec = self.ctx, self.spec
         ctx.variables.update(captures)  # named groups of `regex` become variables
         if spec.save:
-            ctx.variables.update(extract_saves(spec.save, message.data, captures, spec.location))
+            data = message.data
+            if spec.text_json is not None and isinstance(data, str):  # JSONPaths see the JSON
+                data = data.removeprefix(spec.text_json.prefix)
+            ctx.variables.update(extract_saves(spec.save, data, captures, spec.location))
 
     def _latencies(self, message: Message) -> Outcome:
         latency = max(0.0, message.at - self.start)

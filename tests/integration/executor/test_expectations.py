@@ -253,3 +253,14 @@ def test_echo_still_works(tmp_path: Path) -> None:
             tmp_path, {"s.yaml": scenario("send: hi", "expect: hi")}, {"url": url_of(server)}
         )
     assert status is Status.PASSED
+
+
+def test_a_save_from_a_text_json_message_reads_the_json_after_the_prefix(tmp_path: Path) -> None:
+    text = scenario(
+        order(0, '42["chat",{"user":"alice","id":7}]'),
+        "expect: {text_json: {prefix: '42', json: [chat, {id: 7}]}, save: {who: '$[1].user'}}",
+        'send: "hello ${who}"',
+    )
+    status, events = go(tmp_path, text)
+    assert status is Status.PASSED, failure_of(events)
+    assert [e for e in events if isinstance(e, FrameSent)][-1].data == "hello alice"
