@@ -295,7 +295,7 @@ class ConnectionClosed(Event):
     code: int
     reason: str
     was_clean: bool
-    traffic: Traffic | None = None  # what went through the connection, messages and wire
+    traffic: Traffic | None = None  # a compressed connection's bytes (None: not compressed)
 
 
 @dataclass(frozen=True, slots=True)

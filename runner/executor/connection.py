@@ -45,7 +45,6 @@ from runner.executor.replies import AutoReply
 
 __all__ = ["TRANSCRIPT_LENGTH", "Connection"]
 
-_TRAFFIC_FIELDS = ("sent", "sent_wire", "received", "received_wire")
 
 #: How many of a connection's last events a failure shows.
 TRANSCRIPT_LENGTH = 10
@@ -71,8 +70,10 @@ class Connection:
         self.transcript: deque[TranscriptEntry] = deque(maxlen=TRANSCRIPT_LENGTH)
         self.last_send_at: float | None = None
         self.last_sent: str | bytes | None = None  # for `correlate`
-        self.traffic = Traffic()
-        self._traffic_lock = threading.Lock()
+        # Message and wire bytes, counted on compressed connections only (elsewhere they are
+        # equal); each pair has one writer: steps send one at a time, this thread receives.
+        self._compressed = False
+        self._sent = self._sent_wire = self._received = self._received_wire = 0
         self.opened: OpenResult | None = None
         self.replies: list[AutoReply] = []  # set before connect: answered on this thread
         self.expected_refusal: int | None = None  # a refusal with this status is no error
@@ -91,6 +92,7 @@ class Connection:
     def _on_open(self, _err: object, value: OpenResult) -> None:
         at = self.clock.now()
         self.opened = value
+        self._compressed = bool(value.extensions)
         self._note("open", f"{self.ws.url} ({value.status})", at)
         url = self.ws.url or ""
         self.emit(
@@ -108,7 +110,9 @@ class Connection:
         at = self.clock.now()
         wire = self.ws.wire_sizes[1]
         self._note("received", data, at, wire)
-        self._count(received=_size(data), received_wire=wire)
+        if self._compressed:
+            self._received += _size(data)
+            self._received_wire += wire
         if self.replies and self._auto_reply(data, at):
             return
         try:
@@ -171,7 +175,7 @@ class Connection:
                     code=value.code,
                     reason=value.reason,
                     was_clean=value.was_clean,
-                    traffic=self.traffic,
+                    traffic=self.traffic(),
                 )
             )
         finally:
@@ -250,15 +254,15 @@ class Connection:
         future = self.ws.send(data)
         assert future is not None
         future.result(timeout=0)
-        self._count(sent=_size(data), sent_wire=self.ws.wire_sizes[0])
+        if self._compressed:
+            self._sent += _size(data)
+            self._sent_wire += self.ws.wire_sizes[0]
 
-    def _count(self, **more: int) -> None:
-        """Add to the connection's traffic (the scenario's thread and this one both send)."""
-        with self._traffic_lock:
-            old = self.traffic
-            self.traffic = Traffic(
-                **{name: getattr(old, name) + more.get(name, 0) for name in _TRAFFIC_FIELDS}
-            )
+    def traffic(self) -> Traffic | None:
+        """What went through a compressed connection (None: not compressed, nothing counted)."""
+        if not self._compressed:
+            return None
+        return Traffic(self._sent, self._sent_wire, self._received, self._received_wire)
 
     def close(self, code: int, reason: str, deadline: Deadline) -> CloseResult | None:
         """Start the closing handshake (RFC 6455 7.1.2) and wait for its end until `deadline`.
