@@ -41,6 +41,9 @@ def make_frame(payload: bytes, opcode: int, rsv1: int = 0) -> Any:
     return frame_class(fin=1, rsv1=rsv1, opcode=opcode, data=payload)
 
 
+_NO_RSV = (0, 0, 0)
+
+
 class BoundedFrameBuffer(frame_buffer):
     """websocket-client's frame reader, failing with 1009 as soon as a frame's header announces
     more than `limit` bytes, instead of reading (and holding) the whole payload first."""
@@ -48,20 +51,25 @@ class BoundedFrameBuffer(frame_buffer):
     def __init__(self, recv: Callable[[int], bytes], limit: int) -> None:
         super().__init__(recv, skip_utf8_validation=True)
         self._limit = limit
-        self._rsv = (0, 0, 0)
+        self._rsv = _NO_RSV
 
     def recv_header(self) -> None:
         # websocket-client's `ABNF.validate` refuses any RSV bit ("rsv is not implemented, yet"):
         # hide them from it, and hand them back on the frame for `deflate.check_rsv` to judge.
         super().recv_header()
-        assert self.header is not None
-        fin, rsv1, rsv2, rsv3, *rest = self.header
-        self._rsv = (rsv1, rsv2, rsv3)
-        self.header = (fin, 0, 0, 0, *rest)
+        header = self.header
+        assert header is not None
+        if header[1] or header[2] or header[3]:  # rare: frames without RSV bits skip this
+            fin, rsv1, rsv2, rsv3, *rest = header
+            self._rsv = (rsv1, rsv2, rsv3)
+            self.header = (fin, 0, 0, 0, *rest)
+        else:
+            self._rsv = _NO_RSV
 
     def recv_frame(self) -> Any:
         frame = super().recv_frame()
-        frame.rsv1, frame.rsv2, frame.rsv3 = self._rsv
+        if self._rsv is not _NO_RSV:
+            frame.rsv1, frame.rsv2, frame.rsv3 = self._rsv
         return frame
 
     def recv_length(self) -> None:

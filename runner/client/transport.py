@@ -315,7 +315,8 @@ class Transport:
             raise _link_lost(str(exc) or type(exc).__name__) from None
         if frame.mask_value:  # RFC 6455 §5.1: a client fails on a masked frame
             raise ProtocolViolation(PROTOCOL_ERROR, "server sent a masked frame")
-        check_rsv(frame.opcode, frame.rsv1, frame.rsv2, frame.rsv3, self._deflate is not None)
+        if frame.rsv1 or frame.rsv2 or frame.rsv3:
+            check_rsv(frame.opcode, frame.rsv1, frame.rsv2, frame.rsv3, self._deflate is not None)
         if frame.opcode >= OP_CLOSE:
             check_control_frame(frame.opcode, frame.fin, len(frame.data))
         return frame
