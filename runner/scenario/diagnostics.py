@@ -37,6 +37,14 @@ YAML11_BOOLEANS = {
     for word in (base, base.capitalize(), base.upper())
 }
 
+#: pydantic's errors of a value of the right type whose size or value is outside the bounds.
+_OUT_OF_RANGE = {
+    "too_long",
+    "greater_than",
+    "greater_than_equal",
+    "less_than",
+    "less_than_equal",
+}
 _EXPECTED_BY_TYPE = {
     "string_type": "a string",
     "int_type": "an integer",
@@ -148,6 +156,13 @@ def _error(
             f"{_field(path)} is empty", document.location(path), expected="at least one item"
         )
     expected = _EXPECTED_BY_TYPE.get(kind) or str(detail["msg"]).lower()
+    if kind in _OUT_OF_RANGE:  # the type is right, the size or value is not
+        return document.error(
+            f"{_field(path)} is out of range",
+            document.location(path),
+            expected=expected,
+            found=describe(detail["input"]),
+        )
     return document.error(
         f"wrong type for {_field(path)}",
         document.location(path),

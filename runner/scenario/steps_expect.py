@@ -7,14 +7,25 @@ from __future__ import annotations
 
 from typing import Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from runner.scenario.fields import TemplatedDuration
 from runner.scenario.matchers import IgnoreRule, MatcherFields, regex_groups
 from runner.scenario.outgoing import Outgoing
 from runner.scenario.steps import ConnectionStep, _check_save
 
-__all__ = ["ExpectAllStep", "ExpectEntry", "ExpectSequenceStep", "Outgoing", "PollStep"]
+__all__ = [
+    "MAX_ALL_ENTRIES",
+    "ExpectAllStep",
+    "ExpectEntry",
+    "ExpectSequenceStep",
+    "Outgoing",
+    "PollStep",
+]
+
+
+#: The most entries an expect_all pairs (each new message may move every held one, depth-first).
+MAX_ALL_ENTRIES = 200
 
 
 class ExpectEntry(MatcherFields):
@@ -59,6 +70,12 @@ class ExpectAllStep(_EntriesStep):
     """Wait until each entry has matched a different message, in any order (others stay)."""
 
     kind: Literal["expect_all"] = Field("expect_all", description="the step's kind")
+    messages: list[ExpectEntry] = Field(
+        min_length=1,
+        max_length=MAX_ALL_ENTRIES,
+        description=f"the messages (at most {MAX_ALL_ENTRIES}): each a set of matchers, with "
+        "its `save`",
+    )
 
 
 class ExpectSequenceStep(_EntriesStep):
@@ -79,7 +96,9 @@ class PollStep(ConnectionStep):
     kind: Literal["poll"] = Field("poll", description="the step's kind")
     send: Outgoing = Field(description="the message to send each round")
     until: ExpectEntry = Field(description="what an answer must match to end the poll")
-    every: TemplatedDuration = Field(1.0, description="how long each round waits (default 1s)")
+    every: TemplatedDuration = Field(
+        1.0, description="how long each round waits (default 1s; 10ms at least)"
+    )
     timeout: TemplatedDuration | None = Field(
         None, description="how long to poll in all (default: the scenario's timeout)"
     )
@@ -90,3 +109,10 @@ class PollStep(ConnectionStep):
     def saved_variables(self) -> set[str]:
         """What `until` saves."""
         return self.until.saved_variables()
+
+    @field_validator("every")
+    @classmethod
+    def _not_a_flood(cls, value: float | str) -> float | str:
+        if isinstance(value, float) and value < 0.01:  # a round per send: this bounds the rate
+            raise ValueError(f"expected every of 10ms or more, found {value:g}s")
+        return value

@@ -237,6 +237,11 @@ def test_poll_fails_with_the_last_answer(tmp_path: Path) -> None:
         ("expect_sequence: {messages: [{text: a, bogus: 1}]}", "unknown key 'bogus'"),
         ("poll: {send: {json: {}}, every: 1s}", "missing"),
         ("poll: {send: {text: a, json: 1}, until: {text: b}}", "exactly one of text, json"),
+        ("poll: {send: {text: a}, until: {text: b}, every: 0}", "expected every of 10ms or more"),
+        (
+            "expect_all: {messages: [" + ", ".join(["{text: a}"] * 201) + "]}",
+            "'messages' is out of range",
+        ),
     ],
 )
 def test_misuse_is_refused_at_its_line(tmp_path: Path, step: str, message: str) -> None:
