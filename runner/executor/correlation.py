@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from runner.matching import MatchResult, compile_jsonpath
+from runner.matching import MatchResult, select
 
 __all__ = ["Correlation"]
 
@@ -64,8 +64,5 @@ def _value(path: str, payload: str | bytes) -> Any:
         data = json.loads(payload)
     except (ValueError, UnicodeDecodeError):
         return _MISSING
-    query = compile_jsonpath(path)
-    nodes = query.findall(data)
-    if query.singular_query():
-        return nodes[0] if nodes else _MISSING
-    return nodes
+    found, value = select(path, data)
+    return value if found else _MISSING

@@ -33,6 +33,7 @@ from runner.matching.core import (
     extract_saves,
     has_template,
     parse_json,
+    select,
     show,
     show_message,
 )
@@ -79,6 +80,7 @@ __all__ = [
     "has_template",
     "load_schema",
     "parse_json",
+    "select",
     "show",
     "show_message",
 ]

@@ -59,6 +59,7 @@ __all__ = [
     "extract_saves",
     "has_template",
     "parse_json",
+    "select",
     "show",
     "show_message",
 ]
@@ -441,6 +442,13 @@ def _jsonpath_check(queries: Mapping[str, Any]) -> Check:
         return comparison.result()
 
     return check
+
+
+def select(query: str, data: Any) -> tuple[bool, Any]:
+    """What an RFC 9535 query selects in JSON `data`: the node of a singular query (found is
+    False when there is none), or the list of nodes of any other query."""
+    value = _select(compile_jsonpath(query), data)
+    return (False, None) if value is _MISSING else (True, value)
 
 
 def _select(query: jsonpath.JSONPath, data: Any) -> Any:
