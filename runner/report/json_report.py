@@ -1,7 +1,9 @@
 """The JSON report: every event, with timing and results; its schema is `REPORT_SCHEMA`.
 
-Text payloads are JSON strings; binary payloads are ``{"base64": "..."}``. The report is written
-atomically when the reporter is closed, which the CLI does even after a failure or Ctrl-C.
+Text payloads are JSON strings; binary payloads are ``{"base64": "..."}``. Steps are numbered
+from 1, as the console numbers them (`failure.step`, the `index` of steps and step events). The
+report is written atomically when the reporter is closed, which the CLI does even after a
+failure or Ctrl-C.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 from runner.events import (
     Event,
+    Failure,
     RunEnded,
     RunStarted,
     ScenarioEnded,
@@ -24,6 +27,7 @@ from runner.events import (
     ServiceStopped,
     Status,
     StepEnded,
+    StepStarted,
 )
 from runner.report.files import write_atomically
 from runner.report.text import latency_stats
@@ -52,7 +56,15 @@ def to_jsonable(value: object) -> Any:
 
 
 def _fields(value: Any) -> dict[str, Any]:
-    return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    fields = {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    counted = _STEP_NUMBERS.get(type(value))
+    if counted is not None and fields[counted] is not None:
+        fields[counted] += 1  # the events count steps from 0; the report, like the console, from 1
+    return fields
+
+
+#: The fields that hold a step's position: the report shows them counted from 1.
+_STEP_NUMBERS: dict[type, str] = {Failure: "step", StepStarted: "index", StepEnded: "index"}
 
 
 class JsonReporter:
@@ -144,7 +156,9 @@ def _scenario(
 
 
 def _step(step: StepEnded) -> dict[str, Any]:
-    keys = ("index", "kind", "location", "status", "duration", "conn", "latency")
-    return {key: to_jsonable(getattr(step, key)) for key in keys} | {
-        "latency_from_send": step.latency_from_send
-    }
+    keys = ("kind", "location", "status", "duration", "conn", "latency")
+    return (
+        {"index": step.index + 1}
+        | {key: to_jsonable(getattr(step, key)) for key in keys}
+        | {"latency_from_send": step.latency_from_send}
+    )

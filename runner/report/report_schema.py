@@ -102,13 +102,26 @@ def _defs() -> dict[str, Any]:
     for cls in _EVENTS:
         defs[cls.__name__] = _object_schema(cls, event=True)
     defs["Event"] = {"oneOf": [{"$ref": f"#/$defs/{cls.__name__}"} for cls in _EVENTS]}
+    _number_steps_from_one(defs)
     return defs
+
+
+#: The report counts steps from 1, as the console does (the events count them from 0).
+_STEP_NUMBER = {"minimum": 1, "description": "the step's number, from 1 (as in the console)"}
+
+
+def _number_steps_from_one(defs: dict[str, Any]) -> None:
+    defs["Failure"]["properties"]["step"] = {
+        "anyOf": [{"type": "integer", **_STEP_NUMBER}, {"type": "null"}]
+    }
+    for event in ("StepStarted", "StepEnded"):
+        defs[event]["properties"]["index"] = {"type": "integer", **_STEP_NUMBER}
 
 
 def _step_schema() -> dict[str, Any]:
     nullable_number = {"type": ["number", "null"]}
     properties = {
-        "index": {"type": "integer"},
+        "index": {"type": "integer", **_STEP_NUMBER},
         "kind": {"type": "string"},
         "location": {"type": "string"},
         "status": _STATUS,
