@@ -4,7 +4,8 @@ Each matcher is declared once, as a `MatcherKind` (its name, how its value is ch
 compiled, described and diffed); the language's model field that holds it carries that
 declaration. `compile_matcher(source)` takes what a rendered step or rule wrote and returns a
 `Matcher`. `core` holds the JSON subset rules, the compiled `Matcher`, saves and the first
-matchers; `more` the matchers built on them (contains, json_schema, not, any_of, text_json).
+matchers; `more` the matchers built on them (contains, json_schema, not, any_of, text_json);
+`patterns` compiles every regular expression a file holds, with RE2 (linear time).
 """
 
 from __future__ import annotations
@@ -47,6 +48,13 @@ from runner.matching.more import (
     check_schema,
     load_schema,
 )
+from runner.matching.patterns import (
+    MAX_PATTERN_LENGTH,
+    Pattern,
+    PatternError,
+    PatternMatch,
+    compile_pattern,
+)
 
 __all__ = [
     "ANY_OF",
@@ -55,6 +63,7 @@ __all__ = [
     "JSON",
     "JSONPATH",
     "JSON_SCHEMA",
+    "MAX_PATTERN_LENGTH",
     "NOT",
     "PLACEHOLDER_TYPES",
     "REGEX",
@@ -68,6 +77,9 @@ __all__ = [
     "Matcher",
     "MatcherKind",
     "MatcherSource",
+    "Pattern",
+    "PatternError",
+    "PatternMatch",
     "TextJsonValue",
     "Written",
     "check_expected",
@@ -75,6 +87,7 @@ __all__ = [
     "compare_json",
     "compile_jsonpath",
     "compile_matcher",
+    "compile_pattern",
     "describe_source",
     "extract_saves",
     "has_template",

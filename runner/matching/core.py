@@ -34,6 +34,7 @@ from typing import Any, Generic, Protocol, TypeVar
 import jsonpath
 
 from runner.errors import ExecutionError, Location
+from runner.matching.patterns import PatternError, compile_pattern
 
 __all__ = [
     "BINARY",
@@ -135,9 +136,10 @@ def check_expected(value: Any) -> None:
 def _check_placeholder(inner: str) -> None:
     if inner.startswith("regex:"):
         try:
-            re.compile(inner[6:])
-        except re.error as exc:
-            raise ValueError(f"invalid regular expression in {{{{{inner}}}}}: {exc}") from exc
+            compile_pattern(inner[6:])
+        except PatternError as exc:
+            where = f"{{{{{_cut(inner)}}}}}"
+            raise ValueError(f"invalid regular expression in {where}: {exc.reason}") from None
     elif inner not in PLACEHOLDER_TYPES:
         names = [*PLACEHOLDER_TYPES, "regex:"]
         close = difflib.get_close_matches(inner, names, n=1)
@@ -158,6 +160,11 @@ def show_message(payload: str | bytes) -> str:
 def parse_json(payload: str | bytes) -> tuple[Any, MatchResult | None]:
     """The JSON of a text message, or None and the failed result that says why not."""
     return _parse_json(payload)
+
+
+def _cut(text: str) -> str:
+    """A text written in a file, cut to a line for a message."""
+    return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
 
 
 def _show(value: Any) -> str:
@@ -247,7 +254,7 @@ def _placeholder_holds(inner: str, actual: Any) -> bool:
     if actual is _MISSING:
         return False
     if inner.startswith("regex:"):
-        return isinstance(actual, str) and re.search(inner[6:], actual) is not None
+        return isinstance(actual, str) and compile_pattern(inner[6:]).search(actual) is not None
     return PLACEHOLDER_TYPES[inner](actual)
 
 
@@ -387,9 +394,9 @@ def _similarity(expected: str, actual: str) -> float:
 
 def _regex_check(pattern: str) -> Check:
     try:
-        compiled = re.compile(pattern)
-    except re.error as exc:
-        raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from exc
+        compiled = compile_pattern(pattern)
+    except PatternError as exc:
+        raise ValueError(f"invalid regular expression /{_cut(pattern)}/: {exc.reason}") from None
 
     def check(payload: str | bytes) -> MatchResult:
         if isinstance(payload, bytes):
@@ -545,10 +552,7 @@ def has_template(text: str) -> bool:
 
 def _check_regex(pattern: str) -> None:
     if not has_template(pattern):
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise ValueError(f"invalid regular expression: {exc}") from exc
+        compile_pattern(pattern)  # a PatternError is a ValueError: the model locates it
 
 
 def _check_queries(queries: Mapping[str, Any]) -> None:

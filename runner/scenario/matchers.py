@@ -34,7 +34,9 @@ from runner.matching import (
     TEXT,
     TEXT_JSON,
     MatcherKind,
+    PatternError,
     Written,
+    compile_pattern,
     has_template,
     load_schema,
 )
@@ -62,12 +64,21 @@ def file_context(path: str | Path) -> dict[str, Any]:
     return {_FOLDER: Path(path).resolve().parent}
 
 
-_GROUP = re.compile(r"\(\?P<([A-Za-z_][A-Za-z0-9_]*)>")
+# A named group, as RE2 writes it: (?P<name>...) or (?<name>...).
+_GROUP = re.compile(r"\(\?P?<([A-Za-z_][A-Za-z0-9_]*)>")
 
 
 def regex_groups(pattern: str | None) -> list[str]:
-    """The names of the named groups (``(?P<name>...)``) of a regular expression."""
-    return _GROUP.findall(pattern or "")
+    """The names of the named groups (``(?P<name>...)``, ``(?<name>...)``) of a regular
+    expression that can be variables (a name that is an identifier), in order."""
+    if not pattern:
+        return []
+    try:
+        index = compile_pattern(pattern).groupindex
+    except PatternError:  # not compiled yet (a template) or invalid (reported elsewhere)
+        return list(dict.fromkeys(_GROUP.findall(pattern)))
+    names = sorted(index, key=index.__getitem__)
+    return [name for name in names if _GROUP.fullmatch(f"(?<{name}>")]
 
 
 class BinaryData(Model):
@@ -186,7 +197,7 @@ class MatcherFields(Model):
     text: Annotated[str | None, TEXT] = Field(None, description="the message is text equal to this")
     regex: Annotated[str | None, REGEX] = Field(
         None,
-        description="the message is text in which this regular expression is found (re.search); "
+        description="the message is text in which this regular expression (RE2 syntax) is found; "
         "named groups (?P<name>...) become variables",
     )
     json_: Annotated[Any, JSON] = Field(
