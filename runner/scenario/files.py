@@ -9,6 +9,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from runner.errors import Location
+from runner.matching import compile_pattern
 from runner.scenario.fields import Duration, Model, TemplatedInt
 from runner.scenario.replies import ReplyRule
 from runner.scenario.steps import NOWHERE, IgnoreRule, Step
@@ -141,12 +142,8 @@ class Ready(Model):
     @field_validator("log")
     @classmethod
     def _compiles(cls, value: str | None) -> str | None:
-        # re.error is not a ValueError: pydantic would let it escape, with no location.
         if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"invalid regular expression: {exc}") from None
+            compile_pattern(value)  # RE2, as the supervisor; a PatternError is a ValueError
         return value
 
 
