@@ -58,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate = commands.add_parser("validate", help="check scenario files without connecting")
     validate.add_argument("paths", nargs="+", metavar="PATH", help="files and folders")
     _add_var(validate)
+    _add_allow_outside(validate)
     _add_output(validate)
     schema = commands.add_parser("schema", help="print the JSON Schema of scenario files")
     schema.add_argument("--write", metavar="DIR", help="write the schema files into DIR")
@@ -77,9 +78,21 @@ def _add_var(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_allow_outside(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--allow-outside",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="let imports and json_schema/TLS files come from this folder or file too, outside "
+        "the suite's root (repeatable)",
+    )
+
+
 def _add_run(run: argparse.ArgumentParser) -> None:
     run.add_argument("paths", nargs="+", metavar="PATH", help="scenario files and folders")
     _add_var(run)
+    _add_allow_outside(run)
     run.add_argument(
         "-k",
         dest="keyword",
@@ -92,6 +105,13 @@ def _add_run(run: argparse.ArgumentParser) -> None:
         default=[],
         metavar="T",
         help="select scenarios with this tag (repeatable: any of them)",
+    )
+    run.add_argument(
+        "--exclude-tag",
+        action="append",
+        default=[],
+        metavar="T",
+        help="leave out scenarios with this tag (repeatable)",
     )
     run.add_argument(
         "-j",
@@ -230,7 +250,7 @@ def main(argv: Sequence[str] | None = None, console: Console | None = None) -> i
 
 def _dispatch(args: argparse.Namespace, console: Console) -> int:
     if args.command == "validate":
-        return _validate(args.paths, parse_vars(args.var), console)
+        return _validate(args.paths, parse_vars(args.var), console, args.allow_outside)
     if args.command == "schema":
         return _schema(args, console)
     return _run(args, console)
@@ -267,19 +287,30 @@ def _load(args: argparse.Namespace, console: Console) -> tuple[Any, list[Any]]:
     variables = parse_vars(args.var)
     _check_report_paths(args)
     try:
-        suite = load_suite(args.paths, variables)
+        suite = load_suite(args.paths, variables, args.allow_outside)
     except ScenarioErrors as errors:
         print_scenario_errors(console, errors.errors)
         return None, []
     try:
-        scenarios = select(suite.scenarios, args.keyword, args.tag)
+        scenarios = select(suite.scenarios, args.keyword, args.tag, args.exclude_tag)
     except KeywordError as error:
         raise UsageError(str(error)) from None
     if not suite.scenarios:
         raise UsageError(f"no scenario found in {' '.join(args.paths)}")
     if not scenarios:
         raise UsageError(f"no scenario to run: {len(suite.scenarios)} found, none selected")
+    _print_suites(console, suite, scenarios)
     return suite, scenarios
+
+
+def _print_suites(console: Console, suite: Any, scenarios: list[Any]) -> None:
+    """Say which suite files and services the run uses (in the live log and with -q alike)."""
+    from rich.text import Text
+
+    from runner.executor.suite_run import describe_suites
+
+    for line in describe_suites(suite, scenarios):
+        console.print(Text(line, style="dim"), soft_wrap=True)
 
 
 def _check_report_paths(args: argparse.Namespace) -> None:
@@ -368,13 +399,15 @@ def _serve(argv: list[str]) -> int:
     return int(serve_main(argv))
 
 
-def _validate(paths: list[str], variables: dict[str, str], console: Console) -> int:
+def _validate(
+    paths: list[str], variables: dict[str, str], console: Console, allow_outside: list[str]
+) -> int:
     from rich.text import Text
 
     from runner.report.console import print_scenario_errors
     from runner.scenario import validate_paths
 
-    errors = validate_paths(paths, variables)
+    errors = validate_paths(paths, variables, allow_outside)
     if errors:
         print_scenario_errors(console, errors)
         return ExitCode.USAGE

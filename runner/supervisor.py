@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import shlex
 import signal
 import socket
@@ -33,6 +32,7 @@ from typing import IO, NoReturn, Protocol
 from urllib.parse import urlsplit
 
 from runner.errors import ServiceError
+from runner.matching.patterns import Pattern, PatternError, compile_pattern
 
 __all__ = ["DEFAULT_GRACE", "OUTPUT_LIMIT", "ReadyCondition", "ServiceGroup", "SupervisedService"]
 
@@ -45,6 +45,8 @@ _POLL = 0.05
 _LINE_LIMIT = 64 * 1024
 _KILL_WAIT = 5.0
 _DEFAULT_PORTS = {"ws": 80, "http": 80, "wss": 443, "https": 443}
+# The folder holding this wsrun's `runner` package: a service `wsrun ...` imports it from there.
+_HOME = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 class ReadyCondition(Protocol):
@@ -136,14 +138,30 @@ class ServiceGroup:
         if self._running:
             raise RuntimeError("services are already started")
         variables: dict[str, str] = {}
+        for service in self.services:
+            variables.update(self.add(service))
+        return variables
+
+    def add(self, service: SupervisedService) -> dict[str, str]:
+        """Start one more service and wait until it is ready; return its captures.
+
+        This is how services that depend on what earlier ones provide start: the caller renders
+        each one once the previous ones are ready. On any failure (a Ctrl-C included) every
+        service of the group is stopped before the exception propagates.
+
+        Raises:
+            ServiceError: as `start()`.
+        """
+        if service.name in self._running:
+            raise ValueError(f"service names must be unique, found {service.name!r} twice")
+        if all(s.name != service.name for s in self.services):
+            self.services = (*self.services, service)
         try:
-            for service in self.services:
-                running = self._running[service.name] = _Running(service, self.output_limit)
-                variables.update(running.start())
+            running = self._running[service.name] = _Running(service, self.output_limit)
+            return dict(running.start())
         except BaseException:
             self.stop()
             raise
-        return variables
 
     def captures(self, name: str) -> dict[str, str]:
         """What service `name` provided when it became ready."""
@@ -157,14 +175,50 @@ class ServiceGroup:
         """The exit status of service `name`, or None while it runs."""
         return self._started(name).process.poll()
 
+    def exit_code(self, name: str, wait: float = 0.5) -> int | None:
+        """The exit status of service `name`, or None while it runs; once its output has ended
+        (it is exiting), wait up to `wait` seconds for the status."""
+        running = self._started(name)
+        code = running.process.poll()
+        if code is None and running.output.ended():
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                code = running.process.wait(wait)
+        return code
+
+    def names(self) -> list[str]:
+        """The names of the started services, in the order they started."""
+        return list(self._running)
+
+    def line_count(self, name: str) -> int:
+        """How many lines service `name` has printed so far (dropped ones included)."""
+        return self._started(name).output.count()
+
+    def lines_since(self, name: str, count: int) -> list[str]:
+        """The lines service `name` printed after its first `count` (those still kept)."""
+        return self._started(name).output.since(count)
+
     def pid(self, name: str) -> int:
         """The process id of service `name`, which is also its process group id."""
         return self._started(name).process.pid
 
     def stop(self) -> None:
-        """Stop every started service, last started first; idempotent."""
-        for running in reversed(self._running.values()):
-            running.stop(self.grace)
+        """Stop every started service, last started first; idempotent.
+
+        A Ctrl-C (KeyboardInterrupt) while it waits ends the grace period: the service being
+        stopped and every one after it get SIGKILL at once, each is waited for, and then the
+        interrupt propagates. However many interrupts come, no service is left running.
+        """
+        interrupt: KeyboardInterrupt | None = None
+        for running in reversed(list(self._running.values())):
+            grace = 0.0 if interrupt is not None else self.grace
+            while True:
+                try:
+                    running.stop(grace)
+                    break
+                except KeyboardInterrupt as exc:
+                    interrupt, grace = exc, 0.0  # again, at once, and the next ones too
+        if interrupt is not None:
+            raise interrupt
 
     def __enter__(self) -> ServiceGroup:
         return self
@@ -194,7 +248,7 @@ class _Running:
         self.output = _Output(self.pattern, output_limit)
         self.captures: dict[str, str] = {}
         self._process: subprocess.Popen[bytes] | None = None
-        self._stopped = False
+        self._stopped = False  # set once the process and its output are gone
 
     @property
     def process(self) -> subprocess.Popen[bytes]:
@@ -250,19 +304,25 @@ class _Running:
         return " and ".join(waits) or "nothing"
 
     def stop(self, grace: float) -> None:
-        """SIGTERM the process group, SIGKILL it after `grace` seconds; idempotent."""
+        """SIGTERM the process group, SIGKILL it after `grace` seconds (at once for 0).
+
+        Idempotent, and safe to call again after an interrupt cut it short: it is done only
+        once the process has been waited for.
+        """
         if self._process is None or self._stopped:
             return
-        self._stopped = True
         deadline = time.monotonic() + grace
         _signal_group(self._process.pid, signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self._process.wait(grace)
-        # The output ends when every process of the group holding it has exited.
-        self.output.join(max(0.0, deadline - time.monotonic()))
+        if grace > 0:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._process.wait(grace)
+            # The output ends when every process of the group holding it has exited.
+            self.output.join(max(0.0, deadline - time.monotonic()))
         _signal_group(self._process.pid, signal.SIGKILL)
-        self._process.wait(_KILL_WAIT)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._process.wait(_KILL_WAIT)
         self.output.join(_KILL_WAIT)
+        self._stopped = True
 
 
 class _Output:
@@ -272,12 +332,13 @@ class _Output:
     are kept as `match`.
     """
 
-    def __init__(self, pattern: re.Pattern[str] | None, limit: int) -> None:
+    def __init__(self, pattern: Pattern | None, limit: int) -> None:
         self.pattern = pattern
         self.limit = limit
         self.match: dict[str, str] | None = None
         self._lines: deque[str] = deque()
         self._size = 0
+        self._count = 0  # lines added, dropped ones included
         self._dropped = False
         self._changed = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -292,6 +353,20 @@ class _Output:
             lines = list(self._lines)
         head = ["[earlier output dropped]"] if self._dropped else []
         return "".join(line + "\n" for line in head + lines)
+
+    def count(self) -> int:
+        with self._changed:
+            return self._count
+
+    def since(self, count: int) -> list[str]:
+        """The lines after the first `count` that are still kept."""
+        with self._changed:
+            kept_from = self._count - len(self._lines)
+            return list(self._lines)[max(0, count - kept_from) :]
+
+    def ended(self) -> bool:
+        """Whether the output has ended (every process holding it has exited or closed it)."""
+        return self._thread is not None and not self._thread.is_alive()
 
     def wait(self, seconds: float) -> None:
         """Wait up to `seconds` for a new line."""
@@ -313,6 +388,7 @@ class _Output:
     def _add(self, line: str) -> None:
         with self._changed:
             self._lines.append(line)
+            self._count += 1
             self._size += len(line) + 1
             while self._size > self.limit and len(self._lines) > 1:
                 self._size -= len(self._lines.popleft()) + 1
@@ -331,14 +407,17 @@ def _lines(stream: IO[bytes]) -> Iterator[bytes]:
         yield line
 
 
-def _compile(name: str, log: str | None) -> re.Pattern[str] | None:
-    """The `ready.log` regex (the suite file's models have checked it; a caller may not have)."""
+def _compile(name: str, log: str | None) -> Pattern | None:
+    """The `ready.log` regex, compiled by RE2 (linear time: a line cannot hang the reader);
+    the suite file's models have checked it, a caller may not have."""
     if log is None:
         return None
     try:
-        return re.compile(log)
-    except re.error as exc:
-        raise ServiceError(name, f"ready.log is not a valid regular expression: {exc}") from exc
+        return compile_pattern(log)
+    except PatternError as exc:
+        raise ServiceError(
+            name, f"ready.log is not a valid regular expression: {exc.reason}"
+        ) from None
 
 
 def _spawn(service: SupervisedService) -> subprocess.Popen[bytes]:
@@ -349,6 +428,8 @@ def _spawn(service: SupervisedService) -> subprocess.Popen[bytes]:
     if not args:
         raise ServiceError(service.name, "command is empty")
     env = {**os.environ, "PYTHONUNBUFFERED": "1", **service.env}
+    if not shell and list(command[:1]) == ["wsrun"]:  # this wsrun, wherever the service runs
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [_HOME, env.get("PYTHONPATH")]))
     try:
         return subprocess.Popen(
             args,

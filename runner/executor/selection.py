@@ -1,7 +1,9 @@
-"""Choosing scenarios: ``-k EXPR`` on names and ``--tag T`` on tags.
+"""Choosing scenarios: ``-k EXPR`` on names, ``--tag T`` and ``--exclude-tag T`` on tags.
 
 ``-k`` takes words joined by ``and``, ``or``, ``not`` and parentheses, like pytest's; a word
-matches a scenario whose name contains it, ignoring case (``-k "chat and not slow"``).
+matches a scenario whose name contains it, ignoring case (``-k "chat and not slow"``). A phrase
+in double or single quotes is one word, spaces, parentheses and operators included
+(``-k '"Engine.IO open" and not slow'``).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Protocol, TypeVar
 
 __all__ = ["KeywordError", "Selectable", "compile_keyword", "select"]
 
-_TOKEN = re.compile(r"\(|\)|[^\s()]+")
+_TOKEN = re.compile(r"\(|\)|\"[^\"]*\"|'[^']*'|[^\s()\"']+|[\"']")
 
 Predicate = Callable[[str], bool]
 
@@ -40,6 +42,9 @@ def compile_keyword(expression: str) -> Predicate:
         KeywordError: the expression is empty or malformed.
     """
     tokens = _TOKEN.findall(expression)
+    quotes = [t for t in tokens if t in ('"', "'")]
+    if quotes:
+        raise KeywordError(f"-k {expression!r}: the quote {quotes[0]} is not closed")
     if not tokens:
         raise KeywordError("-k expects an expression, found nothing")
     parser = _Parser(tokens, expression)
@@ -97,6 +102,10 @@ class _Parser:
             return inner
         if token in (")", "and", "or"):
             raise KeywordError(f"-k {self.expression!r}: expected a word, found {token!r}")
+        if len(token) >= 2 and token[0] == token[-1] and token[0] in "\"'":
+            token = token[1:-1]  # a quoted phrase: one word, operators and all
+            if not token.strip():
+                raise KeywordError(f"-k {self.expression!r}: an empty phrase matches everything")
         word = token.lower()
         return lambda name: word in name.lower()
 
@@ -110,9 +119,17 @@ def _both(left: Predicate, right: Predicate) -> Predicate:
 
 
 def select(
-    scenarios: Sequence[SelectableT], keyword: str | None, tags: Sequence[str]
+    scenarios: Sequence[SelectableT],
+    keyword: str | None,
+    tags: Sequence[str],
+    exclude_tags: Sequence[str] = (),
 ) -> list[SelectableT]:
-    """The scenarios whose name satisfies `keyword` and that carry any of `tags` (if given)."""
+    """The scenarios whose name satisfies `keyword`, that carry any of `tags` (if given) and
+    none of `exclude_tags`."""
     accept = compile_keyword(keyword) if keyword else (lambda _name: True)
-    wanted = set(tags)
-    return [s for s in scenarios if accept(s.name) and (not wanted or wanted & set(s.tags))]
+    wanted, unwanted = set(tags), set(exclude_tags)
+    return [
+        s
+        for s in scenarios
+        if accept(s.name) and (not wanted or wanted & set(s.tags)) and not unwanted & set(s.tags)
+    ]

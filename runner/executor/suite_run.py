@@ -1,5 +1,10 @@
 """Running a suite: services first, then the scenarios on a pool of threads, then the result.
 
+A run may span several suite files: each scenario belongs to the nearest one (`Scenario.suite`),
+and the services of each suite file that has a selected scenario start once, before any
+scenario, in the order of their first scenario, and stop at the end. A service that exits
+while the scenarios run is told at once, and the failures that follow say so.
+
 Scenarios always run on worker threads, so that the main thread only waits, and a Ctrl-C there
 sets the run's stop flag: every wait in the steps looks at it at least every `POLL` seconds,
 scenarios that were running end as interrupted, their connections are closed, and those not
@@ -8,11 +13,15 @@ started are skipped. There is no global state: two runs in one process do not me
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
+import os
 import threading
+from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from runner import __version__
@@ -21,9 +30,13 @@ from runner.events import Event, RunEnded, RunStarted, ScenarioEnded, Status
 from runner.executor.clock import POLL, Clock
 from runner.executor.scenario_run import ScenarioRunner
 from runner.executor.suite_services import SuiteServices
-from runner.scenario import Scenario, Suite
+from runner.scenario import Scenario, Suite, SuiteFile
 
-__all__ = ["RunOptions", "run_suite"]
+__all__ = ["RunOptions", "describe_suites", "run_suite"]
+
+#: How long a failed scenario looks again for a service's exit (it may have seen the service go
+#: a moment before its exit status is known).
+EXIT_WAIT = 0.05
 
 
 @dataclass(frozen=True)
@@ -43,27 +56,38 @@ class _Run:
         self.stop = threading.Event()  # Ctrl-C: every wait ends
         self.no_more = threading.Event()  # --fail-fast: start no new scenario
         self.results: dict[int, ScenarioEnded] = {}
-        self.variables: dict[str, Any] = {}
-        self.services: SuiteServices | None = None
+        self.variables: dict[Path | None, dict[str, Any]] = {}  # suite file → provided
+        self.services: dict[Path, SuiteServices] = {}  # in the order they started
 
     def scenario(self, index: int, scenario: Scenario) -> None:
         if self.stop.is_set() or self.no_more.is_set():
             self.results[index] = self._skipped(index, scenario)
             return
+        services = self.services.get(scenario.suite) if scenario.suite is not None else None
+        marks = services.marks() if services is not None else {}
+        ended_as: list[ScenarioEnded] = []
+
+        def emit(event: Event) -> None:
+            if isinstance(event, ScenarioEnded) and services is not None:
+                event = _with_exits(event, services)
+                ended_as.append(event)
+            self.emit(event)
+
         runner = ScenarioRunner(
             scenario,
             index,
-            self.variables,
+            self.variables.get(scenario.suite, {}),
             clock=self.clock,
-            emit=self.emit,
+            emit=emit,
             stop=self.stop,
             limit=self.options.timeout,
         )
         ended = runner.run()
+        ended = ended_as[-1] if ended_as else ended
         self.results[index] = ended
         if ended.status in (Status.FAILED, Status.ERROR):
-            if self.services is not None:
-                self.services.show_output(f"after {ended.name!r} failed")
+            if services is not None:  # what they printed while it ran, once
+                services.show_since(marks, f"printed while {ended.name!r} ran")
             if self.options.fail_fast:
                 self.no_more.set()
 
@@ -111,18 +135,94 @@ def run_suite(
     return status
 
 
+def _with_exits(ended: ScenarioEnded, services: SuiteServices) -> ScenarioEnded:
+    """`ended`, its failure naming the services of its suite that have exited, if any."""
+    failure = ended.failure
+    if ended.status not in (Status.FAILED, Status.ERROR) or failure is None:
+        return ended
+    exits = services.exited(wait=EXIT_WAIT)
+    if not exits:
+        return ended
+    said = "; ".join(e.describe() for e in exits)
+    failure = dataclasses.replace(failure, message=f"{failure.message} ({said})")
+    return dataclasses.replace(ended, failure=failure)
+
+
+def _suites_used(suite: Suite, scenarios: Sequence[Scenario]) -> list[SuiteFile]:
+    """The suite files of `scenarios`, in the order of their first scenario."""
+    used: dict[Path, SuiteFile] = {}
+    for scenario in scenarios:
+        suite_file = suite.suite_of(scenario)
+        if suite_file is not None:
+            used.setdefault(suite_file.path, suite_file)
+    return list(used.values())
+
+
+def _labels(suites: Sequence[SuiteFile]) -> Callable[[SuiteFile], Callable[[str], str]]:
+    """How services are named in events: by name, or folder/name when two suites share one."""
+    counts = Counter(service.name for s in suites for service in s.services)
+
+    def of(suite_file: SuiteFile) -> Callable[[str], str]:
+        folder = _shown(suite_file.path.parent)
+        return lambda name: f"{folder}/{name}" if counts[name] > 1 else name
+
+    return of
+
+
+def _shown(path: Path) -> str:
+    relative = os.path.relpath(path)
+    return str(path) if relative.startswith("..") else relative
+
+
+def describe_suites(suite: Suite, scenarios: Sequence[Scenario]) -> list[str]:
+    """One line per suite file the run of `scenarios` uses, with its services (for the log);
+    none when no scenario has a suite file."""
+    lines = []
+    for suite_file in _suites_used(suite, scenarios):
+        names = ", ".join(s.name for s in suite_file.services) or "none"
+        count = sum(1 for s in scenarios if s.suite == suite_file.path)
+        noun = "scenario" if count == 1 else "scenarios"
+        lines.append(f"suite file {suite_file.path} ({count} {noun}; services: {names})")
+    alone = sum(1 for s in scenarios if suite.suite_of(s) is None)
+    if alone and lines:  # said only beside a suite file: no suite at all needs no line
+        noun = "scenario" if alone == 1 else "scenarios"
+        lines.append(f"no suite file for {alone} {noun}")
+    return lines
+
+
 def _run_with_services(run: _Run, suite: Suite, scenarios: Sequence[Scenario]) -> Status:
-    run.services = SuiteServices(suite.suite_file, run.clock, run.emit)
+    used = _suites_used(suite, scenarios)
+    label = _labels(used)
     try:
-        run.variables = run.services.start()
+        for suite_file in used:
+            services = SuiteServices(suite_file, run.clock, run.emit, label(suite_file))
+            run.services[suite_file.path] = services
+            run.variables[suite_file.path] = services.start()
         _run_pool(run, scenarios)
     except ServiceError:
         return Status.ERROR
     except KeyboardInterrupt:
         run.stop.set()
     finally:
-        run.services.stop()
+        _stop_services(run)
     return _status(run)
+
+
+def _stop_services(run: _Run) -> None:
+    """Stop every suite's services, last started first, whatever Ctrl-C comes meanwhile.
+
+    After a failed run, what each service printed and was not shown yet is shown first.
+    """
+    failed = any(r.status in (Status.FAILED, Status.ERROR) for r in run.results.values())
+    for services in reversed(list(run.services.values())):
+        while True:
+            try:
+                if failed and not run.stop.is_set():
+                    services.show_rest("the rest of its output, as the run failed")
+                services.stop()
+                break
+            except KeyboardInterrupt:  # stop() has stopped them all all the same
+                run.stop.set()
 
 
 def _run_pool(run: _Run, scenarios: Sequence[Scenario]) -> None:

@@ -11,14 +11,15 @@ library, so that errors there name the library's lines.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from runner.errors import ScenarioError, ScenarioErrors
+from runner.errors import Location, ScenarioError, ScenarioErrors
 from runner.scenario.canonical import canonical_imports, canonical_steps
 from runner.scenario.diagnostics import did_you_mean, translate
 from runner.scenario.files import Block, ImportSpec, LibraryFile
@@ -36,6 +37,10 @@ __all__ = [
     "Placed",
     "attach_locations",
     "canonical_body",
+    "check_file_references",
+    "inside",
+    "path_problem",
+    "resolve_path",
 ]
 
 _STEP: TypeAdapter[Any] = TypeAdapter(Step)
@@ -98,22 +103,144 @@ def attach_locations(steps: Sequence[Any], document: Document, path: ValuePath) 
             attach_locations(step.steps, document, (*path, index, key, "steps"))
 
 
-class Libraries:
-    """Loads each library once (per run), reporting missing files, bad content and cycles."""
+def path_problem(exc: BaseException) -> str:
+    """What is wrong with a path that `Path.resolve` or `stat` refused, in a few words."""
+    if isinstance(exc, RuntimeError):
+        return "a loop of symbolic links"
+    if isinstance(exc, ValueError):
+        return "the path holds a NUL character" if "null" in str(exc) else str(exc)
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
+    return str(exc)
 
-    def __init__(self, errors: list[ScenarioError], files: list[Path] | None = None) -> None:
+
+def resolve_path(path: Path) -> Path | str:
+    """`path` made absolute with its links resolved, or what is wrong with it (a loop of
+    symbolic links, a NUL character, a name too long)."""
+    try:
+        resolved = path.resolve()
+        resolved.is_file()  # a name too long is refused here
+    except (OSError, RuntimeError, ValueError) as exc:
+        return path_problem(exc)
+    return resolved
+
+
+def inside(resolved: Path, root: Path, allowed: Sequence[Path]) -> bool:
+    """Whether `resolved` is in `root` or in one of the `allowed` folders (or is one of them)."""
+    return any(resolved == r or resolved.is_relative_to(r) for r in (root, *allowed))
+
+
+def _outside_hint(root: Path) -> str:
+    return f"files a scenario reads must be inside {root}; allow more with --allow-outside PATH"
+
+
+# Subtrees that hold payloads or values, never file references of wsrun's own.
+_PAYLOAD_KEYS = frozenset({"vars", "parametrize", "with", "params", "json", "send", "text", "data"})
+_TLS_FILES = ("ca", "cert", "key")
+
+
+def check_file_references(
+    document: Document, root: Path, allowed: Sequence[Path], errors: list[ScenarioError]
+) -> None:
+    """Refuse `json_schema` and TLS files outside `root` and `allowed`, before anything reads
+    them; a refused `json_schema` path is replaced by an empty schema, so that it is not read.
+
+    A `json_schema` path and a TLS path (`ca`, `cert`, `key`) are relative to the file that
+    writes them; a TLS path is made absolute here, so that the connection reads that file. A
+    path with a template is known only at run time (say a folder a service provides) and is
+    not checked.
+    """
+    base = Path(document.file).resolve().parent
+    for path, mapping in _mappings(document.value):
+        schema = mapping.get("json_schema")
+        written = isinstance(schema, str) and "${" not in schema
+        where: ValuePath = (*path, "json_schema")
+        if written and _refused(document, where, base / str(schema), root, allowed, errors):
+            mapping["json_schema"] = {}
+        tls = mapping.get("tls")
+        if isinstance(tls, dict):
+            for key in _TLS_FILES:
+                value = tls.get(key)
+                if isinstance(value, str) and value and "${" not in value:
+                    where = (*path, "tls", key)
+                    if not _refused(document, where, base / value, root, allowed, errors):
+                        tls[key] = os.path.normpath(base / value)
+
+
+def _refused(
+    document: Document,
+    where: ValuePath,
+    path: Path,
+    root: Path,
+    allowed: Sequence[Path],
+    errors: list[ScenarioError],
+) -> bool:
+    resolved = resolve_path(path)
+    location = document.location(where)
+    if isinstance(resolved, str):
+        errors.append(document.error(f"cannot use the file {str(path)!r}: {resolved}", location))
+        return True
+    if inside(resolved, root, allowed):
+        return False
+    message = f"the file {resolved} is outside the suite's root"
+    errors.append(document.error(message, location, hint=_outside_hint(root)))
+    return True
+
+
+def _mappings(value: Any) -> Iterator[tuple[ValuePath, dict[Any, Any]]]:
+    """Every mapping in `value` with its path, payloads left out (iterative: any depth)."""
+    stack: list[tuple[ValuePath, Any]] = [((), value)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, dict):
+            yield path, item
+            stack.extend(((*path, k), v) for k, v in item.items() if k not in _PAYLOAD_KEYS)
+        elif isinstance(item, list):
+            stack.extend(((*path, i), v) for i, v in enumerate(item))
+
+
+_LIBRARY_LINE = re.compile(rb"^blocks\s*:", re.MULTILINE)
+
+
+def _may_be_library(path: Path) -> bool:
+    """Whether a file that is not valid YAML looks like a library (whose lines may be shown)."""
+    if path.suffix not in (".yaml", ".yml"):
+        return False
+    try:
+        with path.open("rb") as file:
+            head = file.read(1 << 20)
+    except OSError:
+        return False
+    return _LIBRARY_LINE.search(head) is not None
+
+
+class Libraries:
+    """Loads each library once (per run), reporting missing files, bad content and cycles.
+
+    With a `root` (the suite's), an import must resolve inside it or inside one of `allowed`.
+    """
+
+    def __init__(
+        self,
+        errors: list[ScenarioError],
+        files: list[Path] | None = None,
+        allowed: Sequence[Path] = (),
+    ) -> None:
         self.errors = errors
         self.files = files if files is not None else []
+        self.allowed = list(allowed)
         self.loaded: dict[Path, Library | None] = {}
         self.loading: dict[Path, str] = {}  # resolved → shown, in import order
 
-    def imports(self, document: Document, specs: Sequence[ImportSpec]) -> dict[str, Library | None]:
+    def imports(
+        self, document: Document, specs: Sequence[ImportSpec], root: Path | None = None
+    ) -> dict[str, Library | None]:
         """The namespaces of a file's imports (None, and errors, for the imports that fail)."""
         namespaces: dict[str, Library | None] = {}
         for index, spec in enumerate(specs):
             where = document.location(("imports", index))
             shown = os.path.normpath(Path(document.file).parent / spec.path)
-            library = self._import(shown, where, document)
+            library = self._import(shown, where, document, root)
             namespace = spec.as_ or Path(spec.path).stem
             if namespace in namespaces:
                 self.errors.append(
@@ -127,8 +254,17 @@ class Libraries:
             namespaces[namespace] = library
         return namespaces
 
-    def _import(self, shown: str, where: Any, document: Document) -> Library | None:
-        resolved = Path(shown).resolve()
+    def _import(
+        self, shown: str, where: Location, document: Document, root: Path | None
+    ) -> Library | None:
+        resolved = resolve_path(Path(shown))
+        if isinstance(resolved, str):
+            self.errors.append(document.error(f"cannot import {shown!r}: {resolved}", where))
+            return None
+        if root is not None and not inside(resolved, root, self.allowed):
+            message = f"import {shown} is outside the suite's root"
+            self.errors.append(document.error(message, where, hint=_outside_hint(root)))
+            return None
         if resolved in self.loading:
             chain = list(self.loading)
             names = " → ".join(self.loading[p] for p in chain[chain.index(resolved) :])
@@ -136,13 +272,21 @@ class Libraries:
             self.errors.append(document.error(f"import cycle: {names}", where))
             return None
         if resolved not in self.loaded:
-            self.loaded[resolved] = self.load(shown, resolved, document, where)
+            self.loaded[resolved] = self.load(shown, resolved, document, where, root)
         return self.loaded[resolved]
 
     def load(
-        self, shown: str, resolved: Path, importer: Document | None = None, where: Any = None
+        self,
+        shown: str,
+        resolved: Path,
+        importer: Document | None = None,
+        where: Location | None = None,
+        root: Path | None = None,
     ) -> Library | None:
-        """Read and validate a library file (and its imports)."""
+        """Read and validate a library file (and its imports, inside `root`).
+
+        Of an imported file that is not a library, no line is shown (it may be any file).
+        """
         if not resolved.is_file():
             self._fail(importer, where, f"library not found: {shown}")
             return None
@@ -150,24 +294,29 @@ class Libraries:
         try:
             document = read_document(shown)
         except ScenarioErrors as exc:
-            self.errors.extend(exc.errors)
+            if importer is None or _may_be_library(resolved):
+                self.errors.extend(exc.errors)
+            else:
+                self._fail(importer, where, f"{shown} is not a library: {_not_yaml(exc)}")
             return None
-        self.errors.extend(document.problems)
         if not isinstance(document.value, dict) or "blocks" not in document.value:
             self._fail(importer, where, f"{shown} is not a library (it has no blocks:)")
             return None
+        self.errors.extend(document.problems)
+        if root is not None:
+            check_file_references(document, root, self.allowed, self.errors)
         model = self._validate(document)
         if model is None:
             return None
         self.loading[resolved] = shown
         try:
-            namespaces = self.imports(document, model.imports)
+            namespaces = self.imports(document, model.imports, root)
         finally:
             del self.loading[resolved]
         return Library(document, model, namespaces)
 
-    def _fail(self, importer: Document | None, where: Any, message: str) -> None:
-        if importer is None:
+    def _fail(self, importer: Document | None, where: Location | None, message: str) -> None:
+        if importer is None or where is None:
             self.errors.append(ScenarioError(message))
         else:
             self.errors.append(importer.error(message, where))
@@ -188,6 +337,13 @@ class Libraries:
         for name, block in model.blocks.items():
             attach_locations(block.steps, document, ("blocks", name, "steps"))
         return model
+
+
+def _not_yaml(exc: ScenarioErrors) -> str:
+    """Where a file is not valid YAML, without its content (neither its lines nor YAML's words)."""
+    first = exc.errors[0].location if exc.errors else None
+    where = f" at line {first.line}, column {first.column}" if first is not None else ""
+    return f"it is not valid YAML{where} (its content is not shown)"
 
 
 def _canonical_block(document: Document, name: str, block: Any, errors: list[ScenarioError]) -> Any:

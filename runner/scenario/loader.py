@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from runner.errors import Location, ScenarioError, ScenarioErrors
 from runner.scenario.canonical import canonical_imports
 from runner.scenario.checks import check_references, check_variables, resolve_connections
-from runner.scenario.diagnostics import describe, translate
+from runner.scenario.diagnostics import describe, did_you_mean, translate
 from runner.scenario.files import SUITE_FILE_NAME, ScenarioFile, Service, SuiteConfig
 from runner.scenario.libraries import (
     Expander,
@@ -27,17 +27,32 @@ from runner.scenario.libraries import (
     Placed,
     attach_locations,
     canonical_body,
+    check_file_references,
+    path_problem,
+    resolve_path,
 )
 from runner.scenario.matchers import file_context
-from runner.scenario.rendering import variable_order
+from runner.scenario.rendering import dependencies, variable_order
 from runner.scenario.replies import ReplyRule
 from runner.scenario.source import Document, ValuePath, read_document
 from runner.scenario.steps import ExpectCloseStep, ExpectStep, IgnoreRule, RunStep, regex_groups
-from runner.scenario.templates import TemplateSyntaxError
+from runner.scenario.templates import TemplateSyntaxError, references, variables_used
 
-__all__ = ["Scenario", "Suite", "SuiteFile", "load_suite", "validate_paths"]
+__all__ = [
+    "ROOT_MARKERS",
+    "Scenario",
+    "Suite",
+    "SuiteFile",
+    "available_variables",
+    "load_suite",
+    "validate_paths",
+]
 
 PathLike = str | os.PathLike[str]
+
+#: The suite file is looked up from a scenario's folder upwards, up to the first folder holding
+#: one of these (a repository's or project's root), or up to ``/``.
+ROOT_MARKERS = (".git", "pyproject.toml", "wsrun.toml")
 
 
 @dataclass
@@ -61,11 +76,16 @@ class Scenario:
     row: dict[str, Any] | None = None
     reply: list[ReplyRule] = field(default_factory=list)
     fail_on_unexpected: bool = False
+    suite: Path | None = None  # the path of its suite file (the nearest one), if any
 
 
 @dataclass
 class SuiteFile:
-    """The suite file: shared variables, and services (their `cwd` made relative to here)."""
+    """A suite file: shared variables, and services (their `cwd` made relative to here).
+
+    `vars` are the file's own with the command line's ``--var`` values over them: what the
+    services' templates see (with what earlier services provide).
+    """
 
     path: Path
     vars: dict[str, Any]
@@ -74,24 +94,42 @@ class SuiteFile:
 
 @dataclass
 class Suite:
-    """Everything a run needs: the scenarios (parametrize expanded) and the suite file."""
+    """Everything a run needs: the scenarios (parametrize expanded) and their suite files.
+
+    Each scenario names its own suite file (`Scenario.suite`, the nearest one above it); a run
+    may span several. `suite_file` is the first of them (None when there is none).
+    """
 
     scenarios: list[Scenario]
-    suite_file: SuiteFile | None
+    suite_files: list[SuiteFile] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
 
+    @property
+    def suite_file(self) -> SuiteFile | None:
+        return self.suite_files[0] if self.suite_files else None
 
-def load_suite(paths: Sequence[PathLike], cli_vars: Mapping[str, str] | None = None) -> Suite:
+    def suite_of(self, scenario: Scenario) -> SuiteFile | None:
+        """The suite file of `scenario` (None when it has none)."""
+        return next((s for s in self.suite_files if s.path == scenario.suite), None)
+
+
+def load_suite(
+    paths: Sequence[PathLike],
+    cli_vars: Mapping[str, str] | None = None,
+    allow_outside: Sequence[PathLike] = (),
+) -> Suite:
     """Load and validate scenario files and folders (every *.yaml / *.yml, recursively, sorted).
 
-    The suite file (`wsrun-suite.yaml`) is the one in a given folder, or next to a given file, or
-    in the nearest folder above (up to the repository's root); library files (with a top-level
-    `blocks:`) are validated but are not scenarios.
+    Each scenario's suite file (`wsrun-suite.yaml`) is the nearest one: in its folder, or in the
+    nearest folder above, up to the first folder holding one of `ROOT_MARKERS` (or ``/``).
+    Library files (with a top-level `blocks:`) are validated but are not scenarios. Imports and
+    `json_schema` and TLS files must be inside the suite's root (the folder of the suite file, or
+    of the scenario when it has none) or inside one of `allow_outside`.
 
     Raises:
         ScenarioErrors: every error found, sorted by file, line and column.
     """
-    loader = _SuiteLoader(dict(cli_vars or {}))
+    loader = _SuiteLoader(dict(cli_vars or {}), allow_outside)
     suite = loader.load([str(p) for p in paths])
     if loader.errors:
         raise ScenarioErrors(_sorted(loader.errors))
@@ -99,11 +137,13 @@ def load_suite(paths: Sequence[PathLike], cli_vars: Mapping[str, str] | None = N
 
 
 def validate_paths(
-    paths: Sequence[PathLike], cli_vars: Mapping[str, str] | None = None
+    paths: Sequence[PathLike],
+    cli_vars: Mapping[str, str] | None = None,
+    allow_outside: Sequence[PathLike] = (),
 ) -> list[ScenarioError]:
     """Every error in the given files and folders (empty when all are valid); no network."""
     try:
-        load_suite(paths, cli_vars)
+        load_suite(paths, cli_vars, allow_outside)
     except ScenarioErrors as exc:
         return exc.errors
     return []
@@ -131,62 +171,87 @@ def _is_yaml(path: Path) -> bool:
 
 
 def _folder_files(folder: Path) -> list[Path]:
-    found = [f for f in folder.rglob("*") if _is_yaml(f) and f.name != SUITE_FILE_NAME]
+    """The YAML files under `folder` (suite files included), hidden folders left out, sorted."""
+    found = [f for f in folder.rglob("*") if _is_yaml(f)]
     visible = [f for f in found if not any(p.startswith(".") for p in f.relative_to(folder).parts)]
     return sorted(visible)
 
 
 def _find_suite_file(folder: Path) -> Path | None:
+    """The nearest suite file at or above `folder`, up to a folder with a `ROOT_MARKERS` entry."""
     current = folder.resolve()
     while True:
         candidate = current / SUITE_FILE_NAME
         if candidate.is_file():
             return candidate
-        if (current / ".git").exists() or current.parent == current:
+        if any((current / marker).exists() for marker in ROOT_MARKERS):
+            return None
+        if current.parent == current:
             return None
         current = current.parent
 
 
 class _SuiteLoader:
-    def __init__(self, cli_vars: dict[str, str]) -> None:
+    def __init__(self, cli_vars: dict[str, str], allow_outside: Sequence[PathLike]) -> None:
         self.cli_vars = cli_vars
         self.errors: list[ScenarioError] = []
         self.files: list[Path] = []
-        self.libraries = Libraries(self.errors, self.files)
-        self.suite_file: SuiteFile | None = None
-        self.provided: set[str] = set()
+        self.allowed = [p for p in (self._allowed(a) for a in allow_outside) if p is not None]
+        self.libraries = Libraries(self.errors, self.files, self.allowed)
+        self.suites: dict[Path, SuiteFile | None] = {}  # resolved path → the loaded file
+        self.provided: dict[Path, set[str]] = {}  # resolved path → what its services provide
+        self.suite_file: SuiteFile | None = None  # of the file being loaded
+        self.suite_provided: set[str] = set()
+        self.suite_path: Path | None = None
+        self.root = Path.cwd()
+
+    def _allowed(self, path: PathLike) -> Path | None:
+        resolved = resolve_path(Path(path))
+        if isinstance(resolved, str):
+            self.errors.append(ScenarioError(f"--allow-outside {path}: {resolved}"))
+            return None
+        return resolved
 
     def load(self, paths: list[str]) -> Suite:
-        files, suite_path = self._discover(paths)
-        if suite_path is not None:
-            self.suite_file = self._suite_file(suite_path)
+        found = self._discover(paths)
         scenarios: list[Scenario] = []
-        for file in files:
-            scenarios.extend(self._file(file))
-        return Suite(scenarios, self.suite_file, list(dict.fromkeys(self.files)))
+        for file, suite in found:
+            scenarios.extend(self._file(file, suite))
+        suite_files = [s for s in self.suites.values() if s is not None]
+        return Suite(scenarios, suite_files, list(dict.fromkeys(self.files)))
 
-    def _discover(self, paths: list[str]) -> tuple[list[Path], Path | None]:
+    def _discover(self, paths: list[str]) -> list[tuple[Path, Path | None]]:
+        """The scenario and library files, each with its suite file's resolved path."""
         files: list[Path] = []
-        suites: set[Path] = set()
         for shown in paths:
             path = Path(shown)
-            if path.is_dir():
-                files.extend(_folder_files(path))
-                suite = _find_suite_file(path)
-            elif path.is_file():
-                if path.name != SUITE_FILE_NAME:
-                    files.append(path)
-                suite = path if path.name == SUITE_FILE_NAME else _find_suite_file(path.parent)
+            try:
+                is_dir, is_file = path.is_dir(), path.is_file()
+            except (OSError, ValueError) as exc:
+                self.errors.append(ScenarioError(f"{shown}: {path_problem(exc)}"))
+                continue
+            if is_dir:
+                found = _folder_files(path)
+                self._suite(_find_suite_file(path))  # checked even with no scenario in it
+            elif is_file:
+                found = [path]
             else:
                 self.errors.append(ScenarioError(f"{shown}: no such file or folder"))
                 continue
-            if suite is not None:
-                suites.add(suite.resolve())
-        if len(suites) > 1:
-            names = ", ".join(sorted(_shown(s) for s in suites))
-            self.errors.append(ScenarioError(f"several suite files: {names}; run them separately"))
+            for file in found:
+                if file.name == SUITE_FILE_NAME:
+                    self._suite(file.resolve())
+                else:
+                    files.append(file)
         unique = list(dict.fromkeys(files))
-        return unique, (Path(_shown(min(suites))) if suites else None)
+        return [(file, self._suite(_find_suite_file(file.parent))) for file in unique]
+
+    def _suite(self, resolved: Path | None) -> Path | None:
+        """Load the suite file at `resolved` once; return `resolved`."""
+        if resolved is not None and resolved not in self.suites:
+            self.provided[resolved] = set()
+            self.suites[resolved] = self._suite_file(Path(_shown(resolved)), resolved)
+        return resolved
 
     def _read(self, path: Path) -> Document | None:
         try:
@@ -197,7 +262,7 @@ class _SuiteLoader:
         self.errors.extend(document.problems)
         return document
 
-    def _suite_file(self, path: Path) -> SuiteFile | None:
+    def _suite_file(self, path: Path, resolved: Path) -> SuiteFile | None:
         self.files.append(path)
         document = self._read(path)
         if document is None:
@@ -210,21 +275,33 @@ class _SuiteLoader:
         for index, service in enumerate(config.services):
             service.cwd = os.path.normpath(path.parent / service.cwd)
             service.location = document.location(("services", index))
-            self.provided.update(service.provides)
-        self._check_suite_templates(document, config)
-        return SuiteFile(path, config.vars, config.services)
+            self.provided[resolved].update(service.provides)
+        self._check_suite_templates(document, config, self.provided[resolved])
+        return SuiteFile(path, {**config.vars, **self.cli_vars}, config.services)
 
-    def _check_suite_templates(self, document: Document, config: SuiteConfig) -> None:
-        known = set(config.vars) | set(self.cli_vars) | self.provided
+    def _check_suite_templates(
+        self, document: Document, config: SuiteConfig, provided: set[str]
+    ) -> None:
+        known = set(config.vars) | set(self.cli_vars) | provided
         _check_values(document, ("vars",), config.vars, known, self.errors)
+        self._check_cycles(document, config.vars)
+        suite_vars = {k: v for k, v in config.vars.items() if k not in self.cli_vars}
+        earlier: set[str] = set(self.cli_vars)  # --var values, then what services provide
         for index, service in enumerate(config.services):
+            scope = earlier | available_variables(suite_vars, earlier)
+            _check_service(document, index, service, scope, self.errors)
             groups = set(regex_groups(service.ready.log))
             if service.ready.port is not None:
                 groups.add("port")  # the service runner captures the port it waited for
             where: ValuePath = ("services", index, "provides")
-            _check_values(document, where, service.provides, known | groups, self.errors)
+            _check_values(document, where, service.provides, scope | groups, self.errors)
+            earlier |= set(service.provides)
 
-    def _file(self, path: Path) -> list[Scenario]:
+    def _file(self, path: Path, suite: Path | None) -> list[Scenario]:
+        self.suite_file = self.suites.get(suite) if suite is not None else None
+        self.suite_provided = self.provided.get(suite, set()) if suite is not None else set()
+        self.suite_path = Path(_shown(suite)) if suite is not None else None
+        self.root = suite.parent if suite is not None else path.resolve().parent
         self.files.append(path)
         document = self._read(path)
         if document is None:
@@ -232,7 +309,9 @@ class _SuiteLoader:
         if isinstance(document.value, dict) and "blocks" in document.value:
             resolved = path.resolve()
             if resolved not in self.libraries.loaded:
-                self.libraries.loaded[resolved] = self.libraries.load(str(path), resolved)
+                self.libraries.loaded[resolved] = self.libraries.load(
+                    str(path), resolved, root=self.root
+                )
             return []
         model = self._scenario_file(document)
         return [] if model is None else self._scenarios(document, model)
@@ -250,6 +329,7 @@ class _SuiteLoader:
             )
             return None
         data = {**raw, "imports": canonical_imports(raw.get("imports", []))}
+        check_file_references(document, self.root, self.allowed, self.errors)
         if "steps" in raw:
             data["steps"] = canonical_body(document, ("steps",), self.errors)
         try:
@@ -261,7 +341,7 @@ class _SuiteLoader:
         return model
 
     def _scenarios(self, document: Document, model: ScenarioFile) -> list[Scenario]:
-        namespaces = self.libraries.imports(document, model.imports)
+        namespaces = self.libraries.imports(document, model.imports, self.root)
         origins = [Origin(document, ("steps", i)) for i in range(len(model.steps))]
         placed = Expander(self.errors).expand(model.steps, origins, namespaces)
         resolve_connections(placed, self.errors)
@@ -285,7 +365,7 @@ class _SuiteLoader:
     ) -> Scenario:
         suite_vars = self.suite_file.vars if self.suite_file else {}
         variables = {**suite_vars, **model.vars, **(row or {}), **self.cli_vars}
-        known = set(variables) | self.provided
+        known = set(variables) | self.suite_provided
         _check_values(document, ("vars",), model.vars, known, self.errors)
         if row is not None:
             _check_values(document, ("parametrize", index), row, known, self.errors)
@@ -305,6 +385,7 @@ class _SuiteLoader:
             row=row,
             reply=list(model.reply),
             fail_on_unexpected=model.fail_on_unexpected,
+            suite=self.suite_path,
         )
 
     def _check_cycles(self, document: Document, variables: dict[str, Any]) -> None:
@@ -312,6 +393,72 @@ class _SuiteLoader:
             variable_order(variables)
         except (ValueError, TemplateSyntaxError) as exc:
             self.errors.append(document.error(str(exc), document.location(("vars",))))
+
+
+def available_variables(suite_vars: Mapping[str, Any], known: set[str]) -> set[str]:
+    """The names of `suite_vars` that can be rendered when only `known` names have values.
+
+    A suite variable may refer to what a service provides; a service's templates can use it only
+    once that service has started (services start in order).
+    """
+    needs: dict[str, set[str]] = {}
+    for name, value in suite_vars.items():
+        try:
+            needs[name] = dependencies(value)
+        except TemplateSyntaxError:
+            continue  # reported where the variable is checked
+    ready: set[str] = set()
+    while True:
+        more = {n for n, d in needs.items() if n not in ready and d - {n} <= ready | known}
+        if not more:
+            return ready
+        ready |= more
+
+
+def _check_service(
+    document: Document,
+    index: int,
+    service: Service,
+    scope: set[str],
+    errors: list[ScenarioError],
+) -> None:
+    """Check the templates a service starts with (command, env, ready port and url) at once.
+
+    `scope` holds what they may use: the variables renderable with what the services before
+    this one provide, and the ``--var`` values.
+    """
+    base: ValuePath = ("services", index)
+    command = service.command
+    shell = isinstance(command, str)
+    values: list[tuple[ValuePath, Any]] = (
+        [((*base, "command"), command)]
+        if isinstance(command, str)
+        else [((*base, "command", i), arg) for i, arg in enumerate(command)]
+    )
+    values += [((*base, "env", name), value) for name, value in service.env.items()]
+    values += [((*base, "ready", key), getattr(service.ready, key)) for key in ("port", "url")]
+    for path, value in values:
+        location = document.location(path)
+        try:
+            found = list(references(value))
+        except TemplateSyntaxError as exc:
+            errors.append(document.error(str(exc), location))
+            continue
+        for reference in found:
+            for name in variables_used(reference):
+                if name not in scope:
+                    hint = did_you_mean(name, scope) or _service_hint(name, shell)
+                    message = f"unknown variable {name!r} in service {service.name!r}"
+                    errors.append(document.error(message, location, hint=hint))
+
+
+def _service_hint(name: str, shell: bool) -> str:
+    if shell:
+        return (
+            f"for the shell's own variable write $${{{name}}}, or ${{env.{name}}} for wsrun's "
+            f"environment; a service sees what earlier services provide"
+        )
+    return "services start in order: a service sees the variables that earlier ones provide"
 
 
 def _check_values(
