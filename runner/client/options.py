@@ -110,6 +110,10 @@ class ConnectOptions:
             lower.
         support_origin_port: whether the `Origin` header keeps the URL's port (OpenHarmony API
             26); by default it is the scheme and host only.
+        follow_redirects: follow a 301, 302, 303, 307 or 308 answer to the upgrade request (an
+            extension beyond OpenHarmony; off by default, when a redirect fails the connect).
+            Never from wss:// to ws://, at most `MAX_REDIRECTS` times; `Authorization`,
+            `Cookie` and `Host` are not sent to another origin.
     """
 
     header: Mapping[str, str] = field(default_factory=dict)
@@ -126,6 +130,7 @@ class ConnectOptions:
     compression: DeflateOptions | Literal["deflate"] | None = None
     min_support_tls_protocol: TlsProtocol | None = None
     support_origin_port: bool = False
+    follow_redirects: bool = False
 
     @property
     def deflate(self) -> DeflateOptions | None:
@@ -156,7 +161,9 @@ class OpenResult:
     subprotocol, the response headers, and the negotiated extensions (beyond OpenHarmony).
 
     `extensions` names the extensions in use (`("permessage-deflate",)` or empty); `compression`
-    holds the parameters both sides agreed on, after RFC 7692 §7.1's rules.
+    holds the parameters both sides agreed on, after RFC 7692 §7.1's rules. `url` is the URL
+    that accepted the handshake and `redirected_from` the URLs that redirected to it, in order
+    (with `follow_redirects`; beyond OpenHarmony).
     """
 
     status: int
@@ -165,6 +172,8 @@ class OpenResult:
     headers: Mapping[str, str] = field(default_factory=dict)
     extensions: tuple[str, ...] = ()
     compression: DeflateOptions | None = None
+    url: str = ""
+    redirected_from: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -321,6 +330,10 @@ _PARSERS: dict[str, tuple[str, Any]] = {
         "support_origin_port",
         lambda v: _expect_type("supportOriginPort", v, bool, "a boolean"),
     ),
+    "followRedirects": (
+        "follow_redirects",
+        lambda v: _expect_type("followRedirects", v, bool, "a boolean"),
+    ),
 }
 
 
@@ -346,6 +359,7 @@ def _checked_typed(options: ConnectOptions) -> ConnectOptions:
     compression = _compression(options.compression)
     _tls_protocol(options.min_support_tls_protocol)
     _expect_type("support_origin_port", options.support_origin_port, bool, "a boolean")
+    _expect_type("follow_redirects", options.follow_redirects, bool, "a boolean")
     if compression is not None and any(
         name.lower() == "sec-websocket-extensions" for name in options.header
     ):

@@ -19,9 +19,11 @@ import urllib.parse
 from typing import Any, Protocol
 
 import websocket
+import websocket._handshake
+from websocket._cookiejar import SimpleCookieJar
 
 from runner.client.deflate import Deflate, Refused, check_rsv, negotiate, offer
-from runner.client.errors_map import handshake_error, is_link_error
+from runner.client.errors_map import HandshakeRefused, handshake_error, is_link_error
 from runner.client.framing import BoundedFrameBuffer, make_frame
 from runner.client.options import (
     CloseResult,
@@ -44,11 +46,47 @@ from runner.client.protocol import (
 )
 from runner.errors import BusinessError, ErrorCode
 
-__all__ = ["Sink", "Transport", "normalize_url"]
+__all__ = ["MAX_REDIRECTS", "Redirected", "Sink", "Transport", "normalize_url"]
 
 ABNORMAL_CLOSURE = 1006  # RFC 6455 §7.4.1: reported, never sent
 NO_STATUS = 1005
 MANDATORY_EXTENSION = 1010
+
+#: The most redirects a handshake follows (with `follow_redirects`), like websocket-client's 3.
+MAX_REDIRECTS = 5
+#: The HTTP statuses that redirect (RFC 9110 §15.4); websocket-client follows them all itself.
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+#: Request headers that carry credentials: never sent on to another origin (RFC 9110 §15.4,
+#: as browsers do for Authorization; Host names the first server).
+_CREDENTIAL_HEADERS = frozenset({"authorization", "cookie", "host"})
+
+
+class _NoCookies(SimpleCookieJar):
+    """websocket-client keeps one cookie jar for the whole process and replays every
+    `Set-Cookie` with a `domain` to later handshakes of any connection (any scenario, any
+    origin, a redirect's target included): wsrun keeps no cookie a server set."""
+
+    def add(self, set_cookie: str | None) -> None:
+        return
+
+    def set(self, set_cookie: str) -> None:
+        return
+
+    def get(self, host: str) -> str:
+        return ""
+
+
+websocket._handshake.CookieJar = _NoCookies()
+
+
+class Redirected(HandshakeRefused):
+    """A handshake answered with a redirect that was not followed: `data` is the status,
+    `location` the `Location` header (as sent), `message` says why it was not followed."""
+
+    def __init__(self, status: int, headers: dict[str, str], location: str, why: str) -> None:
+        super().__init__(status, headers, b"")
+        self.location = location
+        self.message = f"handshake redirected with HTTP {status} to {location!r}: {why}"
 
 
 class Sink(Protocol):
@@ -129,8 +167,9 @@ class Transport:
     """A single connection's life, from handshake to teardown."""
 
     def __init__(self, url: str, options: ConnectOptions) -> None:
-        self.url = url
+        self.url = url  # after the handshake, the URL that answered 101 (redirects followed)
         self.options = options
+        self.redirected_from: list[str] = []  # the URLs that answered with a redirect, in order
         self.protocol: str | None = None
         self._ws: Any = None
         self._assembler = MessageAssembler(options.max_message_size)
@@ -155,16 +194,10 @@ class Transport:
     def handshake(self) -> OpenResult:
         """Open the connection; raise the `error` event's `BusinessError` when that fails."""
         try:
-            self._ws = websocket.WebSocket(
-                sslopt=_ssl_options(self.url, self.options),
-                skip_utf8_validation=True,  # `protocol` checks UTF-8 in C, failing fast
-                enable_multithread=True,
-            )
-            # Check a frame's announced length before its payload is read (RFC 6455 §10.4).
-            self._ws.frame_buffer = BoundedFrameBuffer(
-                self._ws._recv, self.options.max_message_size
-            )
-            self._ws.connect(self.url, **_connect_arguments(self.url, self.options))
+            self._connect()
+        except BusinessError:
+            self.teardown()
+            raise
         except Exception as exc:
             self.teardown()
             if self._aborted:
@@ -180,6 +213,66 @@ class Transport:
         self._start_timers()
         return opened
 
+    def _connect(self) -> None:
+        """The opening handshake, hop by hop: websocket-client follows redirects silently,
+        re-sending every header anywhere (even from wss:// to ws://), so it is told to follow
+        none and each redirect is judged here (see `_follow`)."""
+        header = dict(self.options.header)
+        for _ in range(MAX_REDIRECTS + 1):
+            if self._aborted:
+                raise BusinessError(ErrorCode.COMMON, "connection aborted", "0")
+            self._ws = self._new_socket()
+            try:
+                first = self.redirected_from[0] if self.redirected_from else self.url
+                arguments = _connect_arguments(self.url, self.options, header, origin_of=first)
+                self._ws.connect(self.url, redirect_limit=0, **arguments)
+                return
+            except websocket.WebSocketException:
+                redirect = _redirect_of(self._ws)
+                if redirect is None:
+                    raise
+            header = self._follow(*redirect, header)
+        raise BusinessError(
+            ErrorCode.COMMON, f"handshake redirected more than {MAX_REDIRECTS} times", "0"
+        )
+
+    def _new_socket(self) -> Any:
+        ws = websocket.WebSocket(
+            sslopt=_ssl_options(self.url, self.options),
+            skip_utf8_validation=True,  # `protocol` checks UTF-8 in C, failing fast
+            enable_multithread=True,
+        )
+        # Check a frame's announced length before its payload is read (RFC 6455 §10.4).
+        ws.frame_buffer = BoundedFrameBuffer(ws._recv, self.options.max_message_size)
+        return ws
+
+    def _follow(
+        self, status: int, headers: dict[str, str], header: dict[str, str]
+    ) -> dict[str, str]:
+        """Move to a redirect's target, or raise `Redirected`; return the headers to send there.
+
+        Followed only with `follow_redirects`; never from wss:// to ws:// (the credentials and
+        messages would travel in clear); `Authorization`, `Cookie` and `Host` are dropped when
+        the target is another origin (scheme, host, port).
+        """
+        location = headers.get("location")
+        if location is None:
+            raise Redirected(status, headers, "", "the response has no Location header")
+        if not self.options.follow_redirects:
+            raise Redirected(status, headers, location, "not followed (follow_redirects is off)")
+        target = _redirect_target(self.url, location)
+        if target is None:
+            raise Redirected(
+                status, headers, location, "not a ws://, wss://, http:// or https:// URL"
+            )
+        if self.url.startswith("wss:") and not target.startswith("wss:"):
+            raise Redirected(status, headers, location, "refused: it leaves TLS (wss to ws)")
+        if _origin_of(target) != _origin_of(self.url):
+            header = {k: v for k, v in header.items() if k.lower() not in _CREDENTIAL_HEADERS}
+        self.redirected_from.append(self.url)
+        self.url = target
+        return header
+
     def _negotiate(self, headers: dict[str, str]) -> OpenResult:
         offered = self.options.deflate
         try:
@@ -189,11 +282,15 @@ class Transport:
                 self._write_quietly(_close_payload(MANDATORY_EXTENSION, "bad extension"), OP_CLOSE)
             self.teardown()
             raise BusinessError(ErrorCode.COMMON, str(refused), "101") from None
+        url, hops = self.url, tuple(self.redirected_from)
         if agreed is None:
-            return OpenResult(101, "Switching Protocols", self.protocol, headers)
+            return OpenResult(
+                101, "Switching Protocols", self.protocol, headers, url=url, redirected_from=hops
+            )
         self._deflate, parameters = agreed
+        extensions = ("permessage-deflate",)
         return OpenResult(
-            101, "Switching Protocols", self.protocol, headers, ("permessage-deflate",), parameters
+            101, "Switching Protocols", self.protocol, headers, extensions, parameters, url, hops
         )
 
     def _start_timers(self) -> None:
@@ -444,9 +541,50 @@ def _close_payload(code: int | None, reason: str) -> bytes:
     return code.to_bytes(2, "big") + reason.encode("utf-8")
 
 
-def _connect_arguments(url: str, options: ConnectOptions) -> dict[str, Any]:
-    headers = dict(options.header)
-    arguments: dict[str, Any] = {"timeout": options.timeout, "origin": _origin(url, options)}
+def _redirect_of(ws: Any) -> tuple[int, dict[str, str]] | None:
+    """The status and headers of a redirect websocket-client refused to follow, or None."""
+    response = getattr(ws, "handshake_response", None)
+    if response is None or response.status not in _REDIRECT_STATUSES:
+        return None
+    return int(response.status), {str(k).lower(): str(v) for k, v in response.headers.items()}
+
+
+#: A redirect names an http(s) URL as often as a ws(s) one; the handshake is the same request.
+_WS_SCHEMES = {"ws": "ws", "wss": "wss", "http": "ws", "https": "wss"}
+
+
+def _redirect_target(url: str, location: str) -> str | None:
+    """`location` resolved against `url` as a ws:// or wss:// URL; None when it is neither."""
+    try:
+        target = urllib.parse.urlsplit(urllib.parse.urljoin(_as_http(url), location))
+        scheme = _WS_SCHEMES.get(target.scheme)
+        if scheme is None or not target.hostname:
+            return None
+        resolved = urllib.parse.urlunsplit(target._replace(scheme=scheme, fragment=""))
+        return normalize_url(resolved)
+    except (ValueError, BusinessError):
+        return None
+
+
+def _as_http(url: str) -> str:
+    """urljoin resolves relative references only for schemes it knows: ws(s) are not."""
+    scheme, _, rest = url.partition(":")
+    return ("https" if scheme == "wss" else "http") + ":" + rest
+
+
+def _origin_of(url: str) -> tuple[str, str, int]:
+    parts = urllib.parse.urlsplit(url)
+    secure = parts.scheme == "wss"
+    return parts.scheme, (parts.hostname or "").lower(), parts.port or (443 if secure else 80)
+
+
+def _connect_arguments(
+    url: str, options: ConnectOptions, header: dict[str, str], *, origin_of: str
+) -> dict[str, Any]:
+    """websocket-client's arguments for one hop to `url`; `Origin` stays that of the URL the
+    scenario named (`origin_of`), as a browser keeps the page's origin across redirects."""
+    headers = dict(header)
+    arguments: dict[str, Any] = {"timeout": options.timeout, "origin": _origin(origin_of, options)}
     for name in list(headers):
         if name.lower() in ("origin", "host"):  # websocket-client sends these itself
             arguments[name.lower()] = headers.pop(name)

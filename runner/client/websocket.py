@@ -180,6 +180,7 @@ class WebSocket:
     def _open(self, opened: OpenResult, reply: Reply) -> None:
         with self._lock:
             self._state = ReadyState.OPEN
+            self.url = opened.url or self.url  # where the redirects (if followed) led
             pending, self._pending_close = self._pending_close, None
         self._listeners.emit("headerReceive", dict(opened.headers))
         self._listeners.emit("open", None, opened)

@@ -152,6 +152,11 @@ class ConnectStep(ConnectionStep):
         description='"system" (the http_proxy/https_proxy/no_proxy environment), "no-proxy", '
         "or a proxy {host, port, exclude}",
     )
+    follow_redirects: TemplatedBool = Field(
+        False,
+        description="follow a 301/302/303/307/308 answer to the upgrade (never from wss:// to "
+        "ws://; no Authorization or Cookie to another origin); off: a redirect fails the step",
+    )
     expect_status: TemplatedInt | None = Field(
         None,
         description="the handshake's expected HTTP status; other than 101, the server must "
