@@ -12,7 +12,7 @@ ws.send("Hello, server!")
 Only this package imports `websocket` (websocket-client).
 """
 
-from runner.client.errors_map import HandshakeRefused
+from runner.client.errors_map import HandshakeRefused, ProtocolError
 from runner.client.options import (
     ClientCert,
     CloseOptions,
@@ -36,6 +36,7 @@ __all__ = [
     "ErrorCode",
     "HandshakeRefused",
     "OpenResult",
+    "ProtocolError",
     "ProxyOptions",
     "ReadyState",
     "TlsProtocol",

@@ -8,7 +8,7 @@ import websocket
 
 from runner.errors import BusinessError, ErrorCode
 
-__all__ = ["HandshakeRefused", "handshake_error", "is_link_error"]
+__all__ = ["HandshakeRefused", "ProtocolError", "handshake_error", "is_link_error"]
 
 
 class HandshakeRefused(BusinessError):
@@ -22,6 +22,18 @@ class HandshakeRefused(BusinessError):
         super().__init__(ErrorCode.COMMON, f"handshake rejected with HTTP {status}", str(status))
         self.headers = headers
         self.body = body
+
+
+class ProtocolError(BusinessError):
+    """The server broke RFC 6455 on an open connection: the client fails it (§7.1.7) with
+    `close_code` (1002, 1007, 1009...); `reason` says what the server did. Reported at once,
+    before the closing handshake that follows (an extension of OpenHarmony: code 200, data "0").
+    """
+
+    def __init__(self, close_code: int, reason: str) -> None:
+        super().__init__(ErrorCode.COMMON, f"protocol error: {reason}", "0")
+        self.close_code = close_code
+        self.reason = reason
 
 
 def handshake_error(exc: BaseException) -> BusinessError:

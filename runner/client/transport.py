@@ -23,7 +23,12 @@ import websocket._handshake
 from websocket._cookiejar import SimpleCookieJar
 
 from runner.client.deflate import Deflate, Refused, check_rsv, negotiate, offer
-from runner.client.errors_map import HandshakeRefused, handshake_error, is_link_error
+from runner.client.errors_map import (
+    HandshakeRefused,
+    ProtocolError,
+    handshake_error,
+    is_link_error,
+)
 from runner.client.framing import BoundedFrameBuffer, make_frame
 from runner.client.options import (
     CloseResult,
@@ -398,7 +403,7 @@ class Transport:
                     )
                     sink.on_message(message)
         except ProtocolViolation as violation:
-            self._fail(violation)
+            self._fail(violation, sink)
 
     def _next_frame(self) -> Any:
         self._wait_readable()
@@ -434,15 +439,16 @@ class Transport:
         clean = CloseResult(NO_STATUS if code is None else code, reason, was_clean=True)
         raise _Ended(clean)
 
-    def _fail(self, violation: ProtocolViolation) -> None:
-        """RFC 6455 §7.1.7: send a Close with the reason, then close the connection."""
-        error = BusinessError(ErrorCode.COMMON, f"protocol error: {violation.reason}", "0")
+    def _fail(self, violation: ProtocolViolation, sink: Sink) -> None:
+        """RFC 6455 §7.1.7: send a Close with the reason, then close the connection. The error
+        is reported at once: the closing handshake after it may take `close_timeout`."""
         self._close_once(violation.code)
+        sink.on_error(ProtocolError(violation.code, violation.reason))
         if violation.drain:
             self._drain_until_close()
         else:
             self._discard_until_eof()
-        raise _Ended(CloseResult(violation.code, violation.reason, was_clean=False), error)
+        raise _Ended(CloseResult(violation.code, violation.reason, was_clean=False))
 
     def _close_once(self, code: int | None) -> None:
         """Send a Close frame unless one was sent already."""
