@@ -287,7 +287,12 @@ class HandshakeRefused(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ConnectionClosed(Event):
-    """The connection closed, with the close frame's code and reason (RFC 6455 7.1.5, 7.1.6)."""
+    """The connection closed, with the close frame's code and reason (RFC 6455 7.1.5, 7.1.6).
+
+    `by` says who ended it: ``client`` (wsrun: a close step, the end of the scenario, a
+    connection it failed or dropped), ``server`` (it sent the first Close frame), or "" when
+    the link was lost with no closing handshake.
+    """
 
     type: ClassVar[str] = "connection_closed"
     scenario: int
@@ -296,6 +301,7 @@ class ConnectionClosed(Event):
     reason: str
     was_clean: bool
     traffic: Traffic | None = None  # a compressed connection's bytes (None: not compressed)
+    by: str = ""
 
 
 @dataclass(frozen=True, slots=True)

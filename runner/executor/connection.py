@@ -9,6 +9,11 @@ events in order: once a message is in the inbox, the step it settles can end (an
 run and emit) on this thread inside `Inbox.put`, or on the scenario's thread at once; its event
 must come before theirs. The record goes in a ``finally`` so that no emitter, however broken,
 can make a step miss a message or a close (`EventBus` already contains failing reporters).
+
+A connection that ends abnormally (no closing handshake: 1006; or failed by wsrun because the
+server broke RFC 6455: 1002, 1007, 1009...) keeps an `AbnormalEnd`: the scenario fails on it
+unless a step expected it (``expect_close: {code: 1006}``). A protocol violation settles the
+waiting step at once, before the closing handshake that follows it.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from runner.client import (
     BusinessError,
@@ -23,6 +29,7 @@ from runner.client import (
     ConnectOptions,
     ErrorCode,
     OpenResult,
+    ProtocolError,
     WebSocket,
     create_websocket,
 )
@@ -43,11 +50,49 @@ from runner.executor.clock import POLL, Clock, Deadline, Interrupted
 from runner.executor.inbox import Inbox, Message
 from runner.executor.replies import AutoReply
 
-__all__ = ["TRANSCRIPT_LENGTH", "Connection"]
+__all__ = ["TRANSCRIPT_LENGTH", "AbnormalEnd", "Connection"]
 
 
 #: How many of a connection's last events a failure shows.
 TRANSCRIPT_LENGTH = 10
+
+ABNORMAL_CLOSURE = 1006  # RFC 6455 7.4.1: the connection closed with no Close frame
+
+
+@dataclass(frozen=True, slots=True)
+class AbnormalEnd:
+    """How and when a connection ended without a closing handshake.
+
+    Attributes:
+        at: run-clock time of the end (of the violation, for one).
+        code: 1006 when the link was lost; the code wsrun failed the connection with after a
+            protocol violation (1002, 1007, 1009...).
+        reason: the client core's reason (``closing handshake timed out``), or what the server
+            did wrong.
+        during: the step running then (``step 3 (close)``).
+        violation: whether the server broke the protocol (else the link was lost).
+    """
+
+    at: float
+    code: int
+    reason: str
+    during: str
+    violation: bool = False
+
+    def describe(self, conn: str, base: float) -> str:
+        """One line for a failure: what happened to `conn`, when (from `base`) and in which
+        step."""
+        when = f"at +{self.at - base:.3f}s, {self.during}"
+        if self.violation:
+            return (
+                f"the server broke the protocol on {conn!r} {when}: {self.reason}; wsrun failed "
+                f"the connection (close {self.code}, RFC 6455 7.1.7)"
+            )
+        why = f": {self.reason}" if self.reason else ""
+        return (
+            f"the connection {conn!r} was lost without a closing handshake ({self.code}{why}) "
+            f"{when}"
+        )
 
 
 class Connection:
@@ -60,6 +105,7 @@ class Connection:
         clock: Clock,
         emit: Callable[[Event], None],
         stop: threading.Event,
+        during: Callable[[], str] = str,
     ) -> None:
         self.name = name
         self.scenario = scenario
@@ -77,6 +123,11 @@ class Connection:
         self.opened: OpenResult | None = None
         self.replies: list[AutoReply] = []  # set before connect: answered on this thread
         self.expected_refusal: int | None = None  # a refusal with this status is no error
+        self.during = during  # the step running, for `AbnormalEnd`
+        self.abnormal: AbnormalEnd | None = None  # how it ended, when not by a handshake
+        self.abnormal_expected = False  # an expect_close step took that end as expected
+        self._closing = False  # wsrun started the closing handshake (or failed the connection)
+        self._aborted = False  # wsrun dropped the connection itself
         self.ws: WebSocket = create_websocket()
         self.ws.on("open", self._on_open)
         self.ws.on("message", self._on_message)
@@ -165,7 +216,11 @@ class Connection:
 
     def _on_close(self, _err: object, value: CloseResult) -> None:
         at = self.clock.now()
-        self._note("close", f"{value.code} {value.reason}".rstrip(), at)
+        by = self._closed_by(value)
+        if not value.was_clean and not self._aborted and self.abnormal is None:
+            self.abnormal = AbnormalEnd(at, value.code, value.reason, self.during())
+        closer = f"by {by}: " if by else "lost: "
+        self._note("close", f"{closer}{value.code} {value.reason}".rstrip(), at)
         try:
             self.emit(
                 ConnectionClosed(
@@ -176,15 +231,28 @@ class Connection:
                     reason=value.reason,
                     was_clean=value.was_clean,
                     traffic=self.traffic(),
+                    by=by,
                 )
             )
         finally:
             self.inbox.set_closed(value)  # may end a waiting step, on this thread
 
+    def _closed_by(self, value: CloseResult) -> str:
+        """Who ended the connection: ``client`` (wsrun), ``server``, or "" (the link was lost
+        and neither finished a closing handshake)."""
+        if self._aborted or (self.abnormal is not None and self.abnormal.violation):
+            return "client"
+        if not value.was_clean:
+            return ""
+        return "client" if self._closing else "server"
+
     def _on_error(self, err: BusinessError) -> None:
         at = self.clock.now()
         if self.opened is None and err.data == str(self.expected_refusal):
             self._refused_as_expected(err, at)
+            return
+        if isinstance(err, ProtocolError):
+            self._violated(err, at)
             return
         self._note("error", f"{err.code} {err.message}", at)
         try:
@@ -200,6 +268,27 @@ class Connection:
             )
         finally:
             self.inbox.set_error(err)  # wakes the scenario's thread
+
+    def _violated(self, err: ProtocolError, at: float) -> None:
+        """The server broke RFC 6455: the client core fails the connection (its closing
+        handshake follows); the waiting step fails now, with the cause."""
+        self._closing = True
+        self.abnormal = AbnormalEnd(at, err.close_code, err.reason, self.during(), violation=True)
+        self._note("error", f"{err.code} {err.message} (failing it with {err.close_code})", at)
+        try:
+            self.emit(
+                ErrorOccurred(
+                    at=at,
+                    scenario=self.scenario,
+                    conn=self.name,
+                    code=err.code,
+                    message=f"{err.message} (wsrun fails the connection with {err.close_code})",
+                    data=err.data,
+                )
+            )
+        finally:
+            self.inbox.set_error(err)
+            self.inbox.set_closed(CloseResult(err.close_code, err.reason, was_clean=False))
 
     def _refused_as_expected(self, err: BusinessError, at: float) -> None:
         self._note("refused", f"HTTP {err.data} (expected)", at)
@@ -229,14 +318,14 @@ class Connection:
         assert future is not None
         while True:
             if self.stop.is_set():
-                self.ws.abort()
+                self.abort()
                 raise Interrupted
             try:
                 future.result(timeout=min(POLL, deadline.remaining()))
                 return
             except TimeoutError:
                 if deadline.expired():
-                    self.ws.abort()
+                    self.abort()
                     raise
 
     def send(self, data: str | bytes) -> None:
@@ -274,21 +363,43 @@ class Connection:
         future = self.ws.close({"code": code, "reason": reason})
         assert future is not None
         future.result(timeout=0)
+        self._closing = True
         return self.inbox.wait_closed(deadline)
+
+    def abort(self) -> None:
+        """Drop the connection without a closing handshake (wsrun's doing, not the server's)."""
+        self._aborted = True
+        self.ws.abort()
 
     @property
     def is_open(self) -> bool:
         """Whether the connection is open or opening (it needs closing at the end)."""
         return self.ws.ready_state.value in ("CONNECTING", "OPEN", "CLOSING")
 
-    def shut(self, wait: float) -> None:
-        """At the end of a scenario: close politely, then drop it if the peer does not answer."""
+    def shut(self, wait: float) -> bool:
+        """At the end of a scenario: close politely, then drop it if the peer does not answer
+        within `wait` seconds; False when it had to be dropped.
+
+        A connection failed after a protocol violation is dropped at once: RFC 6455 7.1.7 lets
+        the client stop reading, and its closing handshake may wait for a peer that never ends.
+        """
         if not self.is_open:
-            return
-        self.ws.close({"code": 1000, "reason": ""})  # a failed Future if it is already closing
-        if not self.ws.wait_closed(wait):
-            self.ws.abort()
-            self.ws.wait_closed(wait)
+            return True
+        if self.abnormal is not None and self.abnormal.violation:
+            self.abort()
+            self.ws.wait_closed(_ABORT_GRACE)
+            return True
+        if self.ws.close({"code": 1000, "reason": ""}).exception() is None:
+            self._closing = True  # else it was closing already
+        if self.ws.wait_closed(wait):
+            return True
+        self.abort()
+        self.ws.wait_closed(max(wait, _ABORT_GRACE))
+        return False
+
+
+#: How long a dropped connection may take to report its end (its thread wakes at once).
+_ABORT_GRACE = 0.5
 
 
 def _size(data: str | bytes) -> int:

@@ -22,7 +22,10 @@ from runner.scenario.replies import ReplyRule
 from runner.scenario.steps import DEFAULT_CONN, ConnectionStep, IgnoreRule
 from runner.scenario.templates import render
 
-__all__ = ["ScenarioContext"]
+__all__ = ["CLOSING_AT_END", "ScenarioContext"]
+
+#: `ScenarioContext.step_index` once the steps are over and the connections are being closed.
+CLOSING_AT_END = -2
 
 _S = TypeVar("_S", bound=StepModel)
 
@@ -36,7 +39,10 @@ class ScenarioContext:
         variables: the scenario's variables, growing with every `save`.
         timeout: the default wait of steps that set none (the scenario's `timeout`).
         limit: the deadline of the whole scenario (``--timeout``), never by default.
+        limit_seconds: that ``--timeout`` in seconds, for messages (None: no limit).
         ignore: compiled matchers of the scenario's `ignore` rules.
+        step_index, step_kind: the step running (set by the scenario runner as each begins;
+            connections read them when they end, to say during which step).
     """
 
     index: int
@@ -46,11 +52,27 @@ class ScenarioContext:
     emit: Callable[[Event], None]
     stop: threading.Event
     limit: Deadline
+    limit_seconds: float | None = None
     ignore: list[Matcher] = field(default_factory=list)
     replies: list[ReplyRule] = field(default_factory=list)  # the scenario's `reply` rules
     connections: dict[str, Connection] = field(default_factory=dict)
+    retired: list[Connection] = field(default_factory=list)  # replaced by a new connect
     matchers: dict[int, Matcher] = field(default_factory=dict)
     _plain: dict[int, bool] = field(default_factory=dict)
+    step_index: int = -1
+    step_kind: str = ""
+
+    def during(self) -> str:
+        """``during step 3 (sleep)``: when, in the scenario, for a person."""
+        if self.step_index == CLOSING_AT_END:
+            return "while the scenario closed its connections at its end"
+        if self.step_index < 0:
+            return "before the first step"
+        return f"during step {self.step_index + 1} ({self.step_kind})"
+
+    def limit_reached(self) -> bool:
+        """Whether the scenario's ``--timeout`` has run out."""
+        return self.limit_seconds is not None and self.limit.expired()
 
     def rendered(self, step: _S) -> _S:
         """`step` with every template filled in, each field of its declared type again; a step

@@ -27,6 +27,7 @@ __all__ = [
     "close_detail",
     "run_expect",
     "run_expect_none",
+    "violation_message",
 ]
 
 
@@ -158,12 +159,15 @@ class ExpectWait(InboxWait):
         conn, closest, count = self.conn, miss.closest, self.spec.count
         waited = self.ctx.clock.now() - self.start
         what = "no message" if count == 1 else f"{self.matched} of {count} messages"
-        why = {
-            "timeout": f"{what} on {conn.name!r} matched within {waited:.3f}s",
-            "closed": f"the connection {conn.name!r} closed before a matching message"
-            f"{close_detail(conn)}" + (f" ({self.matched} of {count})" if count > 1 else ""),
-            "not-next": f"the next message on {conn.name!r} did not match (next: true)",
-        }[miss.why]
+        if miss.why == "closed" and conn.abnormal is not None and conn.abnormal.violation:
+            why = violation_message(conn, "expect")
+        else:
+            why = {
+                "timeout": f"{what} on {conn.name!r} matched within {waited:.3f}s",
+                "closed": f"the connection {conn.name!r} closed before a matching message"
+                f"{close_detail(conn)}" + (f" ({self.matched} of {count})" if count > 1 else ""),
+                "not-next": f"the next message on {conn.name!r} did not match (next: true)",
+            }[miss.why]
         expected = self.matcher.description
         if self._correlation is not None:
             expected += f", with {self._correlation.describe()}"
@@ -188,8 +192,25 @@ def _correlation(conn: Connection, spec: ExpectStep) -> Correlation:
         raise StepFailed(f"correlate: {error}", spec.location, conn=conn.name) from None
 
 
+def violation_message(conn: Connection, step: str) -> str:
+    """The failure of a step whose connection the server broke the protocol on."""
+    abnormal = conn.abnormal
+    assert abnormal is not None
+    return (
+        f"the server broke the protocol on {conn.name!r} while {step} waited: {abnormal.reason}; "
+        f"wsrun failed the connection (close {abnormal.code}, RFC 6455 7.1.7)"
+    )
+
+
 def close_detail(conn: Connection) -> str:
-    """`` (close CODE REASON; error CODE MESSAGE)`` as far as the connection knows them."""
+    """`` (close CODE REASON; error CODE MESSAGE)`` as far as the connection knows them, or
+    what the server did when it broke the protocol."""
+    abnormal = conn.abnormal
+    if abnormal is not None and abnormal.violation:
+        return (
+            f" (the server broke the protocol: {abnormal.reason}; wsrun failed the connection, "
+            f"close {abnormal.code})"
+        )
     closed, error = conn.inbox.closed, conn.inbox.error
     parts = []
     if closed is not None:

@@ -3,6 +3,12 @@
 A failing step ends the scenario; whatever happens, its connections are closed at the end (and
 dropped when the peer does not answer), and messages nobody expected are listed.
 
+Verdicts cannot lie: a scenario whose steps all passed still fails when one of its connections
+ended abnormally (lost with no closing handshake, or failed after a protocol violation) and no
+step expected it, when the server did not answer the closing handshake at the end, and when it
+ran out of its ``--timeout``, which bounds the closing at the end too. A step that the
+``--timeout`` cuts short fails saying so.
+
 The steps run on the scenario's thread, except for one shortcut. When a step has to wait, its
 runner returns a `Wait`, parked where a connection's thread settles it (an expect step's waiter
 in the inbox), and the scenario's thread sleeps. The connection's thread that settles it
@@ -25,6 +31,7 @@ Invariants of that shortcut:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 import time
@@ -49,7 +56,7 @@ from runner.executor import flow as _flow  # noqa: F401  (registers the repeat r
 from runner.executor import steps as _steps  # noqa: F401  (registers the other runners)
 from runner.executor.clock import POLL, Clock, Deadline, Interrupted, check_stop
 from runner.executor.connection import Connection
-from runner.executor.context import ScenarioContext
+from runner.executor.context import CLOSING_AT_END, ScenarioContext
 from runner.executor.failures import ConnectionFailed, StepFailed
 from runner.executor.flow import Enter, Loop
 from runner.executor.step_registry import Outcome, Wait, runner_for
@@ -97,8 +104,11 @@ class ScenarioRunner:
             emit=emit,
             stop=stop,
             limit=Deadline.after(limit),
+            limit_seconds=limit,
             replies=list(scenario.reply),
         )
+        self._limited = limit is not None
+        self._start = 0.0
         self.passed = 0
         self._step_start = 0.0
         self._location = ""
@@ -115,7 +125,7 @@ class ScenarioRunner:
     def run(self) -> ScenarioEnded:
         """Run every step; return (and emit) the scenario's result."""
         ctx, scenario = self.ctx, self.scenario
-        start = ctx.clock.now()
+        start = self._start = ctx.clock.now()
         location = scenario.location
         ctx.emit(
             ScenarioStarted(
@@ -128,7 +138,11 @@ class ScenarioRunner:
             )
         )
         status, failure = self._run_steps()
-        unexpected = self._finish()
+        dropped = self._finish()
+        unexpected = self._unexpected()
+        if status is Status.PASSED:
+            failure = self._end_failure(dropped)
+            status = Status.PASSED if failure is None else Status.FAILED
         if unexpected and status is Status.PASSED and scenario.fail_on_unexpected:
             status, failure = Status.FAILED, _unexpected_failure(unexpected)
         ended = ScenarioEnded(
@@ -158,10 +172,27 @@ class ScenarioRunner:
             self._step_ended(self._index, self._step, Status.INTERRUPTED)
             return Status.INTERRUPTED, Failure("interrupted (Ctrl-C)")
         except Exception as error:  # every failure of a step, wsrun's own bugs included
-            status = _status_of(error)
+            cut = self.ctx.limit_reached() and isinstance(error, WsrunError)
+            status = Status.FAILED if cut else _status_of(error)
             self._step_ended(self._index, self._step, status)
-            return status, self._failure(error, self._index, self._step)
+            failure = self._failure(error, self._index, self._step)
+            if cut and "--timeout" not in failure.message:  # else the step said it itself
+                failure = self._cut_short(failure)
+            return status, failure
         return Status.PASSED, None
+
+    def _cut_short(self, failure: Failure) -> Failure:
+        """A step's failure once the ``--timeout`` ran out: that is the cause, named first."""
+        ctx, step = self.ctx, self._step
+        if step is None:
+            where = "before its first step"
+        else:
+            conn = step.conn_named()
+            on = f" on {conn!r}" if conn else ""
+            in_step = ctx.clock.now() - self._step_start
+            where = f"in step {self._index + 1} ({step.kind}{on}), {in_step:.3f}s into it"
+        message = f"the scenario ran out of its --timeout ({_seconds(ctx)}) {where}"
+        return dataclasses.replace(failure, message=message)
 
     def _advance(self, *, on_connection: bool) -> str:
         """Run steps from `_pos` until the end, a step that waits, or (on a connection's
@@ -179,6 +210,8 @@ class ScenarioRunner:
                 return _HANDED_BACK
             check_stop(self.ctx.stop)
             self._begin(self._loops[0].index if self._loops else self._pos, step)
+            if self._limited and self.ctx.limit.expired():
+                raise _OutOfTime("out of time", step.location)
             result = runner.run(self.ctx, step)
             if not isinstance(result, Outcome):  # a Wait (Outcome is the cheaper isinstance)
                 self._watch(result)
@@ -270,6 +303,7 @@ class ScenarioRunner:
     def _begin(self, index: int, step: StepModel) -> None:
         ctx = self.ctx
         self._index, self._step = index, step
+        ctx.step_index, ctx.step_kind = index, step.kind
         self._step_start = ctx.clock.now()
         self._location = str(step.location)
         ctx.emit(
@@ -354,16 +388,45 @@ class ScenarioRunner:
             traceback=traceback.format_exc() if internal else None,
         )
 
-    def _finish(self) -> list[Unexpected]:
-        """Close every connection (in parallel), then list the messages no step took."""
-        connections = list(self.ctx.connections.values())
-        _shut_all(connections)
+    def _finish(self) -> list[Connection]:
+        """Close every connection (in parallel), within the ``--timeout``; return those that
+        had to be dropped because the server did not answer in time."""
+        self.ctx.step_index = CLOSING_AT_END
+        wait = min(CLOSE_WAIT, self.ctx.limit.remaining())
+        return _shut_all(list(self.ctx.connections.values()), wait)
+
+    def _unexpected(self) -> list[Unexpected]:
+        """The messages no step took, on every connection."""
         return [
             Unexpected(at=m.at, conn=c.name, data=m.data)
-            for c in connections
+            for c in self.ctx.connections.values()
             for m in c.inbox.leftovers()
             if not self.ctx.is_noise(m.data, [])
         ]
+
+    def _end_failure(self, dropped: list[Connection]) -> Failure | None:
+        """Why a scenario whose steps all passed fails after all, or None: an abnormal end
+        that no step expected, a closing handshake the server did not answer, the --timeout."""
+        ctx = self.ctx
+        for conn in (*ctx.retired, *ctx.connections.values()):
+            abnormal = conn.abnormal
+            if abnormal is not None and not conn.abnormal_expected:
+                message = abnormal.describe(conn.name, self._start)
+                return Failure(message, conn=conn.name, recent=tuple(conn.transcript))
+        if not dropped:
+            return None
+        conn = dropped[0]
+        if ctx.limit_reached():
+            message = (
+                f"the scenario ran out of its --timeout ({_seconds(ctx)}) while closing "
+                f"{conn.name!r}: the server had not answered the closing handshake"
+            )
+        else:
+            message = (
+                f"the server did not answer the closing handshake on {conn.name!r} within "
+                f"{CLOSE_WAIT:g}s at the end of the scenario; wsrun dropped the connection"
+            )
+        return Failure(message, conn=conn.name, recent=tuple(conn.transcript))
 
 
 def _unexpected_failure(unexpected: list[Unexpected]) -> Failure:
@@ -378,16 +441,31 @@ def _unexpected_failure(unexpected: list[Unexpected]) -> Failure:
     )
 
 
-def _shut_all(connections: list[Connection]) -> None:
-    """Close the connections at once: each may wait up to CLOSE_WAIT for its peer."""
+class _OutOfTime(ExpectationFailed):
+    """The ``--timeout`` ran out between two steps (its failure is `_cut_short`)."""
+
+
+def _seconds(ctx: ScenarioContext) -> str:
+    return f"{ctx.limit_seconds:g}s"
+
+
+def _shut_all(connections: list[Connection], wait: float) -> list[Connection]:
+    """Close the connections at once, each waiting up to `wait` for its peer; return those
+    that had to be dropped."""
     if len(connections) == 1:
-        connections[0].shut(CLOSE_WAIT)
-        return
-    closers = [threading.Thread(target=c.shut, args=(CLOSE_WAIT,)) for c in connections]
+        return [] if connections[0].shut(wait) else connections
+    dropped: list[Connection] = []
+
+    def shut(conn: Connection) -> None:
+        if not conn.shut(wait):
+            dropped.append(conn)
+
+    closers = [threading.Thread(target=shut, args=(c,)) for c in connections]
     for thread in closers:
         thread.start()
     for thread in closers:
         thread.join()
+    return dropped
 
 
 def _status_of(error: Exception) -> Status:

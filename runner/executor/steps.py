@@ -63,7 +63,9 @@ def run_connect(ctx: ScenarioContext, step: ConnectStep) -> Outcome:
         raise ConnectionFailed(f"connection {name!r} is already open", name, step.location)
     rules = [*step.reply, *ctx.replies]  # the step's rules, not rendered with it
     step = ctx.rendered(step)
-    conn = Connection(name, ctx.index, ctx.clock, ctx.emit, ctx.stop)
+    if name in ctx.connections:  # reconnecting: its verdict (an abnormal end) still counts
+        ctx.retired.append(ctx.connections[name])
+    conn = Connection(name, ctx.index, ctx.clock, ctx.emit, ctx.stop, ctx.during)
     conn.replies = compile_replies(rules, ctx.variables, step.location)
     refusal = step.expect_status not in (None, 101)
     conn.expected_refusal = int(step.expect_status) if refusal and step.expect_status else None
@@ -103,11 +105,32 @@ def _refused(
         _check_response(ctx, conn, step, headers)
         return Outcome(conn=conn.name)
     found = f"HTTP {status}" if status != "0" else "no HTTP answer"
+    body = _body_text(error.body) if isinstance(error, HandshakeRefused) else ""
     if expected not in (None, 101):
         message = f"expected the handshake to be refused with HTTP {expected}, found {found}"
-        raise StepFailed(message, step.location, conn=conn.name, expected=f"HTTP {expected}")
-    message = f"cannot connect to {step.url}: {error.message} ({found})"
+        raise StepFailed(
+            message,
+            step.location,
+            conn=conn.name,
+            expected=f"HTTP {expected}",
+            closest=f"HTTP {status} {body}".rstrip() if body else None,
+        )
+    said = f"; the response's body: {body}" if body else ""
+    message = f"cannot connect to {step.url}: {error.message} ({found}){said}"
     raise ConnectionFailed(message, conn.name, step.location)
+
+
+#: How much of a refused handshake's response body a failure shows (characters).
+REFUSAL_BODY_SHOWN = 200
+
+
+def _body_text(body: bytes) -> str:
+    """A refusal's response body for a failure: one line, cut to REFUSAL_BODY_SHOWN."""
+    text = body[: REFUSAL_BODY_SHOWN * 4].decode("utf-8", errors="replace").strip()
+    text = " ".join(text.split())
+    if len(text) > REFUSAL_BODY_SHOWN or len(body) > REFUSAL_BODY_SHOWN * 4:
+        return f"{text[:REFUSAL_BODY_SHOWN]}… ({len(body)} bytes)"
+    return text
 
 
 def _check_accepted(
@@ -286,8 +309,15 @@ def run_close(ctx: ScenarioContext, step: CloseStep) -> Outcome:
         message = f"cannot close {conn.name!r}: {error.message}{closed_note(conn)}"
         raise ConnectionFailed(message, conn.name, step.location) from None
     if closed is None:
-        conn.ws.abort()  # RFC 6455 7.1.1: the peer did not complete the closing handshake
+        conn.abort()  # RFC 6455 7.1.1: the peer did not complete the closing handshake
         message = f"the server did not complete the closing handshake on {conn.name!r} in time"
+        raise ConnectionFailed(message, conn.name, step.location)
+    if not closed.was_clean:  # the server went away instead of answering our Close
+        detail = f": {closed.reason}" if closed.reason else ""
+        message = (
+            f"the connection {conn.name!r} was lost during its closing handshake, with no Close "
+            f"frame from the server ({closed.code}{detail})"
+        )
         raise ConnectionFailed(message, conn.name, step.location)
     return Outcome(conn=conn.name)
 
@@ -307,6 +337,14 @@ def run_expect_close(ctx: ScenarioContext, step: ExpectCloseStep) -> Outcome:
         found = f"{closed.code} {closed.reason!r}"
         message = f"the connection {conn.name!r} closed with {found}, expected {expected}"
         raise StepFailed(message, step.location, conn=conn.name, expected=expected)
+    if not closed.was_clean:
+        if step.code is None:  # a crash is not a close: only `code: 1006` expects one
+            message = (
+                f"the connection {conn.name!r} ended with no closing handshake ({closed.code}); "
+                f"write 'code: {closed.code}' to expect that"
+            )
+            raise StepFailed(message, step.location, conn=conn.name, expected=expected)
+        conn.abnormal_expected = True
     return Outcome(conn=conn.name)
 
 
@@ -317,7 +355,12 @@ def _close_expected(code: int | None, reason: str | None) -> str:
 
 @runs(SleepStep)
 def run_sleep(ctx: ScenarioContext, step: SleepStep) -> Outcome:
-    """Wait; Ctrl-C interrupts the wait."""
+    """Wait; Ctrl-C interrupts the wait, and a sleep the scenario's --timeout cuts short fails
+    (it did not wait as long as it says)."""
     seconds = float(ctx.rendered(step).duration)
-    sleep(min(seconds, ctx.limit.remaining()), ctx.stop)
+    left = ctx.limit.remaining()
+    sleep(min(seconds, left), ctx.stop)
+    if seconds > left:
+        message = f"the scenario's --timeout cut sleep short after {left:.3f}s of its {seconds:g}s"
+        raise StepFailed(message, step.location)
     return Outcome()

@@ -39,9 +39,14 @@ from runner.events import (
 from runner.report.text import ARROWS, failure_lines, format_duration, latency_stats, preview
 from runner.scenario.kinds import step_model
 
-__all__ = ["ConsoleReporter", "print_scenario_errors"]
+__all__ = ["NO_WRAP_WIDTH", "ConsoleReporter", "print_scenario_errors"]
 
 QUIET, NORMAL, VERBOSE = -1, 0, 1
+
+#: The width of a console that must not wrap (piped output without ``COLUMNS``): wide enough
+#: for any line. Payload previews are then cut as on a terminal of `PIPED_PREVIEW_WIDTH`.
+NO_WRAP_WIDTH = 1_000_000
+PIPED_PREVIEW_WIDTH = 160
 
 STATUS_STYLE = {
     Status.PASSED: "green",
@@ -92,7 +97,8 @@ class ConsoleReporter:
         self.jobs = jobs
         self._live = verbosity >= NORMAL
         # Read once: the console's width is looked up from the terminal on every access.
-        self._limit = None if verbosity >= VERBOSE else max(60, console.width - 30)
+        width = console.width if console.width < NO_WRAP_WIDTH else PIPED_PREVIEW_WIDTH
+        self._limit = None if verbosity >= VERBOSE else max(60, width - 30)
         self._scenarios: dict[int, _ScenarioView] = {}
         self._ended: list[ScenarioEnded] = []
         self._steps: list[StepEnded] = []
@@ -156,12 +162,14 @@ class ConsoleReporter:
             text.append(f"[{view.name}] ", style="magenta")
         return text
 
-    def _log(self, scenario: int, at: float, conn: str, event: str, detail: str) -> None:
+    def _log(
+        self, scenario: int, at: float, conn: str, event: str, detail: str, style: str = ""
+    ) -> None:
         if not self._live:
             return
         line = self._prefix(scenario, at)
         line.append(f"{conn:<8} ", style="bold")
-        style = EVENT_STYLE.get(event, "")
+        style = style or EVENT_STYLE.get(event, "")
         line.append(f"{ARROWS.get(event, '·')} {event:<9}", style=style)
         self.console.print(line.append(f" {detail}".rstrip()), soft_wrap=True)
 
@@ -181,9 +189,12 @@ class ConsoleReporter:
         if traffic is not None and _compressed(traffic):
             view = self._scenarios.get(event.scenario)
             self._compression.append((view.name if view else "?", event.conn, traffic))
+        # Who ended it, and how: "by server: 1001 going away", "lost: 1006 (not clean)".
+        closer = f"by {event.by}: " if event.by else "lost: "
         clean = "" if event.was_clean else " (not clean)"
-        detail = f"{event.code} {event.reason}".rstrip() + clean
-        self._log(event.scenario, event.at, event.conn, "close", detail)
+        detail = f"{closer}{event.code} {event.reason}".rstrip() + clean
+        style = "" if event.was_clean or event.by else "red"  # lost: the server went away
+        self._log(event.scenario, event.at, event.conn, "close", detail, style)
 
     def _error(self, event: ErrorOccurred) -> None:
         data = f" (data={event.data})" if event.data not in (None, "") else ""
@@ -240,7 +251,8 @@ class ConsoleReporter:
         )
         if event.failure is not None:
             self._print_failure(event)
-        if event.unexpected:
+        # -q: one line per passed scenario; its unexpected messages are in the reports
+        if event.unexpected and (self._live or event.status is not Status.PASSED):
             self._print_unexpected(event)
 
     def _print_failure(self, event: ScenarioEnded) -> None:

@@ -20,7 +20,7 @@ __all__ = [
 ]
 
 #: The arrow shown for each transcript event: what happened, and in which direction.
-ARROWS = {"sent": "→", "received": "←", "open": "●", "close": "■", "error": "✗"}
+ARROWS = {"sent": "→", "received": "←", "open": "●", "close": "■", "error": "✗", "refused": "●"}
 
 _ESCAPES = str.maketrans({"\n": "\\n", "\r": "\\r", "\t": "\\t"})
 
