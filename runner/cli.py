@@ -76,6 +76,13 @@ def _add_var(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--var", action="append", default=[], metavar="K=V", help="set a variable (repeatable)"
     )
+    parser.add_argument(
+        "--secret",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set a variable whose value is secret: written *** in every output (repeatable)",
+    )
 
 
 def _add_allow_outside(parser: argparse.ArgumentParser) -> None:
@@ -176,15 +183,31 @@ def with_default_command(argv: Sequence[str]) -> list[str]:
     return ["run", *args]
 
 
-def parse_vars(pairs: Sequence[str]) -> dict[str, str]:
+def parse_vars(pairs: Sequence[str], option: str = "--var") -> dict[str, str]:
     """``["k=v", ...]`` to a mapping; raise `UsageError` for a pair without ``=``."""
     result: dict[str, str] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise UsageError(f"--var expects NAME=VALUE, found {pair!r}")
+            shown = repr(pair) if option == "--var" else f"{key.strip()!r}=..."
+            raise UsageError(f"{option} expects NAME=VALUE, found {shown}")
         result[key.strip()] = value
     return result
+
+
+def _variables(args: argparse.Namespace) -> dict[str, str]:
+    """The variables of ``--var`` and ``--secret``; the secrets' values join the redactor."""
+    from runner.report.redaction import MIN_SECRET_LENGTH
+
+    secrets = parse_vars(args.secret, "--secret")
+    for name, value in secrets.items():
+        if len(value) < MIN_SECRET_LENGTH:
+            raise UsageError(
+                f"--secret {name}: a secret needs {MIN_SECRET_LENGTH} characters or more "
+                "(a shorter one cannot be masked in the output)"
+            )
+        args.redactor.add(value)
+    return parse_vars(args.var) | secrets
 
 
 def make_console(no_color: bool, file: IO[str] | None = None) -> Console:
@@ -229,6 +252,7 @@ def main(argv: Sequence[str] | None = None, console: Console | None = None) -> i
         parser.print_help()
         return ExitCode.USAGE
     console = console or make_console(getattr(args, "no_color", False))
+    args.redactor, unhook = _redact_output(console)
     try:
         return _dispatch(args, console)
     except UsageError as error:
@@ -242,15 +266,35 @@ def main(argv: Sequence[str] | None = None, console: Console | None = None) -> i
         return ExitCode.INTERNAL
     except Exception:  # a bug in wsrun: show it whole, exit 3
         if console.quiet:  # its output is a closed pipe: the traceback goes to stderr
-            print_errors([_traceback()])
+            print_errors([args.redactor.text(_traceback())])
         else:
             console.print_exception()
         return ExitCode.INTERNAL
+    finally:
+        unhook()
+
+
+def _redact_output(console: Console) -> tuple[Any, Any]:
+    """The run's `Redactor` (secrets join it from ``--secret`` and as ``${env.X}`` are read),
+    applied to the console's stream; returns it and the function that undoes the wiring."""
+    from runner.report.redaction import Redactor
+    from runner.scenario import templates
+
+    redactor = Redactor()
+    original, hook = console.file, templates.on_env_value
+    console.file = redactor.stream(original)  # type: ignore[assignment]
+    templates.on_env_value = redactor.add
+
+    def unhook() -> None:
+        console.file = original
+        templates.on_env_value = hook
+
+    return redactor, unhook
 
 
 def _dispatch(args: argparse.Namespace, console: Console) -> int:
     if args.command == "validate":
-        return _validate(args.paths, parse_vars(args.var), console, args.allow_outside)
+        return _validate(args.paths, _variables(args), console, args.allow_outside)
     if args.command == "schema":
         return _schema(args, console)
     return _run(args, console)
@@ -270,10 +314,11 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     options = RunOptions(jobs=args.jobs, fail_fast=args.fail_fast, timeout=args.timeout)
     status = None
     try:
-        status = run_suite(suite, scenarios, options, bus.emit)
+        status = run_suite(suite, scenarios, options, args.redactor.emitter(bus.emit))
     finally:
         problems = _finish(outputs, bus)
-        print_errors(problems)  # after every report that could be written was written
+        # after every report that could be written was written
+        print_errors([args.redactor.text(problem) for problem in problems])
     code = exit_code_of(status)  # a reporter's failure does not hide a Ctrl-C
     return ExitCode.INTERNAL if problems and code is not ExitCode.INTERRUPTED else code
 
@@ -284,7 +329,7 @@ def _load(args: argparse.Namespace, console: Console) -> tuple[Any, list[Any]]:
     from runner.report.console import print_scenario_errors
     from runner.scenario import load_suite
 
-    variables = parse_vars(args.var)
+    variables = _variables(args)
     _check_report_paths(args)
     try:
         suite = load_suite(args.paths, variables, args.allow_outside)
@@ -338,11 +383,13 @@ def _outputs(args: argparse.Namespace, console: Console) -> list[_Output]:
     if args.json_report:
         from runner.report.json_report import JsonReporter
 
-        outputs.append(_Output("the JSON report", JsonReporter(args.json_report), args.json_report))
+        json_reporter = JsonReporter(args.json_report, args.redactor.text)
+        outputs.append(_Output("the JSON report", json_reporter, args.json_report))
     if args.junit_xml:
         from runner.report.junit import JunitReporter
 
-        outputs.append(_Output("the JUnit report", JunitReporter(args.junit_xml), args.junit_xml))
+        junit_reporter = JunitReporter(args.junit_xml, args.redactor.text)
+        outputs.append(_Output("the JUnit report", junit_reporter, args.junit_xml))
     return outputs
 
 

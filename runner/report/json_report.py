@@ -12,6 +12,7 @@ import base64
 import dataclasses
 import json
 import os
+from collections.abc import Callable
 from enum import Enum
 from typing import Any
 
@@ -70,8 +71,11 @@ _STEP_NUMBERS: dict[type, str] = {Failure: "step", StepStarted: "index", StepEnd
 class JsonReporter:
     """Collects every event and writes the JSON report to `path` on `close()`."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], redact: Callable[[str], str] | None = None
+    ) -> None:
         self.path = path
+        self._redact = redact  # applied to the report's text (`runner.report.redaction`)
         self._events: list[Event] = []
 
     def __call__(self, event: Event) -> None:
@@ -98,6 +102,8 @@ class JsonReporter:
     def close(self) -> None:
         """Write the report atomically."""
         text = json.dumps(self.report(), indent=1, ensure_ascii=False)
+        if self._redact is not None:
+            text = self._redact(text)
         write_atomically(self.path, text.encode("utf-8"))
 
     def _last_at(self) -> float:

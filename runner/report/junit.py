@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from runner.events import (
@@ -49,8 +50,11 @@ class _Case:
 class JunitReporter:
     """Collects scenario results and transcripts; writes JUnit XML to `path` on `close()`."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], redact: Callable[[str], str] | None = None
+    ) -> None:
         self.path = path
+        self._redact = redact  # applied to the XML text (`runner.report.redaction`)
         self._cases: dict[int, _Case] = {}
         self._timestamp = ""
 
@@ -98,6 +102,8 @@ class JunitReporter:
         ET.indent(root)
         text = ET.tostring(root, encoding="unicode")
         data = '<?xml version="1.0" encoding="utf-8"?>\n' + text + "\n"
+        if self._redact is not None:
+            data = self._redact(data)
         write_atomically(self.path, data.encode("utf-8"))
 
 

@@ -249,6 +249,11 @@ def _evaluate(reference: Reference, variables: Mapping[str, Any]) -> Any:
     return value
 
 
+#: Told every value a ``${env.NAME}`` reads from the environment (not its default): the CLI
+#: marks them secret (`runner.report.redaction`). None: nobody is told.
+on_env_value: Callable[[str], None] | None = None
+
+
 def _environment(reference: Reference) -> str:
     value = os.environ.get(reference.name, reference.default)
     if value is None:
@@ -256,6 +261,8 @@ def _environment(reference: Reference) -> str:
             f"environment variable {reference.name} is not set "
             f"(give a default: ${{env.{reference.name}:-value}})"
         )
+    if on_env_value is not None and reference.name in os.environ:
+        on_env_value(value)
     return value
 
 
