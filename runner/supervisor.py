@@ -193,8 +193,9 @@ class ServiceGroup:
         """How many lines service `name` has printed so far (dropped ones included)."""
         return self._started(name).output.count()
 
-    def lines_since(self, name: str, count: int) -> list[str]:
-        """The lines service `name` printed after its first `count` (those still kept)."""
+    def lines_since(self, name: str, count: int) -> tuple[int, list[str]]:
+        """The lines service `name` printed after its first `count` that are still kept, and
+        the number (from 0) of the first of them."""
         return self._started(name).output.since(count)
 
     def pid(self, name: str) -> int:
@@ -358,11 +359,12 @@ class _Output:
         with self._changed:
             return self._count
 
-    def since(self, count: int) -> list[str]:
-        """The lines after the first `count` that are still kept."""
+    def since(self, count: int) -> tuple[int, list[str]]:
+        """The lines after the first `count` that are still kept, and the first one's number."""
         with self._changed:
             kept_from = self._count - len(self._lines)
-            return list(self._lines)[max(0, count - kept_from) :]
+            first = max(count, kept_from)
+            return first, list(self._lines)[first - kept_from :]
 
     def ended(self) -> bool:
         """Whether the output has ended (every process holding it has exited or closed it)."""

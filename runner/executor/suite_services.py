@@ -73,7 +73,7 @@ class SuiteServices:
         self.label = label or (lambda name: name)
         self._group: ServiceGroup | None = None
         self._exits: dict[str, Exit] = {}
-        self._shown: dict[str, int] = {}  # service → lines told so far
+        self._shown: dict[str, list[tuple[int, int]]] = {}  # service → line ranges told
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._watcher: threading.Thread | None = None
@@ -170,16 +170,9 @@ class SuiteServices:
             return list(self._exits.values())
 
     def _told_exit(self, group: ServiceGroup, name: str, code: int) -> None:
-        lines = group.lines_since(name, 0)[-EXIT_LINES:]
-        self._shown[name] = group.line_count(name)
-        self.emit(
-            ServiceOutput(
-                at=self.clock.now(),
-                service=self.label(name),
-                output="".join(line + "\n" for line in lines),
-                reason=f"exited with code {code} while the scenarios ran",
-            )
-        )
+        first, lines = group.lines_since(name, 0)
+        start = max(first, first + len(lines) - EXIT_LINES)
+        self._show(group, name, start, f"exited with code {code} while the scenarios ran", True)
 
     def marks(self) -> dict[str, int]:
         """How many lines each service has printed so far (to `show_since` later)."""
@@ -193,7 +186,7 @@ class SuiteServices:
             return
         with self._lock:
             for name in group.names():
-                self._show(group, name, max(marks.get(name, 0), self._shown.get(name, 0)), reason)
+                self._show(group, name, marks.get(name, 0), reason)
 
     def show_rest(self, reason: str) -> None:
         """Emit, once, what each service printed and was not shown yet (at the end of a run)."""
@@ -202,18 +195,36 @@ class SuiteServices:
             return
         with self._lock:
             for name in group.names():
-                self._show(group, name, self._shown.get(name, 0), reason)
+                self._show(group, name, 0, reason)
 
-    def _show(self, group: ServiceGroup, name: str, start: int, reason: str) -> None:
-        lines = group.lines_since(name, start)
-        self._shown[name] = group.line_count(name)
-        if lines:
-            output = "".join(line + "\n" for line in lines)
-            self.emit(
-                ServiceOutput(
-                    at=self.clock.now(), service=self.label(name), output=output, reason=reason
-                )
+    def _show(
+        self, group: ServiceGroup, name: str, start: int, reason: str, always: bool = False
+    ) -> None:
+        """Emit the lines of `name` from line `start` on that were not shown yet (all of them
+        with `always`, an exit: its last lines say why); an event only when there are some."""
+        first, lines = group.lines_since(name, start)
+        shown = self._shown.setdefault(name, [])
+        numbered = list(enumerate(lines, first))
+        if not always:
+            numbered = [(n, line) for n, line in numbered if not _within(n, shown)]
+        if numbered:
+            shown.append((numbered[0][0], numbered[-1][0] + 1))
+        if not numbered:
+            return
+        parts, previous = [], numbered[0][0]
+        for number, line in numbered:
+            if number != previous:
+                parts.append("[…]")  # lines shown before
+            parts.append(line)
+            previous = number + 1
+        self.emit(
+            ServiceOutput(
+                at=self.clock.now(),
+                service=self.label(name),
+                output="".join(part + "\n" for part in parts),
+                reason=reason,
             )
+        )
 
     # -- the end ------------------------------------------------------------------------------
 
@@ -244,6 +255,10 @@ class SuiteServices:
             return group.output(name)
         except KeyError:
             return ""
+
+
+def _within(number: int, ranges: list[tuple[int, int]]) -> bool:
+    return any(start <= number < end for start, end in ranges)
 
 
 @contextmanager
