@@ -26,8 +26,11 @@ import html
 import json
 import re
 import threading
+import typing
 import urllib.parse
 from collections.abc import Callable, Iterable
+from enum import Enum
+from types import UnionType
 from typing import IO, Any, TypeVar
 
 __all__ = ["MASK", "MIN_SECRET_LENGTH", "RedactingStream", "Redactor"]
@@ -91,6 +94,8 @@ class Redactor:
 
     def text(self, text: str) -> str:
         """`text` with every secret and every URL password masked."""
+        if not self._text and "@" not in text:
+            return text  # the common case, kept cheap: it runs on every event's every text
         for form in self._text:
             if form in text:
                 text = text.replace(form, MASK)
@@ -145,25 +150,41 @@ def _redact(redactor: Redactor, value: Any) -> Any:
 
 
 def _redact_dataclass(redactor: Redactor, value: Any) -> Any:
-    changes = {}
-    for name in _field_names(type(value)):
+    changes = None
+    cheap = not redactor.active  # then only a text with an "@" can change (a URL's password)
+    for name in _text_fields(value.__class__):
         item = getattr(value, name)
-        if isinstance(item, int | float | bool) or item is None:
+        if item is None or (cheap and item.__class__ is str and "@" not in item):
             continue
-        redacted = _redact(redactor, item)
+        redacted = redactor.text(item) if item.__class__ is str else _redact(redactor, item)
         if redacted is not item:
+            changes = changes or {}
             changes[name] = redacted
     return dataclasses.replace(value, **changes) if changes else value
 
 
-_FIELDS: dict[type, tuple[str, ...]] = {}
+#: Per dataclass, the fields that may hold text (the others are numbers, flags and statuses):
+#: an event costs a few attribute reads when no secret is in it (the executor's hot path).
+_TEXT_FIELDS: dict[type, tuple[str, ...]] = {}
+_NOT_TEXT = (int, float, bool, type(None), Enum)
 
 
-def _field_names(cls: type) -> tuple[str, ...]:
-    names = _FIELDS.get(cls)
+def _text_fields(cls: type) -> tuple[str, ...]:
+    names = _TEXT_FIELDS.get(cls)
     if names is None:
-        names = _FIELDS[cls] = tuple(f.name for f in dataclasses.fields(cls) if f.init)
+        hints = typing.get_type_hints(cls)
+        names = tuple(
+            f.name for f in dataclasses.fields(cls) if f.init and _may_hold_text(hints[f.name])
+        )
+        _TEXT_FIELDS[cls] = names
     return names
+
+
+def _may_hold_text(hint: Any) -> bool:
+    options = (
+        typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, UnionType) else (hint,)
+    )
+    return not all(isinstance(o, type) and issubclass(o, _NOT_TEXT) for o in options)
 
 
 class RedactingStream:
