@@ -106,6 +106,10 @@ services:
     command: [sh, -c, "exec sleep 60"]
     ready: {log: "."}
     provides: {later: "x"}
+  - name: fourth
+    command: [sh, -c, "exec sleep 60"]
+    env: {X: "${nope}"}
+    ready: {url: "ws://127.0.0.1:${prot}/"}
 """
     write(project, "wsrun-suite.yaml", suite)
     write(project, "s.yaml", "name: s\nsteps: [{sleep: 1ms}]\n")
@@ -116,6 +120,8 @@ services:
         assert "write $${HOME}, or ${env.HOME}" in out
         assert "wsrun-suite.yaml:6:23: unknown variable 'later' in service 'second'" in out
         assert "services start in order" in out
+        assert "wsrun-suite.yaml:14:14: unknown variable 'nope' in service 'fourth'" in out
+        assert "wsrun-suite.yaml:15:18: unknown variable 'prot' in service 'fourth'" in out
         assert "Traceback" not in out
     assert not (project / "started.txt").exists()  # nothing started
 
