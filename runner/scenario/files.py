@@ -167,8 +167,9 @@ class Service(Model):
     timeout: Duration = Field(10.0, description="how long the service may take to be ready")
     provides: dict[str, str] = Field(
         default_factory=dict,
-        description="variables the service gives the scenarios: name → template over the "
-        "suite's vars and the ready step's captures",
+        description="variables the service gives the later services and the scenarios: name → "
+        "template over the suite's vars, what earlier services provide and the ready step's "
+        "captures",
     )
 
     @field_validator("command")
