@@ -7,14 +7,22 @@ client core) are imported inside the commands, so that ``wsrun --version`` start
 A reporter that fails during a run (a closed pipe on stdout, a bug) is disabled by the event bus;
 the run goes on with the same verdicts, every other report is written, and then the failure is
 printed to stderr, in plain text, and `wsrun` exits 3.
+
+Ctrl-C (SIGINT) at any moment exits 130 without a traceback. The first one raises
+`KeyboardInterrupt` where the main thread is: before the run, nothing ran and no report is
+written (said so); during it, the executor stops the scenarios in order. From then on, and
+while the run winds up (every scenario over: services stopping, reports being written), a
+Ctrl-C is only counted: a second one cannot cut a report or the services' stop in half.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from enum import IntEnum
 from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
@@ -228,9 +236,74 @@ def make_console(no_color: bool, file: IO[str] | None = None) -> Console:
             self.quiet = True  # print nothing more to a closed pipe
             raise  # the BrokenPipeError rich is handling: it calls this in its `except`
 
+    width = _piped_width(file if file is not None else sys.stdout)
     if no_color:
-        return _PipeAwareConsole(file=file, color_system=None, highlight=False, emoji=False)
-    return _PipeAwareConsole(file=file, highlight=False, emoji=False)
+        return _PipeAwareConsole(
+            file=file, color_system=None, highlight=False, emoji=False, width=width
+        )
+    return _PipeAwareConsole(file=file, highlight=False, emoji=False, width=width)
+
+
+def _piped_width(file: IO[str]) -> int | None:
+    """The width of a console on `file`: the terminal's (None: rich asks it), else ``COLUMNS``
+    (rich reads it), else no wrapping at all: CI logs keep each message on one line."""
+    from runner.report.console import NO_WRAP_WIDTH
+
+    try:
+        terminal = file.isatty()
+    except (AttributeError, ValueError):
+        terminal = False
+    if terminal or os.environ.get("COLUMNS", "").strip().isdigit():
+        return None
+    return NO_WRAP_WIDTH
+
+
+class _Interrupts:
+    """The SIGINT handler of `main`: the first Ctrl-C raises `KeyboardInterrupt`, unless the run
+    is winding up (`shielded`); every later one is only counted (and said, once, on stderr)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.shielded = False
+        self._previous: Any = None
+
+    def __call__(self, signum: int, frame: object) -> None:
+        self.count += 1
+        if self.count == 1 and not self.shielded:
+            raise KeyboardInterrupt
+        if self.count == 2 or (self.count == 1 and self.shielded):
+            _say("wsrun: interrupted: finishing the stop and the reports, then exiting (130)")
+
+    def install(self) -> bool:
+        """Handle SIGINT from now on (only the main thread can); whether it was installed."""
+        if threading.current_thread() is not threading.main_thread():
+            return False
+        self._previous = signal.signal(signal.SIGINT, self)
+        return True
+
+    def restore(self) -> None:
+        signal.signal(signal.SIGINT, self._previous)
+
+    def watch(self, scenarios: int) -> Callable[[Any], None]:
+        """A listener that shields the rest of the run once every scenario has ended."""
+        ended = 0
+
+        def listener(event: Any) -> None:
+            nonlocal ended
+            if event.type == "scenario_ended":
+                ended += 1
+                if ended >= scenarios:
+                    self.shielded = True
+
+        return listener
+
+
+def _say(text: str) -> None:
+    """Write a line to stderr from a signal handler: no lock, no console."""
+    try:
+        os.write(2, (text + "\n").encode())
+    except OSError:
+        return
 
 
 def main(argv: Sequence[str] | None = None, console: Console | None = None) -> int:
@@ -243,6 +316,53 @@ def main(argv: Sequence[str] | None = None, console: Console | None = None) -> i
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list[:1] == ["serve"]:  # its options are the server's own (argparse would eat them)
         return _serve(args_list[1:])
+    return _guarded(args_list, console, _Interrupts(), restore=True)
+
+
+def _guarded(
+    args_list: list[str], console: Console | None, interrupts: _Interrupts, *, restore: bool
+) -> int:
+    """`_main` under the SIGINT handler; without `restore` (the console script, about to
+    exit) the handler stays, shielded: a late Ctrl-C cannot end the process with a traceback."""
+    installed = interrupts.install()
+    try:
+        code = _main(args_list, console, interrupts)
+    except KeyboardInterrupt:  # the first Ctrl-C, before any scenario ran
+        code = ExitCode.INTERRUPTED
+        interrupts.shielded = True
+        _nothing_ran(console)
+    finally:
+        interrupts.shielded = True
+        if installed and restore:
+            interrupts.restore()
+    if not interrupts.count:
+        return code
+    _forget_unhandled_interrupt()
+    return ExitCode.INTERRUPTED
+
+
+def _forget_unhandled_interrupt() -> None:
+    """Clear CPython's note of a `KeyboardInterrupt` that left code run from a string.
+
+    `exec` and `eval` of a string (dataclasses build their methods so, during imports) note a
+    KeyboardInterrupt that escapes them, and at exit the interpreter then kills itself with
+    SIGINT (exit -2, not 130) even though `main` handled it. Running a string again resets it.
+    """
+    exec("")
+
+
+def _nothing_ran(console: Console | None) -> None:
+    text = "interrupted before any scenario ran: no report written"
+    if console is None:
+        print_errors([f"wsrun: {text}"])
+        return
+    try:
+        console.print(text, style="yellow", markup=False, soft_wrap=True)
+    except Exception:
+        print_errors([f"wsrun: {text}"])
+
+
+def _main(args_list: list[str], console: Console | None, interrupts: _Interrupts) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(with_default_command(args_list))
@@ -251,6 +371,7 @@ def main(argv: Sequence[str] | None = None, console: Console | None = None) -> i
     if args.command is None:
         parser.print_help()
         return ExitCode.USAGE
+    args.interrupts = interrupts
     console = console or make_console(getattr(args, "no_color", False))
     args.redactor, unhook = _redact_output(console)
     try:
@@ -258,9 +379,6 @@ def main(argv: Sequence[str] | None = None, console: Console | None = None) -> i
     except UsageError as error:
         console.print(f"wsrun: error: {error}", markup=False, style="red")
         return ExitCode.USAGE
-    except KeyboardInterrupt:
-        console.print("interrupted", style="yellow")
-        return ExitCode.INTERRUPTED
     except BrokenPipeError:  # stdout closed early (`wsrun schema | head`); a run's is contained
         print_errors(["wsrun: error: the output was closed before its end (broken pipe)"])
         return ExitCode.INTERNAL
@@ -301,8 +419,10 @@ def _dispatch(args: argparse.Namespace, console: Console) -> int:
 
 
 def _run(args: argparse.Namespace, console: Console) -> int:
-    from runner.events import EventBus
+    from runner.events import EventBus, Status
     from runner.executor import RunOptions, run_suite
+
+    interrupts: _Interrupts = args.interrupts
 
     suite, scenarios = _load(args, console)
     if suite is None:
@@ -311,11 +431,15 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     bus = EventBus()
     for output in outputs:
         bus.subscribe(output.reporter)
+    bus.subscribe(interrupts.watch(len(scenarios)))
     options = RunOptions(jobs=args.jobs, fail_fast=args.fail_fast, timeout=args.timeout)
     status = None
     try:
         status = run_suite(suite, scenarios, options, args.redactor.emitter(bus.emit))
+    except KeyboardInterrupt:  # where the executor does not catch it (its very start)
+        status = Status.INTERRUPTED
     finally:
+        interrupts.shielded = True  # from here on, no Ctrl-C cuts a report in half
         problems = _finish(outputs, bus)
         # after every report that could be written was written
         print_errors([args.redactor.text(problem) for problem in problems])
@@ -496,7 +620,14 @@ def exit_code_of(status: Status | None) -> ExitCode:
 
 def entry() -> None:
     """The `wsrun` console script."""
-    code = main()
+    try:
+        code = _guarded(sys.argv[1:], None, _Interrupts(), restore=False)
+    except KeyboardInterrupt:  # before the handler was installed: the interpreter was starting
+        code = ExitCode.INTERRUPTED
+    if threading.current_thread() is threading.main_thread():
+        # Exiting: the interpreter's finalization puts back the default SIGINT action (death
+        # by signal, exit -2) for any handler but "ignore"; the exit code is decided already.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     _release_closed_pipes()
     sys.exit(code)
 

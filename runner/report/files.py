@@ -1,4 +1,8 @@
-"""Writing report files atomically: a temporary file in the same folder, then `os.replace`."""
+"""Writing report files atomically: a temporary file in the same folder, then `os.replace`.
+
+The file gets the mode any new file gets from the user's umask (0644 under the usual 022), not
+the 0600 of a temporary file: a CI job that uploads reports as another user can read them.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ def write_atomically(path: str | os.PathLike[str], data: bytes) -> None:
     target = Path(path)
     fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as file:
             file.write(data)
             file.flush()
@@ -26,3 +31,10 @@ def write_atomically(path: str | os.PathLike[str], data: bytes) -> None:
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    """The process's umask (reading it means setting it: set it straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

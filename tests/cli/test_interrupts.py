@@ -1,0 +1,97 @@
+"""Ctrl-C on a real `wsrun` process, at any moment and any number of times: exit 130, no
+traceback, and the reports of what ran (or a line saying that nothing ran)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from runner.cli import ExitCode
+from tests.integration.executor import peers
+from tests.support import timeout, url_of, websockets_server
+
+WAITS = """
+name: waits long
+steps:
+  - connect: "${url}"
+  - send: anyone
+  - expect: {text: never, timeout: 30s}
+"""
+
+
+def _start(folder: Path, url: str) -> subprocess.Popen[str]:
+    (folder / "waits.yaml").write_text(WAITS, encoding="utf-8")
+    command = [
+        sys.executable,
+        "-m",
+        "runner",
+        str(folder / "waits.yaml"),
+        "--no-color",
+        "--var",
+        f"url={url}",
+        "--json-report",
+        str(folder / "report.json"),
+        "--junit-xml",
+        str(folder / "junit.xml"),
+    ]
+    return subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=dict(os.environ)
+    )
+
+
+def _finish(proc: subprocess.Popen[str]) -> tuple[int, str]:
+    try:
+        out, _ = proc.communicate(timeout=timeout(6))
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+        raise AssertionError(f"wsrun did not end after Ctrl-C:\n{out}") from None
+    return proc.returncode, out
+
+
+@pytest.mark.parametrize("delay", [0.06, 0.1, 0.15, 0.25, 0.4, 0.8])
+def test_ctrl_c_at_any_moment_exits_130_with_the_reports_or_says_none_ran(
+    tmp_path: Path, delay: float
+) -> None:
+    with websockets_server(peers.silent) as server:
+        proc = _start(tmp_path, url_of(server))
+        time.sleep(delay)
+        proc.send_signal(signal.SIGINT)
+        code, out = _finish(proc)
+    assert code == ExitCode.INTERRUPTED, out
+    assert "Traceback" not in out and "KeyboardInterrupt" not in out, out
+    report = tmp_path / "report.json"
+    if report.exists():
+        data = json.loads(report.read_text(encoding="utf-8"))
+        assert data["status"] == "interrupted", out
+        assert (tmp_path / "junit.xml").exists()
+    else:
+        assert "interrupted before any scenario ran: no report written" in out, out
+
+
+def test_repeated_ctrl_c_keeps_the_reports_and_their_status(tmp_path: Path) -> None:
+    with websockets_server(peers.silent) as server:
+        for attempt in range(3):
+            proc = _start(tmp_path, url_of(server))
+            assert proc.stdout is not None
+            for line in proc.stdout:  # wait until the expect waits
+                if "→ sent" in line:
+                    break
+            for pause in (0.0, 0.005, 0.02, 0.05, 0.1):  # a storm of Ctrl-C during the stop
+                time.sleep(pause)
+                proc.send_signal(signal.SIGINT)
+            code, out = _finish(proc)
+            assert code == ExitCode.INTERRUPTED, f"attempt {attempt}: {out}"
+            assert "Traceback" not in out, out
+            data = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+            assert data["status"] == "interrupted", f"attempt {attempt}: {out}"
+            assert data["scenarios"][0]["status"] == "interrupted"
+            assert "interrupted" in (tmp_path / "junit.xml").read_text(encoding="utf-8")
+            (tmp_path / "report.json").unlink()
