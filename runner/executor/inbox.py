@@ -6,6 +6,11 @@ at once; otherwise the waiter stays in the inbox, and the next message that matc
 connection's close, or a message that breaks `first_only`) settles it, on the connection's
 thread, through `Waiter.settle`. Messages passed over stay for later steps; noise is dropped.
 
+The inbox is bounded (`MAX_WAITING_MESSAGES`, `MAX_WAITING_BYTES`): a server that sends faster
+than the steps take must not eat the machine. Once full, it keeps no more messages and fails
+the waiting step, and every later one, with a message that says so (`Inbox.full`); whoever
+owns the connection may drop it then (`Inbox.on_full`).
+
 Settling on the connection's thread lets the scenario go on right there (see `scenario_run`):
 a round trip then costs no wake-up of another thread. Whoever removes a waiter owns what
 follows: the connection's thread by settling it, the scenario's thread by `cancel` (at its
@@ -16,12 +21,27 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from runner.client import BusinessError, CloseResult
+from runner.client import BusinessError, CloseResult, ErrorCode
 from runner.executor.clock import POLL, Deadline, Interrupted
 
-__all__ = ["Closest", "Inbox", "Message", "NoMatch", "Verdict", "Waiter"]
+__all__ = [
+    "MAX_WAITING_BYTES",
+    "MAX_WAITING_MESSAGES",
+    "Closest",
+    "Inbox",
+    "Message",
+    "NoMatch",
+    "Verdict",
+    "Waiter",
+]
+
+#: The most messages an inbox keeps waiting for a step (a flood beyond it fails the scenario).
+MAX_WAITING_MESSAGES = 100_000
+#: The most payload an inbox keeps waiting, in characters of text and bytes of binary (256 MiB).
+MAX_WAITING_BYTES = 256 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,29 +125,62 @@ class Waiter(ABC):
 class Inbox:
     """The messages of one connection that no step has taken yet, oldest first."""
 
-    def __init__(self, stop: threading.Event) -> None:
+    def __init__(
+        self,
+        stop: threading.Event,
+        *,
+        max_messages: int | None = None,
+        max_bytes: int | None = None,
+    ) -> None:
         self._stop = stop
         self._cond = threading.Condition()
         self._waiting: list[Message] = []
         self._waiter: Waiter | None = None
+        self._max_messages = MAX_WAITING_MESSAGES if max_messages is None else max_messages
+        self._max_bytes = MAX_WAITING_BYTES if max_bytes is None else max_bytes
+        self._bytes = 0  # the payload waiting: len() of each message (characters or bytes)
         self.closed: CloseResult | None = None
         self.error: BusinessError | None = None
+        #: Why the inbox keeps no more messages (None while it does): it overflowed.
+        self.full: str | None = None
+        #: Called once, on the connection's thread, when the inbox overflows (e.g. to drop the
+        #: connection, which stops the flood); set by the inbox's owner.
+        self.on_full: Callable[[], None] | None = None
 
     # -- the connection's thread ---------------------------------------------------------------
 
     def put(self, message: Message) -> None:
         """Add a message, or settle the waiting step with it (called by the listener)."""
+        if self.full is not None:
+            return  # dropped: the steps were told, and memory stays bounded
         with self._cond:
             settled = self._offer(message)
             self._cond.notify_all()
         if settled is not None:
             settled[0].settle(settled[1])
+        if self.full is not None and self.on_full is not None:
+            self.on_full()
+
+    def _keep(self, message: Message) -> tuple[Waiter, NoMatch] | None:
+        """Keep `message` waiting, unless that overflows the inbox: then fail the waiter."""
+        waiting = self._waiting
+        self._bytes += len(message.data)
+        if len(waiting) < self._max_messages and self._bytes <= self._max_bytes:
+            waiting.append(message)
+            return None
+        self.full = (
+            f"more than {self._max_messages:,} messages or {self._max_bytes:,} bytes waited "
+            f"that no step took ({len(waiting):,} messages, {self._bytes:,} bytes); wsrun keeps "
+            "no more (the inbox's limit)"
+        )
+        self.error = BusinessError(ErrorCode.OTHER, f"inbox full: {self.full}")
+        waiter, self._waiter = self._waiter, None
+        return (waiter, NoMatch("closed", waiter.closest)) if waiter is not None else None
 
     def _offer(self, message: Message) -> tuple[Waiter, Message | NoMatch] | None:
         waiter = self._waiter
         if waiter is None:
-            self._waiting.append(message)
-            return None
+            return self._keep(message)
         verdict = waiter.consider(message)
         if verdict.ok:
             if verdict.more:
@@ -135,7 +188,9 @@ class Inbox:
             self._waiter = None
             return waiter, message
         if not verdict.ignore:
-            self._waiting.append(message)
+            overflow = self._keep(message)
+            if overflow is not None:
+                return overflow
             if waiter.first_only:  # it waits only when no message was waiting
                 self._waiter = None
                 return waiter, NoMatch("not-next", waiter.closest)
@@ -174,16 +229,18 @@ class Inbox:
                 verdict = waiter.consider(message)
                 if verdict.ok:
                     taken = self._waiting.pop(index)
+                    self._bytes -= len(taken.data)
                     if not verdict.more:
                         return taken
                     continue
                 if verdict.ignore:
+                    self._bytes -= len(message.data)
                     del self._waiting[index]
                     continue
                 if waiter.first_only:
                     raise NoMatch("not-next", waiter.closest)
                 index += 1
-            if self.closed is not None:
+            if self.closed is not None or self.full is not None:
                 raise NoMatch("closed", waiter.closest)
             self._waiter = waiter
             return None

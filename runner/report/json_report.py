@@ -1,6 +1,9 @@
 """The JSON report: every event, with timing and results; its schema is `REPORT_SCHEMA`.
 
-Text payloads are JSON strings; binary payloads are ``{"base64": "..."}``. Steps are numbered
+Text payloads are JSON strings; binary payloads are ``{"base64": "..."}``; beyond
+`MAX_REPORT_PAYLOAD` either is cut, with its length and SHA-256 (`runner.report.payloads`).
+Events are written one per line, as they are serialized, so that the report's text is the
+only copy of a run's events in memory as it is written. Steps are numbered
 from 1, as the console numbers them (`failure.step`, the `index` of steps and step events). The
 report is written atomically when the reporter is closed, which the CLI does even after a
 failure or Ctrl-C.
@@ -8,10 +11,11 @@ failure or Ctrl-C.
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import json
 import os
+import types
+import typing
 from collections.abc import Callable
 from enum import Enum
 from typing import Any
@@ -31,6 +35,7 @@ from runner.events import (
     StepStarted,
 )
 from runner.report.files import write_atomically
+from runner.report.payloads import PayloadWriter, cut_payload
 from runner.report.text import latency_stats
 
 __all__ = ["REPORT_VERSION", "JsonReporter", "to_jsonable"]
@@ -39,25 +44,33 @@ __all__ = ["REPORT_VERSION", "JsonReporter", "to_jsonable"]
 REPORT_VERSION = 1
 
 
-def to_jsonable(value: object) -> Any:
-    """Turn events and their fields into JSON values (bytes become ``{"base64": ...}``)."""
+def to_jsonable(value: object, payload: Callable[[str | bytes], Any] = cut_payload) -> Any:
+    """Turn events and their fields into JSON values (bytes become ``{"base64": ...}``);
+    `payload` writes the messages' payloads (cut beyond `MAX_REPORT_PAYLOAD`)."""
     if isinstance(value, Event):
-        return {"type": value.type, **_fields(value)}
+        return {"type": value.type, **_fields(value, payload)}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return _fields(value)
+        return _fields(value, payload)
     if isinstance(value, bytes):
-        return {"base64": base64.b64encode(value).decode("ascii")}
+        return payload(value)
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, (list, tuple)):
-        return [to_jsonable(item) for item in value]
+        return [to_jsonable(item, payload) for item in value]
     if isinstance(value, dict):
-        return {str(key): to_jsonable(item) for key, item in value.items()}
+        return {str(key): to_jsonable(item, payload) for key, item in value.items()}
     return value
 
 
-def _fields(value: Any) -> dict[str, Any]:
-    fields = {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+def _fields(value: Any, payload: Callable[[str | bytes], Any]) -> dict[str, Any]:
+    payloads = _payload_fields(type(value))
+    fields = {}
+    for f in dataclasses.fields(value):
+        item = getattr(value, f.name)
+        if f.name in payloads and isinstance(item, str):
+            fields[f.name] = payload(item)
+        else:
+            fields[f.name] = to_jsonable(item, payload)
     counted = _STEP_NUMBERS.get(type(value))
     if counted is not None and fields[counted] is not None:
         fields[counted] += 1  # the events count steps from 0; the report, like the console, from 1
@@ -66,6 +79,25 @@ def _fields(value: Any) -> dict[str, Any]:
 
 #: The fields that hold a step's position: the report shows them counted from 1.
 _STEP_NUMBERS: dict[type, str] = {Failure: "step", StepStarted: "index", StepEnded: "index"}
+
+_PAYLOAD_FIELDS: dict[type, frozenset[str]] = {}
+
+
+def _payload_fields(cls: type) -> frozenset[str]:
+    """The fields of `cls` that hold a message (typed str | bytes): they may be cut."""
+    names = _PAYLOAD_FIELDS.get(cls)
+    if names is None:
+        hints = typing.get_type_hints(cls)
+        names = frozenset(
+            f.name for f in dataclasses.fields(cls) if {str, bytes} <= set(_options(hints[f.name]))
+        )
+        _PAYLOAD_FIELDS[cls] = names
+    return names
+
+
+def _options(hint: Any) -> tuple[Any, ...]:
+    union = typing.get_origin(hint) in (typing.Union, types.UnionType)
+    return typing.get_args(hint) if union else (hint,)
 
 
 class JsonReporter:
@@ -84,6 +116,12 @@ class JsonReporter:
 
     def report(self) -> dict[str, Any]:
         """The report as a JSON-ready mapping, built from the events seen so far."""
+        payload = PayloadWriter()
+        events = [to_jsonable(e, payload) for e in self._events]
+        return self._summary(payload) | {"events": events}
+
+    def _summary(self, payload: PayloadWriter) -> dict[str, Any]:
+        """Everything in the report but its events."""
         started = next((e for e in self._events if isinstance(e, RunStarted)), None)
         ended = next((e for e in self._events if isinstance(e, RunEnded)), None)
         return {
@@ -93,23 +131,36 @@ class JsonReporter:
             "status": (ended.status if ended else Status.INTERRUPTED).value,
             "duration": ended.duration if ended else self._last_at(),
             "counts": ended.counts if ended else {},
-            "scenarios": self._scenarios(),
+            "scenarios": self._scenarios(payload),
             "latency": self._latency(),
             "services": self._services(),
-            "events": [to_jsonable(e) for e in self._events],
         }
 
     def close(self) -> None:
-        """Write the report atomically."""
-        text = json.dumps(self.report(), indent=1, ensure_ascii=False)
+        """Write the report atomically: the summary, then the events one per line.
+
+        Each piece is redacted and encoded on its own, and the bytes are joined once: the
+        report never exists as text and as bytes at once.
+        """
+        payload = PayloadWriter()
+        summary = json.dumps(self._summary(payload), indent=1, ensure_ascii=False)
+        parts, separator = [self._encoded(summary[:-2] + ',\n "events": [')], b"\n  "
+        for event in self._events:
+            event_text = json.dumps(to_jsonable(event, payload), ensure_ascii=False)
+            parts += (separator, self._encoded(event_text))
+            separator = b",\n  "
+        parts.append(b"\n ]\n}\n" if self._events else b"]\n}\n")
+        write_atomically(self.path, b"".join(parts))
+
+    def _encoded(self, text: str) -> bytes:
         if self._redact is not None:
             text = self._redact(text)
-        write_atomically(self.path, text.encode("utf-8"))
+        return text.encode("utf-8")
 
     def _last_at(self) -> float:
         return self._events[-1].at if self._events else 0.0
 
-    def _scenarios(self) -> list[dict[str, Any]]:
+    def _scenarios(self, payload: PayloadWriter) -> list[dict[str, Any]]:
         started = {e.scenario: e for e in self._events if isinstance(e, ScenarioStarted)}
         steps: dict[int, list[StepEnded]] = {}
         for event in self._events:
@@ -117,7 +168,7 @@ class JsonReporter:
                 steps.setdefault(event.scenario, []).append(event)
         ended = [e for e in self._events if isinstance(e, ScenarioEnded)]
         return [
-            _scenario(e, started.get(e.scenario), steps.get(e.scenario, []))
+            _scenario(e, started.get(e.scenario), steps.get(e.scenario, []), payload)
             for e in sorted(ended, key=lambda e: e.scenario)
         ]
 
@@ -144,7 +195,10 @@ def _service_fields(event: ServiceStarted | ServiceOutput | ServiceStopped) -> d
 
 
 def _scenario(
-    ended: ScenarioEnded, started: ScenarioStarted | None, steps: list[StepEnded]
+    ended: ScenarioEnded,
+    started: ScenarioStarted | None,
+    steps: list[StepEnded],
+    payload: PayloadWriter,
 ) -> dict[str, Any]:
     return {
         "index": ended.scenario,
@@ -156,8 +210,8 @@ def _scenario(
         "steps_passed": ended.steps_passed,
         "steps_total": ended.steps_total,
         "steps": [_step(s) for s in steps],
-        "failure": to_jsonable(ended.failure),
-        "unexpected": to_jsonable(ended.unexpected),
+        "failure": to_jsonable(ended.failure, payload),
+        "unexpected": to_jsonable(ended.unexpected, payload),
     }
 
 

@@ -2,7 +2,8 @@
 
 A failed expectation is a ``<failure>``; a connection that failed, an internal error or an
 interruption is an ``<error>``; a scenario that never ran is ``<skipped>``. Each testcase's
-``<system-out>`` holds its transcript, so CI systems show what happened next to the result.
+``<system-out>`` holds its transcript, so CI systems show what happened next to the result
+(each payload cut beyond `MAX_REPORT_PAYLOAD`, with its length).
 The file is written atomically on `close()`, which the CLI does even after a failure or Ctrl-C.
 """
 
@@ -28,6 +29,7 @@ from runner.events import (
     StepEnded,
 )
 from runner.report.files import write_atomically
+from runner.report.payloads import MAX_REPORT_PAYLOAD
 from runner.report.text import failure_lines, preview
 
 __all__ = ["JunitReporter"]
@@ -110,7 +112,7 @@ class JunitReporter:
 def _transcript_line(event: Event) -> str | None:
     if isinstance(event, FrameSent | FrameReceived):
         arrow = "→ sent" if isinstance(event, FrameSent) else "← received"
-        return f"{event.conn} {arrow} {preview(event.data, None)}"
+        return f"{event.conn} {arrow} {preview(event.data, MAX_REPORT_PAYLOAD)}"
     if isinstance(event, ConnectionOpened):
         return f"{event.conn} ● open {event.url} ({event.status})"
     if isinstance(event, ConnectionClosed):

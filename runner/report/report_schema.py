@@ -17,6 +17,7 @@ from typing import Any
 
 from runner import events
 from runner.report.files import write_atomically
+from runner.report.payloads import MAX_REPORT_PAYLOAD
 
 __all__ = ["REPORT_SCHEMA_FILE", "report_json_schema", "write_report_schema"]
 
@@ -85,14 +86,26 @@ def _object_schema(cls: type, *, event: bool) -> dict[str, Any]:
 
 
 def _defs() -> dict[str, Any]:
+    cut = {
+        "length": {"type": "integer", "description": "the whole payload's characters or bytes"},
+        "sha256": {"type": "string", "description": "of the whole payload's (UTF-8) bytes"},
+    }
     payload = {
-        "description": "a text message as a string, a binary message as base64",
+        "description": "a text message as a string, a binary message as base64; beyond "
+        f"{MAX_REPORT_PAYLOAD} characters or bytes, its beginning with its length and SHA-256",
         "anyOf": [
             {"type": "string"},
             {
                 "type": "object",
                 "required": ["base64"],
-                "properties": {"base64": {"type": "string"}},
+                "properties": {"base64": {"type": "string"}, **cut},
+                "additionalProperties": False,
+            },
+            {
+                "type": "object",
+                "required": ["text", "length", "sha256"],
+                "properties": {"text": {"type": "string"}, **cut},
+                "additionalProperties": False,
             },
         ],
     }
