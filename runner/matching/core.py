@@ -42,6 +42,7 @@ __all__ = [
     "JSONPATH",
     "PLACEHOLDER_TYPES",
     "REGEX",
+    "SCORED_PREFIX",
     "TEXT",
     "BinaryPatternValue",
     "BinaryValue",
@@ -69,6 +70,12 @@ _ENV = jsonpath.JSONPathEnvironment(strict=True)
 _PLACEHOLDER = re.compile(r"\{\{(.*)\}\}", re.DOTALL)
 _MAX_SHOWN = 80
 _MISSING = object()
+#: Scores and diffs look at this many characters (or bytes) of a message at most: a closest-match
+#: score over a whole 60 MB message took gigabytes and stretched the step's timeout.
+SCORED_PREFIX = 4096
+#: A diff shows strings cut to this many characters, and this many extra list items.
+_DIFF_STRING = 200
+_DIFF_ITEMS = 20
 
 
 def _is_number(value: Any) -> bool:
@@ -167,11 +174,29 @@ def _cut(text: str) -> str:
     return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
 
 
+_SHOW_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
+
+
 def _show(value: Any) -> str:
+    """`value` as JSON cut to a line; only its first pieces are encoded, so that showing a part
+    of a 60 MB message costs what the line costs."""
     if value is _MISSING:
         return "nothing"
-    text = json.dumps(value, ensure_ascii=False, default=str)
-    return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
+    if isinstance(value, str):
+        return _cut(json.dumps(value[:_MAX_SHOWN], ensure_ascii=False))
+    pieces: list[str] = []
+    size = 0
+    try:
+        for piece in _SHOW_ENCODER.iterencode(value):
+            if len(piece) > _MAX_SHOWN:  # a long string inside: its start is enough
+                piece = piece[:_MAX_SHOWN]
+            pieces.append(piece)
+            size += len(piece)
+            if size > _MAX_SHOWN:
+                break
+    except (RecursionError, ValueError):  # nested too deeply; an integer too long to print
+        pieces.append("...")
+    return _cut("".join(pieces))
 
 
 def _json_path(parent: str, key: str | int) -> str:
@@ -360,7 +385,7 @@ def compile_matcher(source: MatcherSource) -> Matcher:
 
 
 def _hex(data: bytes) -> str:
-    text = data.hex(" ")
+    text = data[: _MAX_SHOWN // 3 + 1].hex(" ")
     return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
 
 
@@ -386,10 +411,26 @@ def _text_check(expected: str) -> Check:
 
 
 def _similarity(expected: str, actual: str) -> float:
-    matcher = difflib.SequenceMatcher(None, expected, actual, autojunk=False)
-    if len(expected) + len(actual) > 4000:
-        return matcher.quick_ratio() * 0.99
-    return matcher.ratio() * 0.99  # only an exact match scores 1
+    """How alike two texts are (0 to 0.99; only an exact match scores 1), judged on their first
+    `SCORED_PREFIX` characters and their lengths: time and memory stay bounded."""
+    return _alike(expected[:SCORED_PREFIX], actual[:SCORED_PREFIX], len(expected), len(actual))
+
+
+def _byte_similarity(expected: bytes, actual: bytes) -> float:
+    """`_similarity` of two byte strings: the hex of their first bytes, and their lengths."""
+    half = SCORED_PREFIX // 2
+    return _alike(expected[:half].hex(), actual[:half].hex(), len(expected), len(actual))
+
+
+def _alike(head: str, other: str, length: int, other_length: int) -> float:
+    if not length and not other_length:
+        return 0.99
+    matcher = difflib.SequenceMatcher(None, head, other, autojunk=False)
+    ratio = matcher.quick_ratio() if len(head) + len(other) > 4000 else matcher.ratio()
+    if len(head) == length and len(other) == other_length:
+        return ratio * 0.99  # both whole: the ratio says it all
+    lengths = min(length, other_length) / max(length, other_length)
+    return ratio * (0.5 + 0.5 * lengths) * 0.99
 
 
 def _regex_check(pattern: str) -> Check:
@@ -421,6 +462,11 @@ def _parse_json(payload: str | bytes) -> tuple[Any, MatchResult | None]:
     except json.JSONDecodeError as exc:
         return None, MatchResult(
             False, reason=f"expected JSON, found {_show(payload)} ({exc.msg})", score=0.0
+        )
+    except (RecursionError, ValueError) as exc:  # a server's hostile JSON: too deep, huge ints
+        why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc).split(":")[0]
+        return None, MatchResult(
+            False, reason=f"expected JSON, found {_show(payload)} ({why.lower()})", score=0.0
         )
 
 
@@ -476,7 +522,7 @@ def _binary_check(expected: bytes) -> Check:
         return MatchResult(
             False,
             reason=f"expected binary {_hex(expected)}, found {_hex(payload)}",
-            score=_similarity(expected.hex(), payload.hex()),
+            score=_byte_similarity(expected, payload),
         )
 
     return check
@@ -534,7 +580,7 @@ def _binary_pattern_check(pattern: list[int | None], prefix: bool) -> Check:
         return MatchResult(
             False,
             reason=f"expected binary {wanted}, found {_hex(payload)}",
-            score=_similarity(shown, payload.hex()),
+            score=_similarity(shown, payload[:SCORED_PREFIX].hex()),
         )
 
     return check
@@ -563,13 +609,16 @@ def _check_queries(queries: Mapping[str, Any]) -> None:
 
 
 def _json_diff(expected: Any, payload: str | bytes) -> str | None:
-    """A unified diff of the expected JSON and a received message, or None if it is not JSON."""
+    """A unified diff of the expected JSON and a received message, or None if it is not JSON.
+
+    The received side is cut to what `expected` names, long strings to their start and long
+    lists to a few more items than expected: the diff of a 60 MB message stays a few lines."""
     try:
         received = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
+        left = _pretty(expected).splitlines()
+        right = _pretty(_project(expected, received)).splitlines()
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None
-    left = _pretty(expected).splitlines()
-    right = _pretty(_project(expected, received)).splitlines()
     lines = difflib.unified_diff(left, right, "expected", "received", lineterm="", n=2)
     return "\n".join(lines) or None
 
@@ -581,8 +630,34 @@ def _project(expected: Any, received: Any) -> Any:
         return {k: _project(expected[k], received[k]) for k in expected if k in received}
     if isinstance(expected, list) and isinstance(received, list):
         head = [_project(e, r) for e, r in zip(expected, received, strict=False)]
-        return head + received[len(expected) :]
-    return received
+        tail = [_bounded(item) for item in received[len(expected) : len(expected) + _DIFF_ITEMS]]
+        more = len(received) - len(expected) - len(tail)
+        return head + tail + ([f"... {more} more items"] if more > 0 else [])
+    return _bounded(received)
+
+
+def _bounded(value: Any, depth: int = 0) -> Any:
+    """`value` with long strings cut, long lists and mappings cut, deep nesting elided."""
+    if isinstance(value, str):
+        return (
+            value
+            if len(value) <= _DIFF_STRING
+            else f"{value[:_DIFF_STRING]}... ({len(value):,} characters)"
+        )
+    if depth > 8 and isinstance(value, dict | list):
+        return "..."
+    if isinstance(value, list):
+        head = [_bounded(item, depth + 1) for item in value[:_DIFF_ITEMS]]
+        return head + (
+            [f"... {len(value) - _DIFF_ITEMS} more items"] if len(value) > _DIFF_ITEMS else []
+        )
+    if isinstance(value, dict):
+        items = list(value.items())[:_DIFF_ITEMS]
+        shown = {k: _bounded(v, depth + 1) for k, v in items}
+        if len(value) > _DIFF_ITEMS:
+            shown["..."] = f"{len(value) - _DIFF_ITEMS} more keys"
+        return shown
+    return value
 
 
 def _pretty(value: Any) -> str:

@@ -204,7 +204,7 @@ def _bad_choice(detail: ErrorDetails, document: Document, path: ValuePath) -> Sc
 
 
 def _type_hint(document: Document, path: ValuePath, value: Any, expected: str) -> str | None:
-    if expected == "true or false" and value in YAML11_BOOLEANS:
+    if expected == "true or false" and isinstance(value, str) and value in YAML11_BOOLEANS:
         return f"wsrun reads {value} as a string, unlike YAML 1.1: write true or false"
     if expected == "a string" and path in document.plain:
         return f'write "{document.plain[path]}" in quotes to make it a string'

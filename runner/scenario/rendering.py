@@ -16,7 +16,13 @@ from runner.errors import Location, ScenarioError
 from runner.scenario.fields import RENDERED
 from runner.scenario.files import Service
 from runner.scenario.steps import ConnectStep, RunStep
-from runner.scenario.templates import TemplateSyntaxError, references, render
+from runner.scenario.templates import (
+    MAX_RENDERED,
+    TemplateSyntaxError,
+    least_size,
+    references,
+    render,
+)
 
 __all__ = [
     "dependencies",
@@ -116,10 +122,12 @@ def variable_order(variables: Mapping[str, Any]) -> list[str]:
     """The variables' names, each after those it refers to.
 
     Raises:
-        ValueError: when variables refer to each other in a cycle (naming them).
+        ValueError: when variables refer to each other in a cycle (naming them), or one of them
+            would render beyond `MAX_RENDERED` characters (a chain that doubles, say).
     """
     pending = {name: dependencies(value) & set(variables) for name, value in variables.items()}
     order: list[str] = []
+    sizes: dict[str, int] = {}
     while pending:
         ready = [name for name, needs in pending.items() if not needs - set(order) - {name}]
         if not ready:
@@ -127,6 +135,12 @@ def variable_order(variables: Mapping[str, Any]) -> list[str]:
         for name in ready:
             order.append(name)
             del pending[name]
+            sizes[name] = min(least_size(variables[name], sizes), MAX_RENDERED + 1)
+            if sizes[name] > MAX_RENDERED:
+                raise ValueError(
+                    f"variable {name!r} renders to more than the limit of {MAX_RENDERED:,} "
+                    "characters"
+                )
     return order
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -29,7 +30,16 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from runner.errors import Location, ScenarioError, ScenarioErrors
 
-__all__ = ["Document", "PathKey", "ValuePath", "parse_document", "read_document", "snippet"]
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_INT_DIGITS",
+    "Document",
+    "PathKey",
+    "ValuePath",
+    "parse_document",
+    "read_document",
+    "snippet",
+]
 
 PathKey: TypeAlias = str | int
 ValuePath: TypeAlias = tuple[PathKey, ...]
@@ -41,6 +51,11 @@ _MAP = "tag:yaml.org,2002:map"
 _MERGE = "tag:yaml.org,2002:merge"
 #: More values than this come from aliases that expand without end ("billion laughs").
 _MAX_VALUES = 200_000
+#: The deepest nesting of mappings and lists in a file (deeper would exhaust Python's stack in
+#: every recursive walk of the values: models, templates, matching).
+MAX_DEPTH = 64
+#: The most digits an integer may be written with (Python reads and prints at most 4,300).
+MAX_INT_DIGITS = 1000
 
 
 class _Loader(yaml.SafeLoader):
@@ -60,10 +75,40 @@ class _FastLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignor
 
 
 def _compose(text: str) -> Node | None:
+    _check_depth(text)
     try:
         return yaml.compose(text, Loader=_FastLoader)
     except yaml.YAMLError:
         return yaml.compose(text, Loader=_Loader)  # raises with the more helpful message
+
+
+class _TooDeep(Exception):
+    """Collections nested deeper than `MAX_DEPTH`, from the mark of the first one too deep."""
+
+    def __init__(self, mark: Any) -> None:
+        super().__init__(mark)
+        self.mark: yaml.Mark | None = mark
+
+
+_OPEN = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
+_CLOSE = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
+
+
+def _check_depth(text: str) -> None:
+    """Raise `_TooDeep` before composing: composing is recursive (libyaml's composer crashes the
+    interpreter at about 100,000 levels), the parser's events are not. A YAML error is left
+    for composing to report."""
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=_FastLoader):
+            if isinstance(event, _OPEN):
+                depth += 1
+                if depth > MAX_DEPTH + 1:  # the builder reports MAX_DEPTH + 1 with its path
+                    raise _TooDeep(event.start_mark)
+            elif isinstance(event, _CLOSE):
+                depth -= 1
+    except yaml.YAMLError:
+        return
 
 
 @dataclass
@@ -132,6 +177,10 @@ def parse_document(text: str, file: str) -> Document:
         node = _compose(text)
     except yaml.MarkedYAMLError as exc:
         raise ScenarioErrors([_syntax_error(document, exc)]) from exc
+    except _TooDeep as exc:
+        where = _mark_location(file, exc.mark)
+        message = f"nested too deeply (the limit is {MAX_DEPTH} levels)"
+        raise ScenarioErrors([document.error(message, where)]) from None
     except yaml.YAMLError as exc:
         raise ScenarioErrors([ScenarioError(f"invalid YAML: {exc}", Location(file, 1, 1))]) from exc
     builder = _Builder(document)
@@ -141,13 +190,35 @@ def parse_document(text: str, file: str) -> Document:
 
 def snippet(text: str, location: Location) -> str:
     """The line at `location`, numbered, with a caret under the column."""
-    lines = text.splitlines()
+    lines = _lines(text)
     if not 1 <= location.line <= len(lines):
         return ""
     number = str(location.line)
     gutter = " " * len(number)
-    caret = " " * (location.column - 1) + "^"
-    return f"{number} | {lines[location.line - 1]}\n{gutter} | {caret}"
+    line, column = _window(lines[location.line - 1], location.column - 1)
+    caret = " " * column + "^"
+    return f"{number} | {line}\n{gutter} | {caret}"
+
+
+@lru_cache(maxsize=8)
+def _lines(text: str) -> list[str]:
+    """The lines of a file's text, split once for all its errors' snippets."""
+    return text.splitlines()
+
+
+#: The longest line a snippet shows; a longer one is cut around the column, with "...".
+_SNIPPET_WIDTH = 120
+
+
+def _window(line: str, column: int) -> tuple[str, int]:
+    """`line` cut to `_SNIPPET_WIDTH` characters around `column`, and the column in the cut."""
+    if len(line) <= _SNIPPET_WIDTH:
+        return line, column
+    start = max(0, min(column - _SNIPPET_WIDTH // 3, len(line) - _SNIPPET_WIDTH))
+    end = start + _SNIPPET_WIDTH
+    head = "..." if start > 0 else ""
+    tail = "..." if end < len(line) else ""
+    return head + line[start:end] + tail, column - start + len(head)
 
 
 def _mark_location(file: str, mark: yaml.Mark | None) -> Location:
@@ -205,16 +276,25 @@ def resolve_plain(text: str) -> Any:
     if _INT.fullmatch(text):
         return _decimal(text)
     if _HEX.fullmatch(text):
-        return int(text, 16)
+        return int(_digits(text[2:], text), 16)
     if _OCT.fullmatch(text):
-        return int(text[2:], 8)
+        return int(_digits(text[2:], text), 8)
     if _FLOAT.fullmatch(text):
         return float(text)
     return _SPECIAL_FLOATS.get(text, text)
 
 
+def _digits(digits: str, text: str) -> str:
+    if len(digits) > MAX_INT_DIGITS:
+        raise _Trap(
+            f"integer too large: {len(digits):,} digits (the limit is {MAX_INT_DIGITS:,})",
+            f'write "{text[:10]}..." in quotes for a string',
+        )
+    return digits
+
+
 def _decimal(text: str) -> int:
-    digits = text.lstrip("+-")
+    digits = _digits(text.lstrip("+-"), text)
     if len(digits) > 1 and digits.startswith("0"):
         raise _Trap(
             f"ambiguous number {text}",
@@ -238,6 +318,8 @@ class _Builder:
         self.count += 1
         if self.count > _MAX_VALUES:
             return self._fail(node, "too many values: aliases expand without end", None)
+        if len(path) > MAX_DEPTH:
+            return self._fail(node, f"nested too deeply (the limit is {MAX_DEPTH} levels)", None)
         if id(node) in self.active:
             return self._fail(node, "recursive alias: a value cannot contain itself", None)
         self.active.add(id(node))

@@ -11,6 +11,11 @@ Grammar of a reference (no expression evaluates code):
 A string that is exactly one reference takes the referenced value with its type (``${n}`` stays an
 integer); elsewhere values are written into the text (numbers as written, true/false/null and
 JSON for mappings and lists).
+
+Limits: a rendered value is at most `MAX_RENDERED` characters (a mapping or list counted as its
+JSON text), so that variables that double each other or ``${random_string(1000000000)}`` are a
+clear error, not a MemoryError; a number argument is an integer of at most 18 digits (or a
+decimal number).
 """
 
 from __future__ import annotations
@@ -34,23 +39,66 @@ from runner.errors import Location, ScenarioError
 
 __all__ = [
     "FUNCTIONS",
+    "MAX_RENDERED",
     "Reference",
+    "TemplateLimitError",
     "TemplateSyntaxError",
     "is_reference",
+    "least_size",
     "parse",
     "references",
     "render",
+    "rendered_size",
     "substitute",
 ]
+
+
+#: The most characters a rendered value may have (a mapping or list: its JSON text), 16 MiB.
+MAX_RENDERED = 16 * 1024 * 1024
+#: The most digits of an integer argument of a function (``random_int(1, 100)``).
+_MAX_ARG_DIGITS = 18
 
 
 class TemplateSyntaxError(ValueError):
     """A `${...}` that cannot be parsed."""
 
 
+class TemplateLimitError(ValueError):
+    """A rendered value beyond `MAX_RENDERED`, or a function given arguments it cannot take."""
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _arguments_problem(name: str, args: tuple[Any, ...]) -> str | None:
+    """What is wrong with the arguments of a call to `name`, if anything (beyond their count)."""
+    if name == "random_string":
+        (length,) = args
+        if not _is_int(length):
+            return f"random_string() takes an integer length, not {length!r}"
+        if length > MAX_RENDERED:
+            return f"random_string({length}): longer than the limit of {MAX_RENDERED:,} characters"
+    elif name == "random_int":
+        low, high = args
+        if not (_is_int(low) and _is_int(high)):
+            return f"random_int() takes integers, not {low!r} and {high!r}"
+        if low > high:
+            return f"random_int({low}, {high}): the low end is above the high end"
+    return None
+
+
 def _random_string(length: int) -> str:
+    if problem := _arguments_problem("random_string", (length,)):
+        raise TemplateLimitError(problem)
     alphabet = string.ascii_letters + string.digits
-    return "".join(random.choice(alphabet) for _ in range(length))  # test data, not secrets
+    return "".join(random.choices(alphabet, k=max(length, 0)))  # test data, not secrets
+
+
+def _random_int(low: int, high: int) -> int:
+    if problem := _arguments_problem("random_int", (low, high)):
+        raise TemplateLimitError(problem)
+    return random.randint(low, high)  # test data, not secrets
 
 
 #: The functions a template may call; none of them reads or changes anything but the clock.
@@ -59,7 +107,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "now_ms": lambda: time.time_ns() // 1_000_000,
     "now_s": lambda: time.time(),
     "now_iso": lambda: datetime.now(UTC).isoformat(timespec="milliseconds"),
-    "random_int": lambda low, high: random.randint(low, high),  # test data, not secrets
+    "random_int": _random_int,
     "random_string": _random_string,
 }
 
@@ -97,22 +145,24 @@ def parse(text: str) -> tuple[str | Reference, ...]:
     literal: list[str] = []
     index = 0
     while index < len(text):
-        if text.startswith("$${", index):
-            literal.append("${")
-            index += 3
-        elif text.startswith("${", index):
-            end = text.find("}", index)
-            if end < 0:
-                raise TemplateSyntaxError(f"unterminated reference {text[index:]!r}")
-            if literal:
-                parts.append("".join(literal))
-                literal = []
-            parts.append(_reference(text[index : end + 1]))
-            index = end + 1
-        else:
-            literal.append(text[index])
-            index += 1
-    if literal:
+        start = text.find("${", index)
+        if start < 0:
+            literal.append(text[index:])
+            break
+        if start > index and text[start - 1] == "$":  # $${ writes ${
+            literal.append(text[index : start - 1] + "${")
+            index = start + 2
+            continue
+        literal.append(text[index:start])
+        end = text.find("}", start)
+        if end < 0:
+            raise TemplateSyntaxError(f"unterminated reference {text[start:]!r}")
+        if "".join(literal):
+            parts.append("".join(literal))
+        literal = []
+        parts.append(_reference(text[start : end + 1]))
+        index = end + 1
+    if "".join(literal):
         parts.append("".join(literal))
     return tuple(parts)
 
@@ -148,6 +198,9 @@ def _call(source: str, name: str, arguments: str) -> Reference:
         inspect.signature(FUNCTIONS[name]).bind(*args)
     except TypeError as exc:
         raise TemplateSyntaxError(f"{source}: {name}() {_arity(name)}") from exc
+    constant = not any(isinstance(arg, _Name) for arg in args)
+    if constant and (problem := _arguments_problem(name, tuple(args))):
+        raise TemplateSyntaxError(problem)
     return Reference(source, "call", name, args=tuple(args))
 
 
@@ -160,6 +213,11 @@ def _argument(token: str) -> Any:
     if token[0] in "'\"":
         return token[1:-1]
     if re.fullmatch(r"[-+]?\d+", token):
+        if len(token.lstrip("+-")) > _MAX_ARG_DIGITS:
+            raise TemplateSyntaxError(
+                f"integer argument too large: {len(token):,} digits (the limit is "
+                f"{_MAX_ARG_DIGITS})"
+            )
         return int(token)
     if re.fullmatch(r"[-+]?\d+\.\d+", token):
         return float(token)
@@ -209,9 +267,71 @@ def render(value: Any, variables: Mapping[str, Any], location: Location | None =
             without a default, or a malformed reference.
     """
     try:
-        return _render(value, variables)
-    except (TemplateSyntaxError, LookupError) as exc:
+        rendered = _render(value, variables)
+        _check_size(rendered)
+    except (TemplateSyntaxError, TemplateLimitError, LookupError) as exc:
         raise ScenarioError(exc.args[0] if exc.args else str(exc), location) from exc
+    return rendered
+
+
+def rendered_size(value: Any, limit: int = MAX_RENDERED) -> int:
+    """The characters of `value` as rendered text (a mapping or list: about its JSON text),
+    counted up to a little beyond `limit`: shared parts count each time they appear, but each
+    is visited once, so that variables that double each other cost no time to measure."""
+    return _size(value, {}, limit)
+
+
+def _size(value: Any, seen: dict[int, int], limit: int) -> int:
+    if isinstance(value, str):
+        return len(value)
+    if not isinstance(value, Mapping | list | tuple):
+        return 8 if isinstance(value, int | float) and abs(value) < 2**53 else len(_as_text(value))
+    known = seen.get(id(value))
+    if known is not None:
+        return known
+    seen[id(value)] = limit + 1  # a container inside itself would never end
+    total = 2
+    items = value.items() if isinstance(value, Mapping) else ((None, v) for v in value)
+    for key, item in items:
+        total += 2 + (len(str(key)) + 3 if key is not None else 0) + _size(item, seen, limit)
+        if total > limit:
+            break
+    seen[id(value)] = total
+    return total
+
+
+def least_size(value: Any, sizes: Mapping[str, int]) -> int:
+    """The fewest characters `value` can render to, when the variables named in `sizes` render to
+    that many (others, the environment and calls count as nothing but ``random_string(n)``);
+    raises TemplateSyntaxError for a malformed reference."""
+    if isinstance(value, str):
+        total = 0
+        for part in parse(value) if "${" in value else (value,):
+            total += len(part) if isinstance(part, str) else _least_reference(part, sizes)
+        return total
+    if isinstance(value, Mapping):
+        return 2 + sum(least_size(k, sizes) + 3 + least_size(v, sizes) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return 2 + sum(least_size(item, sizes) + 1 for item in value)
+    return 1
+
+
+def _least_reference(reference: Reference, sizes: Mapping[str, int]) -> int:
+    if reference.kind == "var" and not reference.path:
+        default = len(reference.default) if reference.default is not None else 0
+        return sizes.get(reference.name, default)
+    if reference.kind == "call" and reference.name == "random_string":
+        (length,) = reference.args
+        return length if _is_int(length) else 0
+    return 0
+
+
+def _check_size(value: Any) -> None:
+    size = rendered_size(value)
+    if size > MAX_RENDERED:
+        raise TemplateLimitError(
+            f"the rendered value is over the limit of {MAX_RENDERED:,} characters"
+        )
 
 
 def _render(value: Any, variables: Mapping[str, Any]) -> Any:
@@ -230,9 +350,16 @@ def _render_text(text: str, variables: Mapping[str, Any]) -> Any:
     parts = parse(text)
     if len(parts) == 1 and isinstance(parts[0], Reference):
         return _evaluate(parts[0], variables)
-    return "".join(
-        part if isinstance(part, str) else _as_text(_evaluate(part, variables)) for part in parts
-    )
+    values = [part if isinstance(part, str) else _evaluate(part, variables) for part in parts]
+    seen: dict[int, int] = {}
+    total = 0
+    for value in values:  # measured before joining: a joined text over the limit never exists
+        total += _size(value, seen, MAX_RENDERED)
+        if total > MAX_RENDERED:
+            raise TemplateLimitError(
+                f"{text[:60]!r} renders to more than the limit of {MAX_RENDERED:,} characters"
+            )
+    return "".join(_as_text(value) for value in values)
 
 
 def _evaluate(reference: Reference, variables: Mapping[str, Any]) -> Any:
