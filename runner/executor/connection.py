@@ -254,6 +254,9 @@ class Connection:
         if isinstance(err, ProtocolError):
             self._violated(err, at)
             return
+        if self._aborted and self.opened is not None:  # wsrun dropped it: no server error
+            self.inbox.set_error(err)
+            return
         self._note("error", f"{err.code} {err.message}", at)
         try:
             self.emit(
