@@ -67,38 +67,43 @@ class TemplateLimitError(ValueError):
     """A rendered value beyond `MAX_RENDERED`, or a function given arguments it cannot take."""
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _arguments_problem(name: str, args: tuple[Any, ...]) -> str | None:
-    """What is wrong with the arguments of a call to `name`, if anything (beyond their count)."""
-    if name == "random_string":
-        (length,) = args
-        if not _is_int(length):
-            return f"random_string() takes an integer length, not {length!r}"
-        if length > MAX_RENDERED:
-            return f"random_string({length}): longer than the limit of {MAX_RENDERED:,} characters"
-    elif name == "random_int":
-        low, high = args
-        if not (_is_int(low) and _is_int(high)):
-            return f"random_int() takes integers, not {low!r} and {high!r}"
-        if low > high:
-            return f"random_int({low}, {high}): the low end is above the high end"
+def _integer(value: Any) -> int | None:
+    """`value` as an integer argument: an int, or a string of at most 18 digits (a ``--var``)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    text = value.strip() if isinstance(value, str) else ""
+    if re.fullmatch(r"[-+]?[0-9]{1,18}", text):
+        return int(text)
     return None
 
 
+def _integers(name: str, args: tuple[Any, ...]) -> list[int]:
+    """The arguments of a call to `name` as integers; raises TemplateLimitError for a bad one."""
+    numbers = [_integer(arg) for arg in args]
+    if None in numbers:
+        shown = " and ".join(repr(arg) for arg in args)
+        raise TemplateLimitError(f"{name}() takes integers, not {shown}")
+    found = [n for n in numbers if n is not None]
+    if name == "random_string" and found[0] > MAX_RENDERED:
+        raise TemplateLimitError(
+            f"random_string({found[0]}): longer than the limit of {MAX_RENDERED:,} characters"
+        )
+    if name == "random_int" and found[0] > found[1]:
+        raise TemplateLimitError(
+            f"random_int({found[0]}, {found[1]}): the low end is above the high end"
+        )
+    return found
+
+
 def _random_string(length: int) -> str:
-    if problem := _arguments_problem("random_string", (length,)):
-        raise TemplateLimitError(problem)
+    (count,) = _integers("random_string", (length,))
     alphabet = string.ascii_letters + string.digits
-    return "".join(random.choices(alphabet, k=max(length, 0)))  # test data, not secrets
+    return "".join(random.choices(alphabet, k=max(count, 0)))  # test data, not secrets
 
 
 def _random_int(low: int, high: int) -> int:
-    if problem := _arguments_problem("random_int", (low, high)):
-        raise TemplateLimitError(problem)
-    return random.randint(low, high)  # test data, not secrets
+    first, last = _integers("random_int", (low, high))
+    return random.randint(first, last)  # test data, not secrets
 
 
 #: The functions a template may call; none of them reads or changes anything but the clock.
@@ -198,9 +203,11 @@ def _call(source: str, name: str, arguments: str) -> Reference:
         inspect.signature(FUNCTIONS[name]).bind(*args)
     except TypeError as exc:
         raise TemplateSyntaxError(f"{source}: {name}() {_arity(name)}") from exc
-    constant = not any(isinstance(arg, _Name) for arg in args)
-    if constant and (problem := _arguments_problem(name, tuple(args))):
-        raise TemplateSyntaxError(problem)
+    if name in ("random_string", "random_int") and not any(isinstance(a, _Name) for a in args):
+        try:  # constant arguments: checked at load time
+            _integers(name, tuple(args))
+        except TemplateLimitError as exc:
+            raise TemplateSyntaxError(str(exc)) from None
     return Reference(source, "call", name, args=tuple(args))
 
 
@@ -321,8 +328,7 @@ def _least_reference(reference: Reference, sizes: Mapping[str, int]) -> int:
         default = len(reference.default) if reference.default is not None else 0
         return sizes.get(reference.name, default)
     if reference.kind == "call" and reference.name == "random_string":
-        (length,) = reference.args
-        return length if _is_int(length) else 0
+        return max(_integer(reference.args[0]) or 0, 0)
     return 0
 
 
