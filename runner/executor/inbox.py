@@ -206,9 +206,11 @@ class Inbox:
             waiter.settle(NoMatch("closed", waiter.closest))
 
     def set_error(self, error: BusinessError) -> None:
-        """Record the connection's last error; a close (or a failed connect) follows."""
+        """Record the connection's last error; a close (or a failed connect) follows. After an
+        overflow the inbox's own error stays: it is the cause (dropping the link follows it)."""
         with self._cond:
-            self.error = error
+            if self.full is None:
+                self.error = error
             self._cond.notify_all()
 
     # -- the step's side -------------------------------------------------------------------------
