@@ -6,8 +6,8 @@ random generator: characters and lines deleted, duplicated or swapped, YAML punc
 template syntax inserted, and scalars replaced by the values that crashed the validator in a
 fault trial (deep nesting, huge integers, catastrophic or unsupported regular expressions,
 huge template arguments, unhashable values where a flag goes). `WSRUN_FUZZ_CASES` sets how many
-(default 3,000, about 25 s) and `WSRUN_FUZZ_SEED` the seed (default: fixed, so that CI is reproducible); a
-failure names the seed and the case, and writes the file that failed next to the test's tmp_path.
+(default 3,000, about 25 s) and `WSRUN_FUZZ_SEED` the seed (default: fixed, so that CI is
+reproducible); a failure names the seed and the case, and keeps the file that failed.
 """
 
 from __future__ import annotations
