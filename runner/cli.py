@@ -129,6 +129,17 @@ def _add_run(run: argparse.ArgumentParser) -> None:
         help="leave out scenarios with this tag (repeatable)",
     )
     run.add_argument(
+        "--shard",
+        type=_shard,
+        metavar="I/N",
+        help="run only shard I of N of the selected scenarios (a stable split by scenario id)",
+    )
+    run.add_argument(
+        "--last-failed",
+        action="store_true",
+        help="run only the scenarios that failed in the last run (all when none did)",
+    )
+    run.add_argument(
         "-j",
         "--jobs",
         type=_positive_int,
@@ -158,6 +169,21 @@ def _add_run(run: argparse.ArgumentParser) -> None:
     _add_output(run)
     run.add_argument("--junit-xml", metavar="FILE", help="write a JUnit XML report")
     run.add_argument("--json-report", metavar="FILE", help="write a JSON report")
+    run.add_argument(
+        "--annotations",
+        choices=("github", "none"),
+        help="print each failure as a GitHub Actions ::error line (default: github when "
+        "GITHUB_ACTIONS=true)",
+    )
+
+
+def _shard(text: str) -> Any:
+    from runner.executor.shards import parse_shard
+
+    try:
+        return parse_shard(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _positive_int(text: str) -> int:
@@ -313,10 +339,13 @@ def main(argv: Sequence[str] | None = None, console: Console | None = None) -> i
         argv: the arguments, without the program name.
         console: where to print; made from ``--no-color`` and the terminal when not given.
     """
-    args_list = list(sys.argv[1:] if argv is None else argv)
+    return _command(list(sys.argv[1:] if argv is None else argv), console, restore=True)
+
+
+def _command(args_list: list[str], console: Console | None, *, restore: bool) -> int:
     if args_list[:1] == ["serve"]:  # its options are the server's own (argparse would eat them)
-        return _serve(args_list[1:])
-    return _guarded(args_list, console, _Interrupts(), restore=True)
+        return _serve(args_list[1:])  # and so is its handling of SIGINT
+    return _guarded(args_list, console, _Interrupts(), restore=restore)
 
 
 def _guarded(
@@ -428,6 +457,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     if suite is None:
         return ExitCode.USAGE
     outputs = _outputs(args, console)
+    outputs.append(_last_failed_output(scenarios))
     bus = EventBus()
     for output in outputs:
         bus.subscribe(output.reporter)
@@ -468,8 +498,37 @@ def _load(args: argparse.Namespace, console: Console) -> tuple[Any, list[Any]]:
         raise UsageError(f"no scenario found in {' '.join(args.paths)}")
     if not scenarios:
         raise UsageError(f"no scenario to run: {len(suite.scenarios)} found, none selected")
+    scenarios = _narrow(args, console, scenarios)
     _print_suites(console, suite, scenarios)
     return suite, scenarios
+
+
+def _narrow(args: argparse.Namespace, console: Console, scenarios: list[Any]) -> list[Any]:
+    """The selected scenarios that ``--last-failed`` and ``--shard`` keep, each said in a line.
+
+    An empty shard is no error: the run goes on with no scenario (exit 0, empty reports)."""
+    from rich.text import Text
+
+    notes = []
+    if args.last_failed:
+        from runner.last_failed import only_last_failed, read_last_failed
+
+        scenarios, note = only_last_failed(scenarios, read_last_failed())
+        notes.append(note)
+    if args.shard is not None:
+        from runner.executor.shards import take_shard
+
+        selected, scenarios = len(scenarios), take_shard(scenarios, args.shard)
+        noun = "scenario" if selected == 1 else "scenarios"
+        notes.append(
+            f"shard {args.shard}: {len(scenarios)} of the {selected} selected {noun}"
+            if scenarios
+            else f"shard {args.shard}: no scenario (none of the {selected} selected falls in "
+            "it): nothing to run"
+        )
+    for note in notes:
+        console.print(Text(note, style="dim"), soft_wrap=True)
+    return scenarios
 
 
 def _print_suites(console: Console, suite: Any, scenarios: list[Any]) -> None:
@@ -514,7 +573,29 @@ def _outputs(args: argparse.Namespace, console: Console) -> list[_Output]:
 
         junit_reporter = JunitReporter(args.junit_xml, args.redactor.text)
         outputs.append(_Output("the JUnit report", junit_reporter, args.junit_xml))
+    from runner.report.annotations import annotations_wanted
+
+    if annotations_wanted(args.annotations):
+        outputs.append(_Output("the GitHub annotations", _annotations(args, console)))
     return outputs
+
+
+def _annotations(args: argparse.Namespace, console: Console) -> Reporter:
+    from rich.text import Text
+
+    from runner.report.annotations import GithubAnnotations
+
+    def write(line: str) -> None:
+        console.print(Text(line), soft_wrap=True, highlight=False)
+
+    return GithubAnnotations(write, args.redactor.text)
+
+
+def _last_failed_output(scenarios: list[Any]) -> _Output:
+    """The recorder of the ``--last-failed`` cache (every run keeps it up to date)."""
+    from runner.last_failed import CACHE_FILE, LastFailedRecorder
+
+    return _Output("the --last-failed cache", LastFailedRecorder(scenarios), CACHE_FILE)
 
 
 def _finish(outputs: list[_Output], bus: EventBus) -> list[str]:
@@ -621,9 +702,10 @@ def exit_code_of(status: Status | None) -> ExitCode:
 def entry() -> None:
     """The `wsrun` console script."""
     try:
-        code = _guarded(sys.argv[1:], None, _Interrupts(), restore=False)
+        code = _command(sys.argv[1:], None, restore=False)
     except KeyboardInterrupt:  # before the handler was installed: the interpreter was starting
         code = ExitCode.INTERRUPTED
+        _nothing_ran(None)
     if threading.current_thread() is threading.main_thread():
         # Exiting: the interpreter's finalization puts back the default SIGINT action (death
         # by signal, exit -2) for any handler but "ignore"; the exit code is decided already.

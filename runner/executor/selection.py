@@ -4,15 +4,33 @@
 matches a scenario whose name contains it, ignoring case (``-k "chat and not slow"``). A phrase
 in double or single quotes is one word, spaces, parentheses and operators included
 (``-k '"Engine.IO open" and not slow'``).
+
+`scenario_id` names a scenario the same way on every machine and from every working folder:
+``path/of/file.yaml::name[row]``, the path relative to the scenario's project root (the nearest
+folder above it holding ``.git``, ``pyproject.toml`` or ``wsrun.toml``, as the suite file lookup
+uses). ``--shard`` splits by it and ``--last-failed`` remembers it.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Protocol, TypeVar
 
-__all__ = ["KeywordError", "Selectable", "compile_keyword", "select"]
+from runner.scenario.loader import ROOT_MARKERS
+
+__all__ = [
+    "Identified",
+    "KeywordError",
+    "Selectable",
+    "compile_keyword",
+    "scenario_id",
+    "scenario_ids",
+    "select",
+]
+
 
 _TOKEN = re.compile(r"\(|\)|\"[^\"]*\"|'[^']*'|[^\s()\"']+|[\"']")
 
@@ -29,6 +47,52 @@ class Selectable(Protocol):
 
 
 SelectableT = TypeVar("SelectableT", bound=Selectable)
+
+
+class Identified(Protocol):
+    """What `scenario_id` reads of a scenario."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def file(self) -> Path: ...
+
+
+def scenario_id(scenario: Identified) -> str:
+    """``path/of/file.yaml::name[row]``: the scenario's file relative to its project root (or to
+    the working folder when no folder above it marks one), in POSIX form, and its name."""
+    return scenario_ids([scenario])[0]
+
+
+def scenario_ids(scenarios: Sequence[Identified]) -> list[str]:
+    """`scenario_id` of each scenario (each folder's project root is looked up once)."""
+    roots: dict[str, str] = {}
+    ids = []
+    for scenario in scenarios:
+        folder = os.path.abspath(scenario.file.parent)
+        if folder not in roots:
+            roots[folder] = _relative_to_root(Path(folder))
+        path = f"{roots[folder]}/{scenario.file.name}" if roots[folder] else scenario.file.name
+        ids.append(f"{path}::{scenario.name}")
+    return ids
+
+
+def _relative_to_root(folder: Path) -> str:
+    """`folder` (absolute) relative to its project root, POSIX, "" for the root itself."""
+    current = folder
+    while True:
+        if any((current / marker).exists() for marker in ROOT_MARKERS):
+            return _posix(folder.relative_to(current))
+        if current.parent == current:
+            break
+        current = current.parent
+    relative = os.path.relpath(folder)
+    return _posix(folder if relative.startswith("..") else Path(relative))
+
+
+def _posix(path: Path) -> str:
+    text = path.as_posix()
+    return "" if text == "." else text
 
 
 class KeywordError(ValueError):
