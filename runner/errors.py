@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 __all__ = [
+    "MAX_REPORTED_ERRORS",
     "BusinessError",
     "ErrorCode",
     "ExecutionError",
@@ -126,11 +127,26 @@ class ScenarioError(WsrunError):
         return text
 
 
+#: The most errors reported at once: beyond, the first ones and a count of the others (printing
+#: 16,000 errors took longer than finding them).
+MAX_REPORTED_ERRORS = 1000
+
+
 @dataclass
 class ScenarioErrors(WsrunError):
-    """Every error found in one or more files, so that all are reported at once."""
+    """Every error found in one or more files, so that all are reported at once (the first
+    `MAX_REPORTED_ERRORS` of them, then one that counts the others)."""
 
     errors: list[ScenarioError] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if len(self.errors) > MAX_REPORTED_ERRORS:
+            more = len(self.errors) - MAX_REPORTED_ERRORS
+            counted = ScenarioError(
+                f"and {more:,} more errors, not shown (wsrun reports the first "
+                f"{MAX_REPORTED_ERRORS:,})"
+            )
+            self.errors = [*self.errors[:MAX_REPORTED_ERRORS], counted]
 
     def __str__(self) -> str:
         return "\n".join(str(e) for e in self.errors)
