@@ -1,9 +1,9 @@
 """CI annotations: each failure as a GitHub Actions ``::error`` workflow command.
 
 Under GitHub Actions (``GITHUB_ACTIONS=true``) or with ``--annotations github``, the CLI adds
-this reporter. At the end of the run it prints one line per failed scenario::
+this reporter. At the end of the run it prints one line per failed scenario (here cut)::
 
-    ::error file=scenarios/chat.yaml,line=12,col=5,title=wsrun%3A chat broadcast%3A failed (step 4%2C expect on bob)::no message…
+    ::error file=scenarios/chat.yaml,line=12,col=5,title=wsrun%3A chat%3A failed (…)::no message…
 
 GitHub hides the line from the log and shows the failure on the pull request's diff, at the
 failing step's line (the scenario's own line when the failure is outside a step). The message
