@@ -4,7 +4,9 @@ As pytest's ``--lf`` does, every ``wsrun run`` records its failures in a small c
 `CACHE_FILE` (``.wsrun_cache/lastfailed``) in the working folder: a JSON object whose keys are
 the ids of the scenarios that failed (`runner.executor.selection.scenario_id`). A run updates
 it for the scenarios it ran: one that failed (or could not connect) is added, one that passed
-is removed; skipped and interrupted scenarios, and scenarios not selected, keep their entry.
+is removed; skipped and interrupted scenarios, and scenarios not selected, keep their entry
+(but an entry whose file is named by an absolute path, outside any project, goes when the file
+is gone: scenarios of temporary folders would pile up).
 The file is written atomically, only when it changes (a run of passing scenarios that never
 failed creates nothing); the folder gets a ``.gitignore`` of ``*`` and a ``CACHEDIR.TAG``, so
 neither git nor backups take it. A cache that cannot be read counts as empty; one that cannot
@@ -102,6 +104,7 @@ class LastFailedRecorder:
                 after.add(scenario_id)
             elif status is Status.PASSED:
                 after.discard(scenario_id)
+        after -= {i for i in after if _file_is_gone(i)}
         if after == before:
             return
         try:
@@ -117,6 +120,13 @@ class LastFailedRecorder:
                 write_atomically(folder / name, text.encode())
         data = json.dumps(dict.fromkeys(sorted(failed), True), indent=2, ensure_ascii=False)
         write_atomically(self.path, (data + "\n").encode("utf-8"))
+
+
+def _file_is_gone(scenario_id: str) -> bool:
+    """Whether the id names a file by its absolute path (outside any project) that is gone:
+    such entries (scenarios of temporary folders) would pile up forever."""
+    file = scenario_id.partition("::")[0]
+    return os.path.isabs(file) and not os.path.exists(file)
 
 
 def _warn(text: str) -> None:

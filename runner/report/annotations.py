@@ -12,6 +12,8 @@ cut to `MAX_LINES` lines and `MAX_CHARS` characters. The path is relative to
 ``GITHUB_WORKSPACE`` (the repository) when the file is inside it, else to the nearest folder
 above it holding ``.git``, else as the run shows it. Values are escaped as the workflow
 commands require (`escape_data`, `escape_property`); secrets are masked before escaping.
+GitHub shows only the first `SHOWN_PER_STEP` error annotations of a step: past them, a
+``::warning`` line says so.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from runner.report.text import failure_lines
 __all__ = [
     "MAX_CHARS",
     "MAX_LINES",
+    "SHOWN_PER_STEP",
     "GithubAnnotations",
     "annotations_wanted",
     "escape_data",
@@ -34,6 +37,9 @@ __all__ = [
 ]
 
 MAX_LINES = 20
+#: How many ``::error`` annotations of one step GitHub shows (and 50 per job); see the
+#: limitations in actions/toolkit's docs/problem-matchers.md.
+SHOWN_PER_STEP = 10
 MAX_CHARS = 4000
 
 _DATA = str.maketrans({"%": "%25", "\r": "%0D", "\n": "%0A"})
@@ -97,11 +103,18 @@ class GithubAnnotations:
             self._failed.append(event)
 
     def close(self) -> None:
-        """Print the annotations, in the run's order of scenarios."""
-        for ended in sorted(self._failed, key=lambda e: e.scenario):
-            line = self.annotation(ended)
-            if line is not None:
-                self._write(line)
+        """Print the annotations, in the run's order of scenarios; past `SHOWN_PER_STEP`, a
+        warning says that GitHub shows no more (the lines are printed all the same)."""
+        lines = [self.annotation(e) for e in sorted(self._failed, key=lambda e: e.scenario)]
+        printed = [line for line in lines if line is not None]
+        for line in printed:
+            self._write(line)
+        if len(printed) > SHOWN_PER_STEP:
+            self._write(
+                f"::warning title=wsrun%3A {len(printed)} failures::GitHub shows the first "
+                f"{SHOWN_PER_STEP} error annotations of a step: the JUnit and HTML reports "
+                "and the log above hold every failure"
+            )
 
     def annotation(self, ended: ScenarioEnded) -> str | None:
         """The ``::error`` line of a failed scenario (None when nothing places it in a file)."""

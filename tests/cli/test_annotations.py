@@ -110,6 +110,7 @@ def run(args: list[str], url: str) -> tuple[int, str]:
 
 def test_the_option_and_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     checks = project(tmp_path)
+    monkeypatch.chdir(tmp_path)  # the --last-failed cache goes there
     monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
     fails = str(checks / "fails.yaml")
     with websockets_server(echo) as server:
@@ -127,8 +128,11 @@ def test_the_option_and_the_environment(tmp_path: Path, monkeypatch: pytest.Monk
         assert code == ExitCode.OK and not annotations(out), out
 
 
-def test_secrets_are_masked_before_escaping(tmp_path: Path) -> None:
+def test_secrets_are_masked_before_escaping(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A secret with characters that escaping changes is still masked in the annotation."""
+    monkeypatch.chdir(tmp_path)
     secret = "s3cret:value,100%\r\nrest"
     (tmp_path / "leak.yaml").write_text(
         'name: leaks\nsteps:\n  - connect: "${url}"\n  - send: "${token}"\n'
@@ -163,3 +167,22 @@ def test_github_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert github_path("/elsewhere/s.yaml", {"GITHUB_WORKSPACE": str(tmp_path)}) == (
         "/elsewhere/s.yaml"
     )
+
+
+def test_past_ten_failures_a_warning_says_github_shows_no_more(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    port = closed_port()
+    for index in range(12):
+        (tmp_path / f"r{index:02}.yaml").write_text(REFUSED % port, encoding="utf-8")
+    code, out = run([str(tmp_path), "--annotations", "github"], "unused")
+    assert code == ExitCode.FAILED, out
+    lines = annotations(out)
+    assert [line[:8] for line in lines] == ["::error "] * 12 + ["::warnin"], out
+    assert lines[-1] == (
+        "::warning title=wsrun%3A 12 failures::GitHub shows the first 10 error annotations of a "
+        "step: the JUnit and HTML reports and the log above hold every failure"
+    )
+    code, out = run([str(tmp_path / "r00.yaml"), "--annotations", "github"], "unused")
+    assert [line[:8] for line in annotations(out)] == ["::error "], out

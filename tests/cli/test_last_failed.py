@@ -173,3 +173,19 @@ def test_in_a_subprocess_as_ci_runs_it(project: Path) -> None:
     assert "--last-failed: running the 1 scenario that failed last time" in second.stdout
     assert "PASSED a" in first.stdout and "PASSED a" not in second.stdout, second.stdout
     assert second.stderr == ""
+
+
+def test_entries_of_gone_files_outside_any_project_are_dropped(
+    project: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    outside = tmp_path_factory.mktemp("outside")  # no .git, pyproject.toml, wsrun.toml above
+    write(outside, "gone", passes=False)
+    with websockets_server(echo) as server:
+        url = url_of(server)
+        console = Console(file=StringIO(), width=200, color_system=None)
+        assert main([str(outside), "--var", f"url={url}"], console) == ExitCode.FAILED
+        assert cache() == {f"{outside.as_posix()}/gone.yaml::gone": True}
+        (outside / "gone.yaml").unlink()
+        write(project / "s", "b", passes=True)
+        assert run(url)[0] == ExitCode.OK
+    assert cache() == {}
