@@ -132,3 +132,30 @@ def test_binary_payloads_and_escaped_forms_are_masked() -> None:
     assert redactor.text("ws://h/?p=hunter2%22%3C%26%3Epw") == "ws://h/?p=***"
     assert redactor.text("wss://u:anything@h:1/") == "wss://u:***@h:1/"
     assert redactor.text("ws://h:8080/path") == "ws://h:8080/path"
+
+
+def test_a_secret_a_service_prints_is_masked_in_its_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "wsrun.toml").write_text("", encoding="utf-8")
+    suite = """\
+services:
+  - name: shell
+    command: 'echo "token=${token} key=${env.WSRUN_TEST_API_KEY}"; exec sleep 60'
+    ready: {log: 'token='}
+"""
+    (tmp_path / "wsrun-suite.yaml").write_text(suite, encoding="utf-8")
+    (tmp_path / "s.yaml").write_text("name: s\nsteps: [{sleep: 1ms}]\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    console = Console(file=StringIO(), width=100, color_system=None)
+    argv = [".", "--secret", f"token={TOKEN}", "--json-report", "r.json", "--junit-xml", "j.xml"]
+    code = main(argv, console=console)
+    texts = {
+        "console": console.file.getvalue(),  # type: ignore[attr-defined]
+        "json": (tmp_path / "r.json").read_text(encoding="utf-8"),
+        "junit": (tmp_path / "j.xml").read_text(encoding="utf-8"),
+    }
+    assert code == ExitCode.OK, texts["console"]
+    assert leaks(texts) == []
+    services = json.loads(texts["json"])["services"]
+    assert "token=*** key=***" in services[0]["output"]
