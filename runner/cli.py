@@ -8,11 +8,12 @@ A reporter that fails during a run (a closed pipe on stdout, a bug) is disabled 
 the run goes on with the same verdicts, every other report is written, and then the failure is
 printed to stderr, in plain text, and `wsrun` exits 3.
 
-Ctrl-C (SIGINT) at any moment exits 130 without a traceback. The first one raises
-`KeyboardInterrupt` where the main thread is: before the run, nothing ran and no report is
-written (said so); during it, the executor stops the scenarios in order. From then on, and
-while the run winds up (every scenario over: services stopping, reports being written), a
-Ctrl-C is only counted: a second one cannot cut a report or the services' stop in half.
+Ctrl-C (SIGINT) at any moment exits 130 without a traceback. It raises `KeyboardInterrupt`
+where the main thread is: before the run, nothing ran and no report is written (said so);
+during it, the executor stops the scenarios in order. Once the stop shows (a step or scenario
+ended interrupted), and while the run winds up (every scenario over: services stopping,
+reports being written), a Ctrl-C is only counted: it cannot cut a report or the services' stop
+in half.
 """
 
 from __future__ import annotations
@@ -285,19 +286,23 @@ def _piped_width(file: IO[str]) -> int | None:
 
 
 class _Interrupts:
-    """The SIGINT handler of `main`: the first Ctrl-C raises `KeyboardInterrupt`, unless the run
-    is winding up (`shielded`); every later one is only counted (and said, once, on stderr)."""
+    """The SIGINT handler of `main`: a Ctrl-C raises `KeyboardInterrupt` until the run is seen
+    stopping or winding up (`shielded`); from then on it is only counted (and said, once, on
+    stderr). Raising again until then keeps a Ctrl-C that Python swallowed (in a `__del__`, a
+    callback) from leaving the run going with every later Ctrl-C ignored."""
 
     def __init__(self) -> None:
         self.count = 0
         self.shielded = False
+        self._said = False
         self._previous: Any = None
 
     def __call__(self, signum: int, frame: object) -> None:
         self.count += 1
-        if self.count == 1 and not self.shielded:
+        if not self.shielded:
             raise KeyboardInterrupt
-        if self.count == 2 or (self.count == 1 and self.shielded):
+        if not self._said:
+            self._said = True
             _say("wsrun: interrupted: finishing the stop and the reports, then exiting (130)")
 
     def install(self) -> bool:
@@ -311,11 +316,14 @@ class _Interrupts:
         signal.signal(signal.SIGINT, self._previous)
 
     def watch(self, scenarios: int) -> Callable[[Any], None]:
-        """A listener that shields the rest of the run once every scenario has ended."""
+        """A listener that shields the rest of the run once a step or scenario ends interrupted
+        (the executor has taken the stop) or every scenario has ended (the run winds up)."""
         ended = 0
 
         def listener(event: Any) -> None:
             nonlocal ended
+            if getattr(event, "status", None) == "interrupted":
+                self.shielded = True
             if event.type == "scenario_ended":
                 ended += 1
                 if ended >= scenarios:
@@ -357,6 +365,14 @@ def _guarded(
     try:
         code = _main(args_list, console, interrupts)
     except KeyboardInterrupt:  # the first Ctrl-C, before any scenario ran
+        code = ExitCode.INTERRUPTED
+        interrupts.shielded = True
+        _nothing_ran(console)
+    except Exception:
+        # Python turns a KeyboardInterrupt raised in some places into another error: inside
+        # `__set_name__` while a class is made (an import of rich, say), a RuntimeError.
+        if not interrupts.count:
+            raise
         code = ExitCode.INTERRUPTED
         interrupts.shielded = True
         _nothing_ran(console)
@@ -412,6 +428,8 @@ def _main(args_list: list[str], console: Console | None, interrupts: _Interrupts
         print_errors(["wsrun: error: the output was closed before its end (broken pipe)"])
         return ExitCode.INTERNAL
     except Exception:  # a bug in wsrun: show it whole, exit 3
+        if interrupts.count:  # a Ctrl-C that Python turned into another error (see _guarded)
+            return ExitCode.INTERRUPTED
         if console.quiet:  # its output is a closed pipe: the traceback goes to stderr
             print_errors([args.redactor.text(_traceback())])
         else:
