@@ -189,3 +189,28 @@ def test_entries_of_gone_files_outside_any_project_are_dropped(
         write(project / "s", "b", passes=True)
         assert run(url)[0] == ExitCode.OK
     assert cache() == {}
+
+
+def test_two_runs_at_once_both_count(project: Path) -> None:
+    """Each run merges its results into the file as it ends, not into what it read at start."""
+    from runner.events import ScenarioEnded, Status
+    from runner.last_failed import LastFailedRecorder
+    from runner.scenario import load_suite
+
+    first, second = load_suite(["s/a.yaml"]).scenarios, load_suite(["s/c.yaml"]).scenarios
+    recorders = [LastFailedRecorder(first), LastFailedRecorder(second)]  # both started
+    for recorder, name in zip(recorders, ("a", "c"), strict=True):
+        recorder(
+            ScenarioEnded(
+                at=0.0,
+                scenario=0,
+                name=name,
+                status=Status.FAILED,
+                duration=0.0,
+                steps_passed=0,
+                steps_total=1,
+            )
+        )
+    for recorder in recorders:
+        recorder.close()
+    assert cache() == {"s/a.yaml::a": True, "s/c.yaml::c": True}
