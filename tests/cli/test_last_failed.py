@@ -197,7 +197,8 @@ def test_two_runs_at_once_both_count(project: Path) -> None:
     from runner.last_failed import LastFailedRecorder
     from runner.scenario import load_suite
 
-    first, second = load_suite(["s/a.yaml"]).scenarios, load_suite(["s/c.yaml"]).scenarios
+    url = {"url": "ws://127.0.0.1:1/"}
+    first, second = (load_suite([f"s/{n}.yaml"], url).scenarios for n in ("a", "c"))
     recorders = [LastFailedRecorder(first), LastFailedRecorder(second)]  # both started
     for recorder, name in zip(recorders, ("a", "c"), strict=True):
         recorder(
