@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ExitCode", "build_parser", "entry", "main"]
 
-COMMANDS = ("run", "validate", "schema", "serve")
+COMMANDS = ("run", "validate", "schema", "serve", "report")
 
 
 class ExitCode(IntEnum):
@@ -72,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     schema = commands.add_parser("schema", help="print the JSON Schema of scenario files")
     schema.add_argument("--write", metavar="DIR", help="write the schema files into DIR")
     schema.add_argument("--report", action="store_true", help="the JSON report's schema instead")
+    _add_report(commands.add_parser("report", help="render a saved JSON report as an HTML page"))
     serve = commands.add_parser("serve", help="run the built-in test server", add_help=False)
     serve.add_argument("args", nargs=argparse.REMAINDER, help="see 'wsrun serve --help'")
     return parser
@@ -170,6 +171,9 @@ def _add_run(run: argparse.ArgumentParser) -> None:
     _add_output(run)
     run.add_argument("--junit-xml", metavar="FILE", help="write a JUnit XML report")
     run.add_argument("--json-report", metavar="FILE", help="write a JSON report")
+    run.add_argument(
+        "--html-report", metavar="FILE", help="write an HTML report (one file, opens from disk)"
+    )
     run.add_argument(
         "--annotations",
         choices=("github", "none"),
@@ -460,6 +464,8 @@ def _redact_output(console: Console) -> tuple[Any, Any]:
 def _dispatch(args: argparse.Namespace, console: Console) -> int:
     if args.command == "validate":
         return _validate(args.paths, _variables(args), console, args.allow_outside)
+    if args.command == "report":
+        return _report(args, console)
     if args.command == "schema":
         return _schema(args, console)
     return _run(args, console)
@@ -562,7 +568,11 @@ def _print_suites(console: Console, suite: Any, scenarios: list[Any]) -> None:
 def _check_report_paths(args: argparse.Namespace) -> None:
     import os
 
-    for option, path in (("--junit-xml", args.junit_xml), ("--json-report", args.json_report)):
+    for option, path in (
+        ("--junit-xml", args.junit_xml),
+        ("--json-report", args.json_report),
+        ("--html-report", args.html_report),
+    ):
         folder = os.path.dirname(os.path.abspath(path)) if path else None
         if folder is not None and not os.path.isdir(folder):
             raise UsageError(f"{option} {path}: the folder {folder} does not exist")
@@ -591,6 +601,11 @@ def _outputs(args: argparse.Namespace, console: Console) -> list[_Output]:
 
         junit_reporter = JunitReporter(args.junit_xml, args.redactor.text)
         outputs.append(_Output("the JUnit report", junit_reporter, args.junit_xml))
+    if args.html_report:
+        from runner.report.html_report import HtmlReporter
+
+        html_reporter = HtmlReporter(args.html_report, args.redactor.text)
+        outputs.append(_Output("the HTML report", html_reporter, args.html_report))
     from runner.report.annotations import annotations_wanted
 
     if annotations_wanted(args.annotations):
@@ -683,6 +698,45 @@ def _validate(
         return ExitCode.USAGE
     noun = "path" if len(paths) == 1 else "paths"
     console.print(Text(f"valid: {len(paths)} {noun} checked, no errors", style="green"))
+    return ExitCode.OK
+
+
+def _add_report(report: argparse.ArgumentParser) -> None:
+    report.add_argument("json_report", metavar="REPORT.json", help="a report of --json-report")
+    report.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="the HTML file to write (default: the report's name with .html)",
+    )
+    _add_output(report)
+
+
+def _report(args: argparse.Namespace, console: Console) -> int:
+    """``wsrun report run.json -o run.html``: the page ``--html-report`` writes, from a file."""
+    from runner.report.html_report import ReportFileError, load_json_report, write_html_report
+
+    source = args.json_report
+    target = args.output or os.path.splitext(source)[0] + ".html"
+    if os.path.abspath(target) == os.path.abspath(source):
+        raise UsageError(f"-o {target}: that is the JSON report itself")
+    folder = os.path.dirname(os.path.abspath(target))
+    if not os.path.isdir(folder):
+        raise UsageError(f"-o {target}: the folder {folder} does not exist")
+    try:
+        report = load_json_report(source)
+        write_html_report(target, report)
+    except ReportFileError as error:
+        raise UsageError(str(error)) from None
+    except (KeyError, TypeError, ValueError, AttributeError) as error:  # right keys, wrong shape
+        raise UsageError(f"{source} is not a wsrun JSON report: {error!r}") from None
+    except OSError as error:
+        print_errors([f"wsrun: error: cannot write {target}: {error}"])
+        return ExitCode.INTERNAL
+    size = os.path.getsize(target)
+    count = len(report["scenarios"])
+    text = f"wrote {target} ({count} scenarios, {size / 1024:.0f} KiB)"
+    console.print(text, markup=False, soft_wrap=True)
     return ExitCode.OK
 
 
