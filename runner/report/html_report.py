@@ -283,8 +283,8 @@ def _cut_note(budget: _Budget) -> str:
     notes = []
     if budget.cut_timelines:
         notes.append(
-            f"{_plural(budget.cut_timelines, 'timeline')} shortened to their first and last "
-            f"rows (a failure's to at most {TIMELINE_ROWS})"
+            f"{_plural(budget.cut_timelines, 'timeline')} shortened (the first and last rows "
+            f"are shown; a failure's {TIMELINE_ROWS} rows at most)"
         )
     if budget.without_details:
         notes.append(

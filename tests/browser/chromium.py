@@ -129,9 +129,14 @@ class Chromium:
             raise RuntimeError(f"{expression}: {result['exceptionDetails']}")
         return result["result"].get("value")
 
-    def screenshot(self, path: Path, full_page: bool = False) -> Path:
-        """Save a PNG of the viewport (or the whole page) to `path`."""
-        data = self.send("Page.captureScreenshot", format="png", captureBeyondViewport=full_page)
+    def screenshot(
+        self, path: Path, full_page: bool = False, clip: dict[str, float] | None = None
+    ) -> Path:
+        """Save a PNG of the viewport, the whole page, or `clip` (x, y, width, height, scale)."""
+        params: dict[str, Any] = {"format": "png", "captureBeyondViewport": full_page or bool(clip)}
+        if clip:
+            params["clip"] = clip
+        data = self.send("Page.captureScreenshot", **params)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(base64.b64decode(data["data"]))
         return path
