@@ -236,14 +236,17 @@ def run_scenario(
 
 
 def failure_block(ended: ScenarioEnded, events: list[Event]) -> str:
-    """The failure of `ended` as the console shows it: the message, where, expected, closest,
-    diff, last frames, then the messages nobody expected."""
+    """The failure of `ended` as the console shows it: the message (the first line, so that
+    pytest's summary line shows it), where, expected, closest, diff, last frames, then the
+    messages nobody expected and how far the scenario got."""
     base = next((e.at for e in events if isinstance(e, ScenarioStarted)), 0.0)
-    steps = f"{ended.steps_passed}/{ended.steps_total} steps"
-    lines = [f"{ended.status.value}: {ended.name} ({format_duration(ended.duration)}, {steps})"]
-    if ended.failure is not None:
-        lines += [f"  {line.text}" for line in failure_lines(ended.failure, base)]
+    lines = [line.text for line in failure_lines(ended.failure, base)] if ended.failure else []
+    lines = lines[:1] + [f"  {line}" for line in lines[1:]]
     if ended.unexpected:
         lines.append(f"  unexpected messages ({len(ended.unexpected)}):")
         lines += [f"    {u.conn} ← {preview(u.data, 200)}" for u in ended.unexpected[:20]]
+    steps = f"{ended.steps_passed} of {ended.steps_total} steps passed"
+    lines.append(
+        f"  {ended.status.value}: {ended.name} ({steps}, {format_duration(ended.duration)})"
+    )
     return "\n".join(lines)
