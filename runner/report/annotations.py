@@ -81,6 +81,7 @@ class GithubAnnotations:
     Args:
         write: prints one line (the CLI's console).
         redact: masks secrets in a text (`runner.report.redaction.Redactor.text`).
+        environ: where ``GITHUB_WORKSPACE`` is read (the process's environment).
     """
 
     def __init__(
