@@ -351,13 +351,22 @@ class Matcher:
 
     def diff(self, payload: str | bytes) -> str | None:
         """The first diff a matcher of this one offers for a message that did not match."""
-        for item in self._source.written_matchers():
-            if item.kind.diff is not None and (found := item.kind.diff(item.value, payload)):
-                return found
+        try:
+            for item in self._source.written_matchers():
+                if item.kind.diff is not None and (found := item.kind.diff(item.value, payload)):
+                    return found
+        except RecursionError:  # a hostile message nested too deeply: no diff
+            return None
         return None
 
     def match(self, payload: str | bytes) -> MatchResult:
         """Match one message (text as str, binary as bytes)."""
+        try:
+            return self._match(payload)
+        except RecursionError:  # JSON nested too deeply for a recursive walk (JSONPath's ..)
+            return MatchResult(False, reason="the message is nested too deeply to match", score=0.0)
+
+    def _match(self, payload: str | bytes) -> MatchResult:
         if len(self.checks) == 1:  # the common case, without merging
             return self.checks[0](payload)
         results = [check(payload) for check in self.checks]
@@ -446,7 +455,7 @@ def _regex_check(pattern: str) -> Check:
         if found is None:
             return MatchResult(
                 False,
-                reason=f"expected text matching /{pattern}/, found {_show(payload)}",
+                reason=f"expected text matching /{_cut(pattern)}/, found {_show(payload)}",
                 score=0.0,
             )
         return MatchResult(True, captures=found.groupdict())
@@ -668,7 +677,7 @@ def _pretty(value: Any) -> str:
 
 TEXT: MatcherKind[str] = MatcherKind("text", _text_check, lambda v: f"text {_show(v)}")
 REGEX: MatcherKind[str] = MatcherKind(
-    "regex", _regex_check, lambda v: f"text matching /{v}/", check=_check_regex
+    "regex", _regex_check, lambda v: f"text matching /{_cut(v)}/", check=_check_regex
 )
 JSON: MatcherKind[Any] = MatcherKind(
     "json",
@@ -751,7 +760,12 @@ def extract_saves(
             data, failure = _parse_json(payload)
             if failure:
                 raise ExecutionError(f"save {name}: {failure.reason}", location)
-        value = _select(compile_jsonpath(source), data)
+        try:
+            value = _select(compile_jsonpath(source), data)
+        except RecursionError:
+            raise ExecutionError(
+                f"save {name}: the message is nested too deeply for {source}", location
+            ) from None
         if value is _MISSING:
             raise ExecutionError(f"save {name}: {source} selects nothing in the message", location)
         saved[name] = value

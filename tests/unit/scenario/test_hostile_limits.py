@@ -13,8 +13,8 @@ import pytest
 from rich.console import Console
 
 from runner.cli import ExitCode, main
-from runner.errors import MAX_REPORTED_ERRORS, ScenarioError
-from runner.matching import compile_matcher
+from runner.errors import MAX_REPORTED_ERRORS, ExecutionError, ScenarioError
+from runner.matching import compile_matcher, extract_saves
 from runner.scenario import validate_paths
 from runner.scenario.rendering import render_variables
 from runner.scenario.source import MAX_DEPTH, parse_document
@@ -180,3 +180,13 @@ def test_a_run_time_size_beyond_the_limit_fails_the_scenario_clearly(tmp_path: P
     assert "random_string(1000000000): longer than the limit of 16,777,216 characters" in out
     assert "s.yaml:4:5 (step 2, send on default)" in out
     assert time.monotonic() - started < timeout(3)
+
+
+def test_a_message_too_deep_for_jsonpath_fails_to_match_and_to_save() -> None:
+    deep = "[" * 900 + "]" * 900  # json.loads reads it; a recursive `..` walk does not
+    step = ExpectStep.model_validate({"kind": "expect", "jsonpath": {"$..a": [1]}})
+    result = compile_matcher(step).match(deep)
+    assert not result.ok and result.reason == "the message is nested too deeply to match"
+    assert compile_matcher(step).diff(deep) is None
+    with pytest.raises(ExecutionError, match="nested too deeply for"):
+        extract_saves({"x": "$..a"}, deep, {})
