@@ -28,6 +28,7 @@ from pydantic_core import core_schema as cs
 from runner.scenario.templates import is_reference
 
 __all__ = [
+    "MAX_DURATION",
     "RENDERED",
     "Duration",
     "Model",
@@ -40,6 +41,9 @@ __all__ = [
 #: Validation context that marks values as rendered: templates are no longer accepted.
 RENDERED = {"rendered": True}
 
+#: The longest duration (a timeout, a sleep): a week. Longer ones are mistakes, and beyond about
+#: 10**9 s Python's waits fail (OverflowError).
+MAX_DURATION = 7 * 86_400
 _DURATION = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h)?\s*")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 _REFERENCE_SCHEMA: dict[str, Any] = {
@@ -59,22 +63,31 @@ def parse_duration(value: Any) -> float:
     """`250ms`, `2s`, `1m`, `1h`, or a number of seconds → float seconds.
 
     Raises:
-        ValueError: for anything else, or a negative or infinite number.
+        ValueError: for anything else, a negative or infinite number, or more than
+            `MAX_DURATION` (a week).
     """
     if isinstance(value, int | float) and not isinstance(value, bool):
         if value < 0 or not math.isfinite(value):
             raise ValueError(f"expected a duration of 0 or more seconds, found {value}")
-        return float(value)
+        return _at_most(float(value), value)
     if isinstance(value, str) and (match := _DURATION.fullmatch(value)):
-        return float(match[1]) * _UNITS[match[2]]
+        return _at_most(float(match[1]) * _UNITS[match[2]], value)
     raise ValueError(
         f"expected a duration such as 250ms, 2s, 1m or a number of seconds, found {value!r}"
     )
 
 
+def _at_most(seconds: float, written: Any) -> float:
+    if seconds > MAX_DURATION:
+        raise ValueError(
+            f"duration {written} is out of range: at most {MAX_DURATION // 86_400} days"
+        )
+    return seconds
+
+
 _DURATION_SCHEMA = {
     "anyOf": [
-        {"type": "number", "minimum": 0},
+        {"type": "number", "minimum": 0, "maximum": 7 * 86_400},
         {"type": "string", "pattern": r"^\s*(\d+(\.\d*)?|\.\d+)\s*(ms|s|m|h)?\s*$"},
     ]
 }

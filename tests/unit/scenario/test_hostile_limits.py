@@ -190,3 +190,11 @@ def test_a_message_too_deep_for_jsonpath_fails_to_match_and_to_save() -> None:
     assert compile_matcher(step).diff(deep) is None
     with pytest.raises(ExecutionError, match="nested too deeply for"):
         extract_saves({"x": "$..a"}, deep, {})
+
+
+@pytest.mark.parametrize("written", ["99999999999999999999999999999999s", "169h", "605000"])
+def test_durations_beyond_a_week_are_located_errors(tmp_path: Path, written: str) -> None:
+    """A sleep of 10**32 s passed validate, then Python's wait raised OverflowError."""
+    code, out = validate(tmp_path, HEAD + f"  - sleep: {written}\n")
+    assert code == ExitCode.USAGE, out
+    assert f"4:12: duration {written} is out of range: at most 7 days" in out
