@@ -19,10 +19,12 @@ in half.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from enum import IntEnum
 from typing import IO, TYPE_CHECKING, Any, NamedTuple
@@ -290,20 +292,26 @@ def _piped_width(file: IO[str]) -> int | None:
 
 
 class _Interrupts:
-    """The SIGINT handler of `main`: a Ctrl-C raises `KeyboardInterrupt` until the run is seen
-    stopping or winding up (`shielded`); from then on it is only counted (and said, once, on
-    stderr). Raising again until then keeps a Ctrl-C that Python swallowed (in a `__del__`, a
-    callback) from leaving the run going with every later Ctrl-C ignored."""
+    """The SIGINT handler of `main`: the first Ctrl-C raises `KeyboardInterrupt`; later ones
+    are only counted (and said, once, on stderr), so that none cuts the stop in half. Once the
+    run is seen stopping or winding up (`shielded`), none raises; until then, one that comes
+    `RAISE_AGAIN_AFTER` seconds after the last raise raises again: the first may have been
+    swallowed by Python (in a `__del__`, a callback), and the run must not go on regardless."""
+
+    RAISE_AGAIN_AFTER = 1.0  # the executor shows a stop within 0.1 s (its POLL)
 
     def __init__(self) -> None:
         self.count = 0
         self.shielded = False
         self._said = False
+        self._raised_at = -math.inf
         self._previous: Any = None
 
     def __call__(self, signum: int, frame: object) -> None:
         self.count += 1
-        if not self.shielded:
+        now = time.monotonic()
+        if not self.shielded and now - self._raised_at > self.RAISE_AGAIN_AFTER:
+            self._raised_at = now
             raise KeyboardInterrupt
         if not self._said:
             self._said = True
