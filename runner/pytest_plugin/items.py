@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from runner.errors import ScenarioErrors
-from runner.events import Event, ScenarioEnded, ScenarioStarted, Status, StepEnded, StepStarted
+from runner.events import Event, ScenarioEnded, ScenarioStarted, Status, StepEnded
 from runner.executor.clock import POLL
 from runner.executor.scenario_run import CLOSE_WAIT, ScenarioRunner
 from runner.pytest_plugin.services import RunServices, ServicesDidNotStart, shown
@@ -114,25 +114,20 @@ class ScenarioItem(pytest.Item):
 
     def _report_steps(self, ended: ScenarioEnded, events: list[Event]) -> None:
         """One report per step of the scenario (a loop is one step, its iterations inside)."""
-        summaries: dict[int, str] = {}
         last: dict[int, StepEnded] = {}
         for event in events:
-            if isinstance(event, StepStarted):
-                summaries.setdefault(event.index, event.summary)
-            elif isinstance(event, StepEnded):
-                last[event.index] = event
-        steps = [(last[i], summaries.get(i, last[i].kind)) for i in sorted(last)]
+            if isinstance(event, StepEnded):
+                last[event.index] = event  # a loop's own comes after its steps'
+        steps = [last[i] for i in sorted(last)]
         subtest = _subtest_report_type()
         if subtest is None:  # pytest before 9: a section of the report
-            lines = [f"{_step_title(e, s)}: {e.status.value}" for e, s in steps]
+            lines = [f"{_step_title(step)}: {step.status.value}" for step in steps]
             self.add_report_section("call", "wsrun steps", "\n".join(lines))
             return
-        for step, summary in steps:
-            self._log_subtest(subtest, step, summary, ended)
+        for step in steps:
+            self._log_subtest(subtest, step, ended)
 
-    def _log_subtest(
-        self, make: Callable[..., Any], step: StepEnded, summary: str, ended: ScenarioEnded
-    ) -> None:
+    def _log_subtest(self, make: Callable[..., Any], step: StepEnded, ended: ScenarioEnded) -> None:
         passed = step.status in (Status.PASSED, Status.SKIPPED)
         longrepr = None if passed else _step_failure(step, ended)
         report = make(
@@ -143,7 +138,7 @@ class ScenarioItem(pytest.Item):
             longrepr=longrepr,
             when="call",
             duration=step.duration,
-            msg=_step_title(step, summary),
+            msg=_step_title(step),
         )
         with _capture_suspended(self.config):
             self.ihook.pytest_runtest_logreport(report=report)
@@ -159,8 +154,10 @@ def _register_mark(config: pytest.Config, name: str) -> None:
         config.addinivalue_line("markers", f"{name}: {what}")
 
 
-def _step_title(step: StepEnded, summary: str) -> str:
-    return f"step {step.index + 1} {summary} at {step.location}"
+def _step_title(step: StepEnded) -> str:
+    """``step 3 expect on bob (chat.yaml:14:5)``"""
+    on = f" on {step.conn}" if step.conn else ""
+    return f"step {step.index + 1} {step.kind}{on} ({step.location})"
 
 
 def _step_failure(step: StepEnded, ended: ScenarioEnded) -> str:

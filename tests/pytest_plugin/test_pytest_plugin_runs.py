@@ -80,9 +80,9 @@ def test_a_failing_scenario_shows_the_failure_block_and_each_step(tmp_path: Path
     out = result.stdout
     assert shows_block(out), out
     assert "FAILED scen/failing.yaml::failing echo - no message on 'default' matched" in out
-    assert "SUBPASSED[step 1 connect default at scen/failing.yaml:5:5]" in out
-    assert "SUBPASSED[step 2 send default at scen/failing.yaml:6:5]" in out
-    assert "SUBFAILED[step 3 expect default at scen/failing.yaml:7:5]" in out
+    assert "SUBPASSED[step 1 connect on default (scen/failing.yaml:5:5)]" in out
+    assert "SUBPASSED[step 2 send on default (scen/failing.yaml:6:5)]" in out
+    assert "SUBFAILED[step 3 expect on default (scen/failing.yaml:7:5)]" in out
     assert "2 failed, 2 passed, 8 subtests passed" in out  # the scenario and its step 3
     cases = {c.get("name"): c for c in ET.parse(root / "junit.xml").getroot().iter("testcase")}
     assert sorted(cases) == ["echo[${uuid()}]", "echo[hello]", "failing echo"]
