@@ -433,7 +433,7 @@ def _failure_block(failure: Mapping[str, Any], base: float) -> str:
         on = f" on {failure['conn']}" if failure.get("conn") else ""
         suffix = f" (step {step}, {failure.get('kind')}{on})" if step is not None else ""
         parts.append(f'<p class="at">at {esc(failure["location"])}{esc(suffix)}</p>')
-    parts.append("<dl>")
+    parts.append("<dl>")  # dropped below when it stays empty
     if failure.get("expected") is not None:
         parts.append(f"<dt>expected</dt><dd><code>{esc(_cut(failure['expected'], _TEXT))}</code>")
     if failure.get("closest") is not None:
@@ -442,6 +442,8 @@ def _failure_block(failure: Mapping[str, Any], base: float) -> str:
     if failure.get("reason"):
         parts.append(f"<dt>why</dt><dd>{esc(_cut(failure['reason'], _TEXT))}")
     parts.append("</dl>")
+    if parts[-2] == "<dl>":
+        del parts[-2:]
     if failure.get("diff"):
         parts.append(_diff(str(failure["diff"])))
     recent = failure.get("recent") or []
@@ -645,22 +647,35 @@ def _per_step(steps: Sequence[Mapping[str, Any]]) -> list[StepLatency]:
 
 
 def _services_section(report: Mapping[str, Any]) -> str:
+    """Each service: what it provides, why its output was shown (a failure, a service that did
+    not start), and its output (the last lines), open when the run failed."""
     services = report["services"]
     parts = ['<section id="services"><h2>Services</h2>']
     if not services:
         return parts[0] + '<p class="none">the run had no services</p></section>'
+    reasons: dict[Any, list[str]] = {}
+    for event in report["events"]:
+        if (
+            isinstance(event, dict)
+            and event.get("type") == "service_output"
+            and event.get("reason")
+        ):
+            reasons.setdefault(event.get("service"), []).append(str(event["reason"]))
     failed = _status(report.get("status")) != "passed"
     for service in services:
         name = esc(service.get("name"))
         provides = service.get("provides") or {}
         given = ", ".join(f"{key} = {value}" for key, value in provides.items())
         parts.append(f'<h3>{name}</h3><p class="where">provides: {esc(given or "nothing")}</p>')
+        for reason in dict.fromkeys(reasons.get(service.get("name"), [])):
+            parts.append(f'<p class="why">output shown: {esc(_cut(reason, 300))}</p>')
         lines = str(service.get("output") or "").splitlines()
         shown = lines[-_SERVICE_LINES:]
         cut = f", the last {len(shown)} shown" if len(lines) > len(shown) else ""
         parts.append(
-            f"<details{' open' if failed else ''}><summary>output of {name} ({len(lines)} lines"
-            f'{cut})</summary><pre class="out">{esc(chr(10).join(shown))}</pre></details>'
+            f"<details{' open' if failed else ''}><summary>output of {name} "
+            f"({_plural(len(lines), 'line')}{cut})</summary>"
+            f'<pre class="out">{esc(chr(10).join(shown))}</pre></details>'
         )
     return "".join(parts) + "</section>"
 
@@ -718,7 +733,7 @@ svg .in{fill:var(--info)}
 .g-matched{stroke:var(--ok);stroke-width:3;fill:none}.g-other{stroke:var(--warn);stroke-width:3}
 .grid{stroke:var(--line)}.bar.s0{fill:#54aeff}.bar.s1{fill:#d4a72c}
 .bar.p0{fill:#ffcecb}.bar.p1{fill:#ff8182}.bar.p2{fill:#cf222e}
-.cut{color:var(--warn);font-style:italic}.none{color:var(--mute)}
+.cut{color:var(--warn);font-style:italic}.why{color:var(--bad);margin:2px 0}.none{color:var(--mute)}
 footer{margin-top:30px;color:var(--mute);font-size:12px}
 .defs{position:absolute}
 """

@@ -307,3 +307,28 @@ def test_report_refuses_an_output_it_cannot_or_should_not_write(tmp_path: Path) 
     assert report.read_text(encoding="utf-8") == "{}"
     code, out = cli(str(tmp_path), "--html-report", str(tmp_path / "nowhere" / "x.html"))
     assert code == ExitCode.USAGE and "--html-report" in out and "does not exist" in out
+
+
+def test_a_service_that_did_not_start_shows_why_and_its_output(tmp_path: Path) -> None:
+    (tmp_path / "wsrun-suite.yaml").write_text(
+        """
+services:
+  - name: broken
+    command: [python3, -c, "print('starting <up>'); raise SystemExit(4)"]
+    ready: {log: never}
+    timeout: 5s
+""",
+        encoding="utf-8",
+    )
+    write(tmp_path, a_pass=PASSING)
+    code, out, _, html_path = run_with_reports(tmp_path, "ws://127.0.0.1:9/")
+    assert code == ExitCode.INTERNAL, out
+    page = html_path.read_text(encoding="utf-8")
+    services = page[page.index('<section id="services">') :]
+    assert "<h3>broken</h3>" in services
+    assert '<p class="why">output shown: did not start: exited with code 4' in services
+    assert (
+        "<details open><summary>output of broken (1 line)</summary>"
+        '<pre class="out">starting &lt;up&gt;</pre>' in services
+    )
+    assert re.search(r'<details class="sc skipped" id="s0"><summary>', page)
