@@ -106,7 +106,7 @@ def timeline_svg(rows: Sequence[Row], conns: Sequence[str], base: float) -> str:
     parts = [
         f'<svg class="timeline" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" role="img" '
-        f'aria-label="timeline: {len(rows)} events on {len(conns)} connections">',
+        f'aria-label="timeline of {len(rows)} rows over {len(conns)} lanes">',
         *_lifelines(rows, lanes),
         *(
             f'<text x="{x}" y="14" class="lane">{esc(_short(c, 9))}</text>'
