@@ -78,7 +78,8 @@ class Row(NamedTuple):
     """One row of a timeline: when, on which connection, which glyph, and the text beside it.
 
     `glyph` is a key of `_GLYPHS` (the glyphs of `SVG_DEFS`); `tone` the CSS class of the label:
-    ``tx`` (sent), ``rx`` (received), ``ok``, ``no`` (failed), ``in`` (information).
+    ``tx`` (sent), ``rx`` (received), ``un`` (received, never expected), ``ok``, ``no``
+    (failed), ``in`` (information).
     """
 
     at: float

@@ -346,7 +346,7 @@ def _scenario(
         parts.append(_failure_block(failure, base))
     parts.append(_unexpected(scenario.get("unexpected") or [], base))
     body = "".join(parts)
-    rows = _timeline_rows(events, failure, _LABEL if failing else _LABEL_PASSED)
+    rows = _timeline_rows(events, scenario, _LABEL if failing else _LABEL_PASSED)
     limit = min(len(rows), TIMELINE_ROWS if failing else TIMELINE_ROWS_PASSED)
     timeline = _timeline(rows, limit, base)
     if not failing and rows:
@@ -510,12 +510,24 @@ def _payload_preview(value: Any, limit: int) -> str:
     return preview(json.dumps(value, ensure_ascii=False), limit)
 
 
-def _timeline_rows(events: Sequence[Mapping[str, Any]], failure: Any, limit: int) -> list[Row]:
+def _timeline_rows(
+    events: Sequence[Mapping[str, Any]], scenario: Mapping[str, Any], limit: int
+) -> list[Row]:
+    """The rows of a scenario's timeline; a message no step took is marked as unexpected."""
+    failure = scenario.get("failure")
+    unexpected = {
+        (m.get("at"), m.get("conn"))
+        for m in scenario.get("unexpected") or []
+        if isinstance(m, dict)
+    }
     rows = []
     for event in events:
         row = _row(event, failure, limit)
-        if row is not None:
-            rows.append(row)
+        if row is None:
+            continue
+        if row.glyph == "received" and (event.get("at"), event.get("conn")) in unexpected:
+            row = row._replace(tone="un", label=f"{row.label}  (unexpected)")
+        rows.append(row)
     lanes = [row.conn for row in rows if row.conn]
     fallback = lanes[0] if lanes else "steps"
     return [row if row.conn else row._replace(conn=fallback) for row in rows]
@@ -723,7 +735,7 @@ tr.failed td,tr.error td{color:var(--bad);font-weight:600}tr.skipped td{color:va
 svg{fill:var(--fg);font-size:12px}svg .t,svg .ax{fill:var(--mute);font-size:11px}
 svg .lane{font-weight:600;text-anchor:middle}svg .r{text-anchor:end}svg .c{text-anchor:middle}
 svg .tx{fill:var(--sent)}svg .rx,svg .ok{fill:var(--ok)}svg .no{fill:var(--bad)}
-svg .in{fill:var(--info)}
+svg .in{fill:var(--info)}svg .un{fill:var(--warn)}
 .life{stroke:var(--line);stroke-width:6;stroke-linecap:round}
 .g-sent{stroke:var(--sent);stroke-width:2;fill:none}
 .g-received{stroke:var(--ok);stroke-width:2;fill:none}

@@ -158,6 +158,7 @@ def test_the_page_shows_summary_failures_first_steps_timeline_and_charts(tmp_pat
     assert re.search(
         r"✗ step 4 expect failed: no message on 'a' matched within 0\.3\d\ds<", timeline
     )
+    assert 'class="un">{"type":"said","text":"hi"}  (unexpected)</text>' in timeline
     passed = page[page.index('id="s1"') :]
     assert "✓ step 3 expect matched in" in passed
     # latency charts and the step percentiles
