@@ -17,6 +17,7 @@ and xdist carry it as it is.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
@@ -34,10 +35,15 @@ from runner.scenario import Scenario, SuiteFile, load_suite
 
 __all__ = ["ScenarioFailed", "ScenarioFile", "ScenarioItem"]
 
-#: pytest's own marks: a tag spelled like one stays a tag (it would skip or xfail the scenario).
+#: pytest's own marks: a tag spelled like one stays a tag only (it would skip or xfail the
+#: scenario); so does a tag that cannot be a mark's name (`MARK_NAME`).
 PYTEST_MARKS = frozenset(
     {"filterwarnings", "parametrize", "skip", "skipif", "usefixtures", "xfail", "tryfirst"}
 )
+
+#: What a tag must look like to be a mark: pytest's ``markers`` ini lines end a name at ``:`` or
+#: ``(``, and ``-m`` takes words of these characters.
+MARK_NAME = re.compile(r"[\w+\-./]+")
 
 _REGISTERED = pytest.StashKey[set[str]]()
 
@@ -77,7 +83,7 @@ class ScenarioItem(pytest.Item):
         self.suite_file = suite_file
         self._variables: dict[str, Any] = {}
         for name in ("wsrun", *scenario.tags):
-            if name not in PYTEST_MARKS:
+            if name not in PYTEST_MARKS and MARK_NAME.fullmatch(name):
                 _register_mark(self.config, name)
                 self.add_marker(name)
 

@@ -45,7 +45,7 @@ steps:
 FAILING = """\
 # the scenario's name is on line 2
 name: failing echo
-tags: [smoke, slow-net]
+tags: [smoke, slow-net, "owner: web", skip]
 steps:
   - connect: "${base_url}/echo"
   - send: {json: {a: 1, b: "two"}}

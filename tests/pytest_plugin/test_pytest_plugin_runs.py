@@ -57,8 +57,12 @@ def shows_block(text: str) -> bool:
 def test_the_example_suite_passes_with_an_item_per_scenario_row(xdist: list[str]) -> None:
     result = run_pytest(ROOT, "--wsrun", "scenarios/", "-v", *xdist, units=120)
     assert result.returncode == 0, result.stdout + result.stderr
-    expected = len(load_suite([ROOT / "scenarios"]).scenarios)
-    assert re.search(rf"\b{expected} passed\b", result.stdout), result.stdout
+    scenarios = load_suite([ROOT / "scenarios"]).scenarios
+    assert re.search(rf"\b{len(scenarios)} passed\b", result.stdout), result.stdout
+    if not xdist:  # a subtest per step of each (a loop is one)
+        for scenario in scenarios:
+            nodeid = f"{scenario.file.relative_to(ROOT)}::{scenario.name}"
+            assert result.stdout.count(f"{nodeid} SUBPASSED[") == len(scenario.steps), nodeid
     started = re.findall(r"service '(\w+)' started once for the run: .*?=(\S+)", result.stdout)
     assert sorted(name for name, _ in started) == ["deflate_server", "server", "tls_server"]
     assert all(refuses(url.rstrip(",")) for _, url in started)  # stopped with the run
