@@ -31,7 +31,6 @@ from typing import Any
 from runner.events import Event
 from runner.report.files import write_atomically
 from runner.report.html_charts import (
-    SVG_DEFS,
     Row,
     StepLatency,
     esc,
@@ -193,7 +192,7 @@ def render_html(report: Mapping[str, Any]) -> str:
         "style-src 'unsafe-inline'; img-src data:\">"
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f'<title>{title}</title><style>{_CSS}</style></head><body class="run-{status}">'
-        f"{SVG_DEFS}{_header(report, scenarios)}"
+        f"{_header(report, scenarios)}"
     )
     summaries = [_summary(s, n) for n, s in enumerate(scenarios)]
     tail = "".join((_latency_section(report), _services_section(report), _footer(report)))
@@ -740,12 +739,12 @@ svg .in{fill:var(--info)}svg .un{fill:var(--warn)}
 .g-sent{stroke:var(--sent);stroke-width:2;fill:none}
 .g-received{stroke:var(--ok);stroke-width:2;fill:none}
 .g-reply{stroke:var(--info);stroke-width:1.5;fill:none}
-.g-open,.g-close{fill:var(--info)}
+.g-open,.g-close{stroke:var(--info);stroke-width:10;stroke-linecap:round}
+.g-close{stroke-linecap:square}
 .g-error,.g-failed{stroke:var(--bad);stroke-width:3;fill:none}
 .g-matched{stroke:var(--ok);stroke-width:3;fill:none}.g-other{stroke:var(--warn);stroke-width:3}
 .grid{stroke:var(--line)}.bar.s0{fill:#54aeff}.bar.s1{fill:#d4a72c}
 .bar.p0{fill:#ffcecb}.bar.p1{fill:#ff8182}.bar.p2{fill:#cf222e}
 .cut{color:var(--warn);font-style:italic}.why{color:var(--bad);margin:2px 0}.none{color:var(--mute)}
 footer{margin-top:30px;color:var(--mute);font-size:12px}
-.defs{position:absolute}
 """

@@ -82,7 +82,11 @@ _STATE = """(() => {
     failedTop: first.getBoundingClientRect().top, viewport: innerHeight,
     failureText: block.innerText, failureHeight: block.getBoundingClientRect().height,
     timeline: [timeline.width, timeline.height],
-    timelineMarks: first.querySelectorAll('svg.timeline use').length,
+    timelineRows: [...first.querySelectorAll('svg.timeline text')]
+      .filter(t => ['tx', 'rx', 'un', 'ok', 'no', 'in'].includes(t.getAttribute('class'))).length,
+    glyphs: [...first.querySelectorAll('svg.timeline path[class^="g-"]')]
+      .map(p => [p.getAttribute('class'), Math.round(p.getBBox().height),
+                 getComputedStyle(p).strokeLinecap]),
     passed: passed.length, passedOpen: passed.filter(d => d.open).length,
     scripts: document.scripts.length, images: document.images.length,
     pwned: window.pwned === undefined ? null : window.pwned,
@@ -117,7 +121,12 @@ def test_the_example_suite_report_renders_in_chromium(tmp_path: Path, browser: C
     assert "no message on 'bob' matched within 0.5" in state["failureText"]
     assert 'at $.text: expected "hello", found "hi"' in state["failureText"]
     assert state["timeline"][0] > 300 and state["timeline"][1] > 100
-    assert state["timelineMarks"] >= 8  # 2 opens, join, send, receives, expects, closes
+    assert state["timelineRows"] >= 10  # 2 opens, joins, the send, receives, expects, closes
+    drawn = {kind: (height, cap) for kind, height, cap in state["glyphs"]}
+    assert {"g-open", "g-sent", "g-received", "g-matched", "g-failed", "g-close"} <= set(drawn)
+    for kind in ("g-sent", "g-received", "g-matched", "g-failed"):  # lines with a height
+        assert drawn[kind][0] > 0, drawn
+    assert drawn["g-open"][1] == "round" and drawn["g-close"][1] == "square"  # dots, squares
     assert state["passed"] >= 20 and state["passedOpen"] == 0
     assert state["scripts"] == 0 and state["images"] == 0 and state["pwned"] is None
     assert state["markup"]  # the payload is there, as text
