@@ -293,12 +293,17 @@ def _piped_width(file: IO[str]) -> int | None:
 
 class _Interrupts:
     """The SIGINT handler of `main`: the first Ctrl-C raises `KeyboardInterrupt`; later ones
-    are only counted (and said, once, on stderr), so that none cuts the stop in half. Once the
-    run is seen stopping or winding up (`shielded`), none raises; until then, one that comes
-    `RAISE_AGAIN_AFTER` seconds after the last raise raises again: the first may have been
-    swallowed by Python (in a `__del__`, a callback), and the run must not go on regardless."""
+    are only counted (and said, once, on stderr), so that none cuts the stop in half.
 
-    RAISE_AGAIN_AFTER = 1.0  # the executor shows a stop within 0.1 s (its POLL)
+    Once the run is seen stopping (a step or scenario ended interrupted or skipped, services
+    stopped, the run ended) or winding up, none raises (`shielded`). Until then the interrupt
+    is raised again `RAISE_AGAIN_AFTER` seconds after the last raise, by a later Ctrl-C or by
+    re-sending SIGINT to this process: Python may have swallowed it (a KeyboardInterrupt in a
+    weakref callback of importlib's module locks, or in a `__del__`, is only "ignored"), and a
+    run must not go on as if nothing was pressed. The delay outlasts the executor's close wait.
+    """
+
+    RAISE_AGAIN_AFTER = 2.5  # seconds: more than CLOSE_WAIT, the executor's slowest reaction
 
     def __init__(self) -> None:
         self.count = 0
@@ -310,12 +315,20 @@ class _Interrupts:
     def __call__(self, signum: int, frame: object) -> None:
         self.count += 1
         now = time.monotonic()
-        if not self.shielded and now - self._raised_at > self.RAISE_AGAIN_AFTER:
+        if not self.shielded and now - self._raised_at >= self.RAISE_AGAIN_AFTER:
             self._raised_at = now
+            timer = threading.Timer(self.RAISE_AGAIN_AFTER, self._unless_stopping)
+            timer.daemon = True
+            timer.start()
             raise KeyboardInterrupt
         if not self._said:
             self._said = True
             _say("wsrun: interrupted: finishing the stop and the reports, then exiting (130)")
+
+    def _unless_stopping(self) -> None:
+        """On a timer's thread: the interrupt was not taken; deliver it again."""
+        if not self.shielded:
+            signal.raise_signal(signal.SIGINT)
 
     def install(self) -> bool:
         """Handle SIGINT from now on (only the main thread can); whether it was installed."""
@@ -328,13 +341,14 @@ class _Interrupts:
         signal.signal(signal.SIGINT, self._previous)
 
     def watch(self, scenarios: int) -> Callable[[Any], None]:
-        """A listener that shields the rest of the run once a step or scenario ends interrupted
-        (the executor has taken the stop) or every scenario has ended (the run winds up)."""
+        """A listener that shields the rest of the run once, after a Ctrl-C, the run shows that
+        it stops, or once every scenario has ended (the run winds up)."""
         ended = 0
 
         def listener(event: Any) -> None:
             nonlocal ended
-            if getattr(event, "status", None) == "interrupted":
+            stopping = getattr(event, "status", None) in ("interrupted", "skipped")
+            if self.count and (stopping or event.type in ("service_stopped", "run_ended")):
                 self.shielded = True
             if event.type == "scenario_ended":
                 ended += 1

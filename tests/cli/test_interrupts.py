@@ -102,3 +102,41 @@ def test_repeated_ctrl_c_keeps_the_reports_and_their_status(tmp_path: Path) -> N
             assert data["scenarios"][0]["status"] == "interrupted"
             assert "interrupted" in (tmp_path / "junit.xml").read_text(encoding="utf-8")
             (tmp_path / "report.json").unlink()
+
+
+SWALLOWED = """
+import signal, sys, time, weakref
+from runner.cli import _Interrupts
+
+interrupts = _Interrupts()
+interrupts.install()
+
+
+class Thing:
+    pass
+
+
+def callback(ref):  # Python only prints what a weakref callback raises ("Exception ignored")
+    signal.raise_signal(signal.SIGINT)
+    time.sleep(0.01)  # the handler runs in here: its KeyboardInterrupt is swallowed
+
+
+thing = Thing()
+ref = weakref.ref(thing, callback)
+start = time.monotonic()
+try:
+    del thing
+    while time.monotonic() - start < 10:
+        time.sleep(0.05)
+    print("never interrupted")
+except KeyboardInterrupt:
+    print(f"interrupted again after {time.monotonic() - start:.1f}s")
+"""
+
+
+def test_a_ctrl_c_python_swallowed_is_delivered_again(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", SWALLOWED], capture_output=True, text=True, timeout=timeout(6)
+    )
+    assert "Exception ignored" in result.stderr  # the first KeyboardInterrupt was lost
+    assert "interrupted again after 2.5s" in result.stdout, result.stdout + result.stderr
