@@ -336,3 +336,33 @@ services:
         '<pre class="out">starting &lt;up&gt;</pre>' in services
     )
     assert re.search(r'<details class="sc skipped" id="s0"><summary>', page)
+
+
+def poisoned(value: object, key: str = "") -> object:
+    """`value` with markup added to every string in it (but the events' types)."""
+    if isinstance(value, dict):
+        return {k: poisoned(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [poisoned(item, key) for item in value]
+    if isinstance(value, str) and key != "type":
+        return value + '<script>alert("x")</script><svg onload=alert(1)>'
+    return value
+
+
+def test_report_renders_a_poisoned_json_report_as_text(tmp_path: Path) -> None:
+    """`wsrun report` reads files from anywhere: every string of one may be hostile."""
+    folder = write(tmp_path, a_pass=PASSING, b_fail=FAILING)
+    with websockets_server(echo) as server:
+        run_with_reports(folder, url_of(server), "--junit-xml", str(tmp_path / "j.xml"))
+    report = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+    report["events"].append({"type": "frame_received", "at": 1.0, "scenario": 1, "conn": "a",
+                             "data": {"base64": "not base64!"}})  # fmt: skip
+    (tmp_path / "poisoned.json").write_text(json.dumps(poisoned(report)), encoding="utf-8")
+    code, out = cli("report", str(tmp_path / "poisoned.json"), "-o", str(tmp_path / "p.html"))
+    assert code == ExitCode.OK, out
+    page = (tmp_path / "p.html").read_text(encoding="utf-8")
+    tags = parsed(page)
+    assert {tag for tag, _ in tags.tags} <= ALLOWED_TAGS
+    assert not [name for _, attrs in tags.tags for name, _ in attrs if name.startswith("on")]
+    assert page.count("&lt;script&gt;") > 20 and "&lt;binary, not valid base64&gt;" in page
+    assert '<details class="sc error" id="s0" open>' in page  # an unknown status: an error
