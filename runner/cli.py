@@ -590,6 +590,7 @@ def _print_suites(console: Console, suite: Any, scenarios: list[Any]) -> None:
 def _check_report_paths(args: argparse.Namespace) -> None:
     import os
 
+    seen: dict[str, str] = {}
     for option, path in (
         ("--junit-xml", args.junit_xml),
         ("--json-report", args.json_report),
@@ -598,6 +599,11 @@ def _check_report_paths(args: argparse.Namespace) -> None:
         folder = os.path.dirname(os.path.abspath(path)) if path else None
         if folder is not None and not os.path.isdir(folder):
             raise UsageError(f"{option} {path}: the folder {folder} does not exist")
+        if path and os.path.abspath(path) in seen:
+            other = seen[os.path.abspath(path)]
+            raise UsageError(f"{option} {path}: {other} writes that file already")
+        if path:
+            seen[os.path.abspath(path)] = option
 
 
 class _Output(NamedTuple):  # not a dataclass: `wsrun --version` would import dataclasses

@@ -311,6 +311,9 @@ def test_report_refuses_an_output_it_cannot_or_should_not_write(tmp_path: Path) 
     assert report.read_text(encoding="utf-8") == "{}"
     code, out = cli(str(tmp_path), "--html-report", str(tmp_path / "nowhere" / "x.html"))
     assert code == ExitCode.USAGE and "--html-report" in out and "does not exist" in out
+    code, out = cli(str(tmp_path), "--json-report", "r.out", "--html-report", "./r.out")
+    assert code == ExitCode.USAGE
+    assert "wsrun: error: --html-report ./r.out: --json-report writes that file already" in out
 
 
 def test_a_service_that_did_not_start_shows_why_and_its_output(tmp_path: Path) -> None:
