@@ -18,20 +18,23 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from runner.errors import ScenarioErrors, ServiceError
 from runner.events import Event, ServiceOutput, ServiceStarted, ServiceStopped
-from runner.executor.clock import Clock
-from runner.executor.suite_services import SuiteServices
 from runner.pytest_plugin import is_scenario_file, scenario_roots
-from runner.scenario import SuiteFile, load_suite
+
+if TYPE_CHECKING:  # the executor and the language are imported once a run has scenarios
+    from runner.executor.clock import Clock
+    from runner.executor.suite_services import SuiteServices
+    from runner.scenario import SuiteFile
 
 __all__ = ["HANDOFF_KEY", "RunServices", "ServicesDidNotStart"]
 
@@ -56,7 +59,7 @@ class RunServices:
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
-        self.clock = Clock()
+        self._clock: Clock | None = None
         self._services: dict[str, SuiteServices] = {}  # resolved suite file → its services
         self._variables: dict[str, dict[str, Any]] = {}
         self._errors: dict[str, str] = {}
@@ -67,6 +70,15 @@ class RunServices:
         self._handed: dict[str, Any] | None = None  # a worker's copy of the handoff
 
     # -- what items ask ------------------------------------------------------------------------
+
+    @property
+    def clock(self) -> Clock:
+        """The run's clock (every event's `at` is from its start), made at the first use."""
+        if self._clock is None:
+            from runner.executor.clock import Clock
+
+            self._clock = Clock()
+        return self._clock
 
     def variables_for(self, suite_file: SuiteFile | None) -> dict[str, Any]:
         """What the services of `suite_file` provide (none without a suite file).
@@ -90,6 +102,8 @@ class RunServices:
             key = _key(suite_file.path)
             if key in self._services:
                 continue
+            from runner.executor.suite_services import SuiteServices
+
             services = SuiteServices(suite_file, self.clock, self._told)
             self._services[key] = services  # before start(): a Ctrl-C in it still stops them
             try:
@@ -168,6 +182,8 @@ class RunServices:
                 files.setdefault(shown(path))
         if not files:
             return []
+        from runner.scenario import load_suite
+
         suite = load_suite(list(files))
         used = {_key(s.suite) for s in suite.scenarios if s.suite is not None}
         return [s for s in suite.suite_files if _key(s.path) in used]
@@ -224,11 +240,12 @@ class RunServices:
 
 def _suite_files(items: Sequence[pytest.Item]) -> list[SuiteFile]:
     """The suite files of the wsrun items among `items`, in the order of their first item."""
-    from runner.pytest_plugin.items import ScenarioItem
-
+    module = sys.modules.get("runner.pytest_plugin.items")
+    if module is None:
+        return []  # no scenario file was collected: nothing to import for
     found: dict[str, SuiteFile] = {}
     for item in items:
-        if isinstance(item, ScenarioItem) and item.suite_file is not None:
+        if isinstance(item, module.ScenarioItem) and item.suite_file is not None:
             found.setdefault(_key(item.suite_file.path), item.suite_file)
     return list(found.values())
 

@@ -163,3 +163,20 @@ def test_which_files_are_scenarios(tmp_path: Path) -> None:
     assert is_scenario_file(tmp_path / "other" / "d.wsrun.yaml", roots)
     assert is_scenario_file(tmp_path / "other" / "d.wsrun.yaml", [])
     assert SUITE_FILE_NAME == LANGUAGE_SUITE_FILE_NAME
+
+
+LIGHT_TEST = """\
+import sys
+
+def test_wsrun_is_not_loaded():
+    assert "runner.pytest_plugin" in sys.modules  # the plugin is there
+    loaded = [m for m in ("runner.executor", "runner.scenario", "pydantic") if m in sys.modules]
+    assert loaded == []  # but what runs scenarios is not imported
+"""
+
+
+def test_a_run_without_scenarios_imports_nothing_of_wsrun_but_the_plugin(tmp_path: Path) -> None:
+    root = project(tmp_path, {"tests/test_light.py": LIGHT_TEST, "data/config.yaml": "a: 1\n"})
+    result = run_pytest(root)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 passed" in result.stdout
