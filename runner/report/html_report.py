@@ -11,10 +11,12 @@ duration and steps (failures first and open, passes collapsed), each scenario's 
 its unexpected messages and its timeline (`runner.report.html_charts.timeline_svg`), the
 latency charts, and the services' output (open when the run failed).
 
-Size: a scenario's timeline holds at most `TIMELINE_ROWS` (failures) or `TIMELINE_ROWS_PASSED`
-rows, payload previews are one line, long texts are cut; and once `DETAILS_BUDGET` characters
-of scenario details are written, the remaining scenarios show their summary line (and a failure
-its message) only. The page says where it cut; the JSON report holds everything.
+Size: the page stays under `MAX_PAGE_BYTES` (as long as the scenarios' summary lines fit in
+it). A scenario's timeline holds at most `TIMELINE_ROWS` (failures) or `TIMELINE_ROWS_PASSED`
+rows, payload previews are one line, long texts are cut; when the details of every scenario
+would not fit, each pass gets an equal share of what is left (a shorter timeline, or none), and
+when even that does not fit, the last scenarios show their summary line (and a failure its
+message) only. The page says what it cut; the JSON report holds everything.
 Every text from the run is escaped (`esc`): payloads are hostile input.
 """
 
@@ -64,6 +66,7 @@ _LABEL = 110  # characters of a payload preview in a failed scenario's timeline
 _LABEL_PASSED = 50
 _TEXT = 4000  # characters of a failure's expected, closest, diff or traceback
 _STEPS = 200  # rows of a scenario's step table
+_LISTED_FAILURES = 200  # failures linked from the top of the page
 _UNEXPECTED = 50
 _SERVICE_LINES = 200
 _SLOWEST_STEPS = 25
@@ -102,14 +105,14 @@ class HtmlReporter:
 
 
 def _redacted(value: Any, redact: Callable[[str], str]) -> Any:
-    """`value` with `redact` applied to every string in it (keys included): the structure is
-    never touched, whatever a secret's value."""
+    """`value` with `redact` applied to every string value in it; the keys, the report's
+    structure, are left as they are, whatever a secret's value."""
     if isinstance(value, str):
         return redact(value)
     if isinstance(value, list):
         return [_redacted(item, redact) for item in value]
     if isinstance(value, dict):
-        return {redact(key): _redacted(item, redact) for key, item in value.items()}
+        return {key: _redacted(item, redact) for key, item in value.items()}
     return value
 
 
@@ -196,9 +199,7 @@ def render_html(report: Mapping[str, Any]) -> str:
     )
     summaries = [_summary(s, n) for n, s in enumerate(scenarios)]
     tail = "".join((_latency_section(report), _services_section(report), _footer(report)))
-    cut = [
-        _without_details(s) for s in scenarios
-    ]  # what a scenario shows if its details do not fit
+    cut = [_without_details(s) for s in scenarios]  # shown when a scenario's details do not fit
     fixed = "".join((head, tail, *summaries, *cut))
     budget = _Budget(MAX_PAGE_BYTES - _size(fixed) - _NOTE_BYTES, len(scenarios))
     events = _events_by_scenario(report["events"])
@@ -264,15 +265,16 @@ def _header(report: Mapping[str, Any], scenarios: Sequence[Mapping[str, Any]]) -
     failing = [(n, s) for n, s in enumerate(scenarios) if _status(s.get("status")) in _FAILING]
     if failing:
         parts.append(f'<h2 id="failures">Failures ({len(failing)})</h2><ul class="failures">')
-        for n, s in failing[:_STEPS]:
+        for n, s in failing[:_LISTED_FAILURES]:
             message = (s.get("failure") or {}).get("message") or _status(s.get("status"))
             parts.append(
                 f'<li><a href="#s{n}">{esc(s.get("name"))}</a> '
                 f'<span class="where">{esc(_where(s))}</span> '
                 f'<span class="msg">{esc(_cut(str(message), 300))}</span></li>'
             )
-        if len(failing) > _STEPS:
-            parts.append(f'<li class="cut">and {len(failing) - _STEPS} more, listed below</li>')
+        if len(failing) > _LISTED_FAILURES:
+            more = len(failing) - _LISTED_FAILURES
+            parts.append(f'<li class="cut">and {more} more, listed below</li>')
         parts.append("</ul>")
     parts.append("</header>")
     return "".join(parts)

@@ -93,7 +93,7 @@ def test_a_huge_run_stays_under_the_budget_and_says_what_it_cut() -> None:
 
 def test_the_html_reporter_masks_every_text_and_keeps_the_structure(tmp_path: Any) -> None:
     path = tmp_path / "r.html"
-    reporter = HtmlReporter(path, lambda text: text.replace("class", "***"))
+    reporter = HtmlReporter(path, lambda text: text.replace("class", "***").replace("name", "*"))
     for event in (
         START,
         ScenarioStarted(at=0.1, scenario=0, name="class act", file="a.yaml", line=1, steps=0),
@@ -103,7 +103,7 @@ def test_the_html_reporter_masks_every_text_and_keeps_the_structure(tmp_path: An
         reporter(event)
     reporter.close()
     page = path.read_text(encoding="utf-8")
-    assert "<b>*** act</b>" in page  # the name is masked, the markup (class="...") is not
+    assert "<b>*** act</b>" in page  # the name is masked; markup (class=) and keys (name) not
     assert '<details class="sc passed"' in page
 
 
