@@ -9,7 +9,11 @@ so) while the JSON report keeps everything; that secrets are masked.
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
+import subprocess
+import sys
 from html.parser import HTMLParser
 from io import StringIO
 from pathlib import Path
@@ -19,7 +23,8 @@ from websockets.sync.server import ServerConnection
 
 from runner.cli import ExitCode, main
 from runner.report.html_report import TIMELINE_ROWS_PASSED
-from tests.support import echo, url_of, websockets_server
+from tests.integration.executor import peers
+from tests.support import echo, timeout, url_of, websockets_server
 
 PASSING = """
 name: echo works
@@ -369,3 +374,38 @@ def test_report_renders_a_poisoned_json_report_as_text(tmp_path: Path) -> None:
     assert not [name for _, attrs in tags.tags for name, _ in attrs if name.startswith("on")]
     assert page.count("&lt;script&gt;") > 20 and "&lt;binary, not valid base64&gt;" in page
     assert '<details class="sc error" id="s0" open>' in page  # an unknown status: an error
+
+
+def test_ctrl_c_writes_the_html_report_of_what_ran(tmp_path: Path) -> None:
+    write(tmp_path, waits="""
+name: waits long
+timeout: 60s
+steps:
+  - connect: {url: "${url}"}
+  - send: anyone
+  - expect: never
+""")  # fmt: skip
+    html_path = tmp_path / "run.html"
+    with websockets_server(peers.silent) as server:
+        command = [sys.executable, "-m", "runner", str(tmp_path), "--no-color",
+                   "--var", f"url={url_of(server)}", "--html-report", str(html_path)]  # fmt: skip
+        with subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env={**os.environ, "COLUMNS": "100"},
+        ) as proc:  # fmt: skip
+            try:
+                assert proc.stdout is not None
+                for line in proc.stdout:  # until the message is sent: the expect waits
+                    if "→ sent" in line:
+                        break
+                proc.send_signal(signal.SIGINT)
+                code = proc.wait(timeout(10))
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+    assert code == ExitCode.INTERRUPTED
+    page = html_path.read_text(encoding="utf-8")
+    assert '<span class="badge interrupted">INTERRUPTED</span>' in page
+    assert re.search(r'<details class="sc interrupted" id="s0" open><summary><i>interrupted</i> '
+                     r"<b>waits long</b>", page)  # fmt: skip
+    assert ">anyone</text>" in page  # its timeline, up to the interruption
