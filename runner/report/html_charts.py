@@ -255,13 +255,17 @@ def percentiles_svg(steps: Sequence[StepLatency]) -> str:
     top = max(f[2] for f in figures) or 1.0
     label_w, plot_w, row_h = 330, 300, 30
     width = label_w + plot_w + 330
-    height = row_h * len(steps) + 24
+    height = row_h * len(steps) + 44
     parts = [
         f'<svg class="chart" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
         f'role="img" aria-label="p50, p95 and p99 latency per step">'
     ]
+    for s, name in enumerate(("p99", "p95", "p50")):  # the legend, over the bars
+        x = label_w + 60 * s
+        parts.append(f'<rect x="{x}" y="4" width="10" height="10" class="bar p{s}"/>')
+        parts.append(f'<text x="{x + 14}" y="13" class="ax">{name}</text>')
     for i, (step, (p50, p95, p99)) in enumerate(zip(steps, figures, strict=True)):
-        y = 6 + row_h * i
+        y = 26 + row_h * i
         where = step.location if len(step.location) <= 40 else "…" + step.location[-39:]
         label = f"{where} {step.kind}, n={len(step.values)}"
         parts.append(f'<text x="0" y="{y + 15}" class="ax">{esc(label)}</text>')
