@@ -747,6 +747,7 @@ svg .in{fill:var(--info)}svg .un{fill:var(--warn)}
 .g-matched{stroke:var(--ok);stroke-width:3;fill:none}.g-other{stroke:var(--warn);stroke-width:3}
 .grid{stroke:var(--line)}.bar.s0{fill:#54aeff}.bar.s1{fill:#d4a72c}
 .bar.p0{fill:#ffcecb}.bar.p1{fill:#ff8182}.bar.p2{fill:#cf222e}
-.cut{color:var(--warn);font-style:italic}.why{color:var(--warn);margin:2px 0}.none{color:var(--mute)}
+.cut{color:var(--warn);font-style:italic}.why{color:var(--warn);margin:2px 0}
+.none{color:var(--mute)}
 footer{margin-top:30px;color:var(--mute);font-size:12px}
 """
