@@ -113,6 +113,7 @@ class Connection:
         self.emit = emit
         self.stop = stop
         self.inbox = Inbox(stop)
+        self.inbox.on_full = self._inbox_full  # a flood no step takes: stop it at the source
         self.transcript: deque[TranscriptEntry] = deque(maxlen=TRANSCRIPT_LENGTH)
         self.last_send_at: float | None = None
         self.last_sent: str | bytes | None = None  # for `correlate`
@@ -338,7 +339,7 @@ class Connection:
         logged by the connection's thread) before `ws.send` returns.
         """
         if self.ws.ready_state.value != "OPEN":
-            raise BusinessError(ErrorCode.OTHER, f"not open ({self.ws.ready_state.value})")
+            raise self._not_open()
         at = self.clock.now()
         self.last_send_at, self.last_sent = at, data
         self._note("sent", data, at)
@@ -363,11 +364,26 @@ class Connection:
             BusinessError: the code or reason was refused (401), or the connection is not open.
             Interrupted: the run was stopped.
         """
+        if self.inbox.full is not None:
+            raise self._not_open()
         future = self.ws.close({"code": code, "reason": reason})
         assert future is not None
         future.result(timeout=0)
         self._closing = True
         return self.inbox.wait_closed(deadline)
+
+    def _not_open(self) -> BusinessError:
+        """Why a step cannot use the connection: wsrun dropped it for a full inbox, or its state."""
+        if self.inbox.full is not None:
+            return BusinessError(
+                ErrorCode.OTHER, f"inbox full: {self.inbox.full}; wsrun dropped the connection"
+            )
+        return BusinessError(ErrorCode.OTHER, f"not open ({self.ws.ready_state.value})")
+
+    def _inbox_full(self) -> None:
+        """The inbox overflowed (`Inbox.full` says why; its steps fail): drop the connection,
+        so that the server's flood stops reaching the reporters too."""
+        self.abort()
 
     def abort(self) -> None:
         """Drop the connection without a closing handshake (wsrun's doing, not the server's)."""

@@ -409,6 +409,9 @@ class ScenarioRunner:
         that no step expected, a closing handshake the server did not answer, the --timeout."""
         ctx = self.ctx
         for conn in (*ctx.retired, *ctx.connections.values()):
+            if conn.inbox.full is not None:  # wsrun dropped it: a flood no step took
+                message = f"{conn.name!r}: inbox full: {conn.inbox.full}"
+                return Failure(message, conn=conn.name, recent=tuple(conn.transcript))
             abnormal = conn.abnormal
             if abnormal is not None and not conn.abnormal_expected:
                 message = abnormal.describe(conn.name, self._start)

@@ -232,6 +232,7 @@ def _connect_options(step: ConnectStep) -> ConnectOptions:
         ping_interval=float(keepalive.interval) if keepalive else ConnectOptions.ping_interval,
         pong_timeout=float(keepalive.timeout) if keepalive else ConnectOptions.pong_timeout,
         compression=_compression(step.compression),
+        follow_redirects=step.follow_redirects is True,
         min_support_tls_protocol=_TLS_VERSIONS[tls.min_version]
         if tls and tls.min_version
         else None,

@@ -166,3 +166,52 @@ def test_an_inbox_that_overflows_keeps_no_more_and_fails_its_waiter() -> None:
     by_size.put(Message(0.0, b"x" * MAX_REPORT_PAYLOAD))
     by_size.put(Message(1.0, b"y"))
     assert by_size.full is not None and len(by_size.leftovers()) == 1
+
+
+def test_a_flood_beyond_the_inbox_limit_is_stopped_at_the_connection(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(inbox_module, "MAX_WAITING_MESSAGES", 1000)
+
+    def flood(conn: ServerConnection) -> None:
+        try:
+            for n in range(200_000):
+                conn.send(f'{{"n": {n}}}')
+        except Exception:  # wsrun dropped the connection: the flood stops here
+            return
+
+    report = tmp_path / "r.json"
+    with websockets_server(flood) as server:
+        code, out = run(
+            tmp_path, FLOOD, "--var", f"url={url_of(server)}", "--json-report", str(report)
+        )
+    assert code == ExitCode.FAILED and "inbox full" in out
+    frames = [
+        e
+        for e in json.loads(report.read_text(encoding="utf-8"))["events"]
+        if e["type"] == "frame_received"
+    ]
+    assert len(frames) < 20_000  # not the 200,000 the server would have sent
+
+
+@pytest.mark.parametrize("last", ["  - close: {conn: c}\n", ""])
+def test_a_flood_no_later_step_reads_still_fails_the_scenario_as_inbox_full(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, last: str
+) -> None:
+    monkeypatch.setattr(inbox_module, "MAX_WAITING_MESSAGES", 1000)
+
+    def flood(conn: ServerConnection) -> None:
+        try:
+            for n in range(200_000):
+                conn.send(f'{{"n": {n}}}')
+        except Exception:  # wsrun dropped the connection: the flood stops here
+            return
+
+    scenario = (
+        'name: flooded\nsteps:\n  - connect: {conn: c, url: "${url}"}\n  - sleep: 1s\n' + last
+    )
+    with websockets_server(flood) as server:
+        code, out = run(tmp_path, scenario, "--var", f"url={url_of(server)}")
+    assert code == ExitCode.FAILED
+    assert "inbox full: more than 1,000 messages" in out  # not "no connection to close"
+    assert "no connection to close" not in out
