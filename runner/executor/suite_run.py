@@ -191,9 +191,9 @@ def describe_suites(suite: Suite, scenarios: Sequence[Scenario]) -> list[str]:
 
 
 def _run_with_services(run: _Run, suite: Suite, scenarios: Sequence[Scenario]) -> Status:
-    used = _suites_used(suite, scenarios)
-    label = _labels(used)
-    try:
+    try:  # a Ctrl-C at any point of it is an interrupted run, not an error
+        used = _suites_used(suite, scenarios)
+        label = _labels(used)
         for suite_file in used:
             services = SuiteServices(suite_file, run.clock, run.emit, label(suite_file))
             run.services[suite_file.path] = services
