@@ -128,6 +128,8 @@ def _check_text(
     scope: set[str],
     errors: list[ScenarioError],
 ) -> None:
+    if "${" not in text:  # no reference, nothing to check (and no location to look up)
+        return
     location = field_location(placed, field)
     check_references(placed.origin.document, text, location, scope, errors)
 

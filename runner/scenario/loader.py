@@ -6,9 +6,11 @@ Nothing connects here. Every error of every file is collected and raised at once
 
 from __future__ import annotations
 
+import gc
 import os
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -130,7 +132,8 @@ def load_suite(
         ScenarioErrors: every error found, sorted by file, line and column.
     """
     loader = _SuiteLoader(dict(cli_vars or {}), allow_outside)
-    suite = loader.load([str(p) for p in paths])
+    with _no_cyclic_gc():
+        suite = loader.load([str(p) for p in paths])
     if loader.errors:
         raise ScenarioErrors(_sorted(loader.errors))
     return suite
@@ -147,6 +150,23 @@ def validate_paths(
     except ScenarioErrors as exc:
         return exc.errors
     return []
+
+
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """Python's cyclic garbage collector paused while a suite loads.
+
+    Loading allocates millions of objects that all live on (nodes, values, models), and the
+    collector's full passes walk all of them again and again: with it, 100,000 steps took
+    twice as long. Loading makes few cycles; the first collection after it frees them.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _sorted(errors: Iterable[ScenarioError]) -> list[ScenarioError]:

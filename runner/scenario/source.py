@@ -31,6 +31,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from runner.errors import Location, ScenarioError, ScenarioErrors
 
 __all__ = [
+    "MAX_ALIAS_VALUES",
     "MAX_DEPTH",
     "MAX_INT_DIGITS",
     "Document",
@@ -49,8 +50,10 @@ _STR = "tag:yaml.org,2002:str"
 _SEQ = "tag:yaml.org,2002:seq"
 _MAP = "tag:yaml.org,2002:map"
 _MERGE = "tag:yaml.org,2002:merge"
-#: More values than this come from aliases that expand without end ("billion laughs").
-_MAX_VALUES = 200_000
+#: More values than this built again through aliases (beyond each node's first build) come
+#: from aliases that expand without end ("billion laughs"). The file's own values do not count:
+#: a file of 100,000 steps holds some 250,000 values and no alias.
+MAX_ALIAS_VALUES = 200_000
 #: The deepest nesting of mappings and lists in a file (deeper would exhaust Python's stack in
 #: every recursive walk of the values: models, templates, matching).
 MAX_DEPTH = 64
@@ -119,8 +122,9 @@ class Document:
         file: the path as shown to the user.
         text: the file's text (for snippets).
         value: the document's value (None for an empty file).
-        values: path of a value → where the value starts.
-        keys: path of a mapping entry → where its key starts.
+        values: path of a value → where the value starts, as (line, column) counted from 1
+            (a `Location` is made when asked for: `location`).
+        keys: path of a mapping entry → where its key starts, the same way.
         plain: path of a value → its text, for unquoted scalars read as something else than a
             string (so that a hint can say `write "1.10"`).
         problems: errors found while building the values (duplicate keys, YAML 1.1 traps); the
@@ -130,8 +134,8 @@ class Document:
     file: str
     text: str
     value: Any = None
-    values: dict[ValuePath, Location] = field(default_factory=dict)
-    keys: dict[ValuePath, Location] = field(default_factory=dict)
+    values: dict[ValuePath, tuple[int, int]] = field(default_factory=dict)
+    keys: dict[ValuePath, tuple[int, int]] = field(default_factory=dict)
     plain: dict[ValuePath, str] = field(default_factory=dict)
     problems: list[ScenarioError] = field(default_factory=list)
     problem_paths: set[ValuePath] = field(default_factory=set)
@@ -141,12 +145,13 @@ class Document:
         for end in range(len(path), -1, -1):
             found = self.values.get(path[:end])
             if found is not None:
-                return found
+                return Location(self.file, *found)
         return Location(self.file, 1, 1)
 
     def key_location(self, path: ValuePath) -> Location:
         """The location of the key of the entry at `path` (or of the value when unknown)."""
-        return self.keys.get(path) or self.location(path)
+        found = self.keys.get(path)
+        return Location(self.file, *found) if found is not None else self.location(path)
 
     def error(self, message: str, location: Location, **fields: str | None) -> ScenarioError:
         """A ScenarioError at `location` of this document, with the offending line shown."""
@@ -311,13 +316,30 @@ class _Builder:
         self.document = document
         self.errors = document.problems
         self.active: set[int] = set()
-        self.count = 0
+        self.first: dict[int, ValuePath] = {}  # id of a node → the path it was first built at
+        self.again: dict[int, list[ValuePath]] = {}  # id of a node → where aliases built it again
+        self.expanded = 0  # values built again through aliases
+        self.exhausted = False  # more than MAX_ALIAS_VALUES: reported once, nothing more built
 
     def build(self, node: Node, path: ValuePath) -> Any:
-        self.document.values[path] = _mark_location(self.document.file, node.start_mark)
-        self.count += 1
-        if self.count > _MAX_VALUES:
-            return self._fail(node, "too many values: aliases expand without end", None)
+        mark = node.start_mark
+        self.document.values[path] = (mark.line + 1, mark.column + 1)
+        key = id(node)  # nodes live as long as the builder: ids are not reused
+        if key not in self.first:
+            self.first[key] = path
+        else:
+            self.again.setdefault(key, []).append(path)
+            self.expanded += 1
+            if self.exhausted:
+                self.document.problem_paths.add(path)
+                return None
+            if self.expanded > MAX_ALIAS_VALUES:
+                self.exhausted = True
+                message = (
+                    f"aliases expand without end: more than {MAX_ALIAS_VALUES:,} values "
+                    f"built again through aliases"
+                )
+                return self._fail(node, message, None)
         if len(path) > MAX_DEPTH:
             return self._fail(node, f"nested too deeply (the limit is {MAX_DEPTH} levels)", None)
         if id(node) in self.active:
@@ -366,9 +388,8 @@ class _Builder:
             if key in result:
                 self._duplicate(key_node, key, path)
                 continue
-            self.document.keys[(*path, key)] = _mark_location(
-                self.document.file, key_node.start_mark
-            )
+            mark = key_node.start_mark
+            self.document.keys[(*path, key)] = (mark.line + 1, mark.column + 1)
             result[key] = self.build(value_node, (*path, key))
         return {**merged, **result}
 
@@ -379,9 +400,9 @@ class _Builder:
         return None
 
     def _duplicate(self, node: Node, key: str, path: ValuePath) -> None:
-        first = self.document.keys[(*path, key)]
+        first_line, _ = self.document.keys[(*path, key)]
         where = _mark_location(self.document.file, node.start_mark)
-        message = f"duplicate key {key!r} (first defined at line {first.line})"
+        message = f"duplicate key {key!r} (first defined at line {first_line})"
         hint = "YAML keeps only the last value; remove or rename one of them"
         self.errors.append(self.document.error(message, where, hint=hint))
 
@@ -396,9 +417,10 @@ class _Builder:
 
     def _fail(self, node: Node, message: str, expected: str | None) -> None:
         location = _mark_location(self.document.file, node.start_mark)
-        self.document.problem_paths.update(
-            path for path, where in self.document.values.items() if where == location
-        )
+        key = id(node)  # every path the node was built at so far (aliases build it again)
+        if key in self.first:
+            self.document.problem_paths.add(self.first[key])
+            self.document.problem_paths.update(self.again.get(key, ()))
         self.errors.append(self.document.error(message, location, expected=expected))
 
 
