@@ -27,6 +27,7 @@ __all__ = [
     "FrameReceived",
     "FrameSent",
     "HandshakeRefused",
+    "HttpExchanged",
     "Listener",
     "ListenerFailure",
     "RunEnded",
@@ -65,7 +66,7 @@ class TranscriptEntry:
     conn: str
     event: str
     data: Payload
-    wire_size: int | None = None  # of a received message: its payload bytes on the wire
+    wire_size: int | None = None  # of a sent or received message: its payload bytes on the wire
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,12 +240,16 @@ class ConnectionOpened(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FrameSent(Event):
-    """A message was sent: `data` is str for text, bytes for binary."""
+    """A message was sent: `data` is str for text, bytes for binary.
+
+    Emitted once the frame is built and before it is written, so that an echo's
+    `FrameReceived` never comes before it."""
 
     type: ClassVar[str] = "frame_sent"
     scenario: int
     conn: str
     data: Payload
+    wire_size: int | None = None  # payload bytes on the wire (less than data, compressed)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -283,6 +288,20 @@ class HandshakeRefused(Event):
     conn: str
     url: str
     status: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HttpExchanged(Event):
+    """An `http` step's request and its answer: `status` is None when none came (`error` says
+    why); `latency` runs from the request to the response's end, in seconds."""
+
+    type: ClassVar[str] = "http_request"
+    scenario: int
+    method: str
+    url: str
+    status: int | None
+    latency: float
+    error: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

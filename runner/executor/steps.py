@@ -7,6 +7,7 @@ connection raises `ConnectionFailed`. (`expect` is in `expect.py`.)
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Literal
 
@@ -23,6 +24,7 @@ from runner.executor.clock import sleep
 from runner.executor.connection import Connection
 from runner.executor.context import ScenarioContext
 from runner.executor.failures import ConnectionFailed, StepFailed
+from runner.executor.http import cookie_header, keep_cookies
 from runner.executor.replies import compile_replies
 from runner.executor.step_registry import Outcome, runs
 from runner.matching import compare_json, compile_matcher
@@ -70,7 +72,7 @@ def run_connect(ctx: ScenarioContext, step: ConnectStep) -> Outcome:
     refusal = step.expect_status not in (None, 101)
     conn.expected_refusal = int(step.expect_status) if refusal and step.expect_status else None
     ctx.connections[name] = conn
-    options = _connect_options(step)
+    options = _with_cookies(_connect_options(step), cookie_header(ctx, step.url))
     try:
         conn.connect(step.url, options, ctx.deadline(options.timeout))
     except BusinessError as error:
@@ -89,6 +91,7 @@ def run_connect(ctx: ScenarioContext, step: ConnectStep) -> Outcome:
         )
     opened = conn.opened
     headers = dict(opened.headers) if opened is not None else {}
+    keep_cookies(ctx, opened.url if opened is not None and opened.url else step.url, headers)
     _check_accepted(conn, step, opened.protocol if opened is not None else None, headers)
     _check_extensions(conn, step, opened.extensions if opened is not None else ())
     _check_response(ctx, conn, step, headers)
@@ -101,6 +104,7 @@ def _refused(
     status, expected = error.data or "0", step.expect_status
     if expected not in (None, 101) and status == str(expected):
         headers = error.headers if isinstance(error, HandshakeRefused) else {}
+        keep_cookies(ctx, step.url, dict(headers))
         _check_body(conn, step, error.body if isinstance(error, HandshakeRefused) else b"")
         _check_response(ctx, conn, step, headers)
         return Outcome(conn=conn.name)
@@ -217,6 +221,19 @@ def _header_lines(headers: dict[str, str]) -> str:
 
 def _show(value: object) -> str:
     return value if isinstance(value, str) else json.dumps(value)
+
+
+def _with_cookies(options: ConnectOptions, cookies: str | None) -> ConnectOptions:
+    """`options` with the scenario's cookies for the URL added to any `Cookie` written."""
+    if cookies is None:
+        return options
+    header = dict(options.header)
+    written = next((name for name in header if name.lower() == "cookie"), None)
+    if written is None:
+        header["Cookie"] = cookies
+    else:
+        header[written] = f"{header[written]}; {cookies}"
+    return dataclasses.replace(options, header=header)
 
 
 def _connect_options(step: ConnectStep) -> ConnectOptions:

@@ -428,6 +428,7 @@ class UseStep(StepModel):
 # first, whoever imports them).
 from runner.scenario import steps_expect as _steps_expect  # noqa: E402, F401
 from runner.scenario import steps_flow as _steps_flow  # noqa: E402, F401
+from runner.scenario import steps_http as _steps_http  # noqa: E402, F401
 
 if TYPE_CHECKING:
     #: A step as written in a file (a `use` is expanded by the loader).

@@ -22,6 +22,7 @@ from websockets.typing import Subprotocol
 from runner.server import endpoints
 from runner.server.chat import Rooms
 from runner.server.common import Handler
+from runner.server.login import Sessions
 from runner.server.pinger import pinger
 from runner.server.rpc import rpc
 from runner.server.target import HttpError, Target
@@ -42,14 +43,19 @@ class App:
 
     def __init__(self) -> None:
         self.rooms = Rooms()
-        self.routes = _routes(self.rooms)
+        self.sessions = Sessions()  # /login, /whoami and /session
+        self.routes = _routes(self.rooms, self.sessions)
         # Handlers chosen during the handshake, until the connection opens (or is dropped).
         self._handlers: weakref.WeakKeyDictionary[ServerConnection, Handler] = (
             weakref.WeakKeyDictionary()
         )
 
     def process_request(self, conn: ServerConnection, request: Request) -> Response | None:
-        """Route the request; refuse it with a plain HTTP response when it cannot be served."""
+        """Route the request; refuse it with a plain HTTP response when it cannot be served
+        (`/login` and `/whoami` answer plain HTTP)."""
+        answer = self.sessions.http(conn, request, urlsplit(request.path).path)
+        if answer is not None:
+            return answer
         try:
             self._handlers[conn] = self._endpoint(request)
         except HttpError as exc:
@@ -57,6 +63,14 @@ class App:
             for name, value in exc.headers.items():
                 response.headers[name] = value
             return response
+        return None
+
+    def process_response(
+        self, conn: ServerConnection, request: Request, response: Response
+    ) -> Response | None:
+        """`/session`'s 101 sets a cookie (the others are sent as they are)."""
+        if response.status_code == 101 and urlsplit(request.path).path == "/session":
+            self.sessions.accepted(response)
         return None
 
     def select_subprotocol(
@@ -100,10 +114,13 @@ ENDPOINT_PATHS = (
     "/fragmented",
     "/large",
     "/tls",
+    "/login",
+    "/whoami",
+    "/session",
 )
 
 
-def _routes(rooms: Rooms) -> tuple[Route, ...]:
+def _routes(rooms: Rooms, sessions: Sessions) -> tuple[Route, ...]:
     table: dict[str, Callable[[Target], Handler]] = {
         "/echo": endpoints.echo,
         "/chat/(?P<room>[^/]+)": rooms.endpoint,
@@ -117,5 +134,6 @@ def _routes(rooms: Rooms) -> tuple[Route, ...]:
         "/large": endpoints.large,
         "/tls": endpoints.tls,
         "/pinger": pinger,
+        "/session": sessions.session,
     }
     return tuple(Route(re.compile(path), endpoint) for path, endpoint in table.items())

@@ -137,6 +137,7 @@ class TestServer:
             self.host,
             self.requested_port,
             process_request=app.process_request,
+            process_response=app.process_response,
             select_subprotocol=app.select_subprotocol,
             # off by default, so that the server behaves as OpenHarmony's clients expect
             compression="deflate" if self.compression else None,
