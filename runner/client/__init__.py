@@ -23,7 +23,7 @@ from runner.client.options import (
     ProxyOptions,
     TlsProtocol,
 )
-from runner.client.websocket import ReadyState, WebSocket, create_websocket
+from runner.client.websocket import PreparedMessage, ReadyState, WebSocket, create_websocket
 from runner.errors import BusinessError, ErrorCode
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "ErrorCode",
     "HandshakeRefused",
     "OpenResult",
+    "PreparedMessage",
     "ProtocolError",
     "ProxyOptions",
     "ReadyState",

@@ -119,8 +119,8 @@ class _Message:
 class Deflate:
     """The negotiated codec of one connection: per-message inflate and deflate (RFC 7692 §6-7).
 
-    `decode` runs on the connection's thread; `encode` under the transport's write lock, so each
-    direction's zlib context is used by one thread at a time.
+    `decode` runs on the connection's thread; `encode` under the transport's compression lock
+    (`Transport.prepare`), so each direction's zlib context is used by one thread at a time.
     """
 
     def __init__(self, extension: PerMessageDeflate) -> None:
@@ -147,6 +147,12 @@ class Deflate:
             raise ProtocolViolation(PROTOCOL_ERROR, f"permessage-deflate: {exc}") from None
         self._message.size += len(data)
         return bytes(data)
+
+    @property
+    def carries_context(self) -> bool:
+        """Whether each message sent is compressed with the context of the ones before it (no
+        `client_no_context_takeover`): the messages must then be written in compression order."""
+        return not self._extension.local_no_context_takeover
 
     def encode(self, opcode: int, payload: bytes) -> bytes:
         """The compressed payload of a whole message (one frame), its tail stripped (§7.2.1)."""

@@ -15,7 +15,7 @@ from websocket._abnf import frame_buffer
 
 from runner.client.protocol import MESSAGE_TOO_BIG, ProtocolViolation
 
-__all__ = ["BoundedFrameBuffer", "make_frame"]
+__all__ = ["BoundedFrameBuffer", "PreparedMessage", "make_frame"]
 
 _apply_mask: Callable[[bytes, bytes], bytes] | None
 try:
@@ -39,6 +39,34 @@ def make_frame(payload: bytes, opcode: int, rsv1: int = 0) -> Any:
     a compressed message (RFC 7692 §6)."""
     frame_class = _CMaskedFrame if _apply_mask is not None else websocket.ABNF
     return frame_class(fin=1, rsv1=rsv1, opcode=opcode, data=payload)
+
+
+class PreparedMessage:
+    """One message framed ahead of its write: compressed (with permessage-deflate), masked and
+    formatted by `WebSocket.prepare`, written as these exact bytes by `WebSocket.send`.
+
+    Attributes:
+        size: the message's bytes (text in UTF-8).
+        wire_size: its payload bytes on the wire: `size` uncompressed, less when compressed.
+        compressed: whether the payload was deflated (RSV1 set).
+        frame: the whole frame as it will be written (header, mask key, masked payload).
+    """
+
+    __slots__ = ("_owner", "_turn", "compressed", "frame", "sent", "size", "wire_size")
+
+    def __init__(
+        self, frame: bytes, size: int, wire_size: int, compressed: bool, owner: object, turn: int
+    ) -> None:
+        self.frame = frame
+        self.size = size
+        self.wire_size = wire_size
+        self.compressed = compressed
+        self.sent = False  # set when its write was attempted: a prepared message goes out once
+        self._owner = owner  # the transport (connection) that framed it
+        self._turn = turn  # its place in the compression order (0: any order)
+
+    def __repr__(self) -> str:
+        return f"PreparedMessage(size={self.size}, wire_size={self.wire_size})"
 
 
 _NO_RSV = (0, 0, 0)

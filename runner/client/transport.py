@@ -29,7 +29,7 @@ from runner.client.errors_map import (
     handshake_error,
     is_link_error,
 )
-from runner.client.framing import BoundedFrameBuffer, make_frame
+from runner.client.framing import BoundedFrameBuffer, PreparedMessage, make_frame
 from runner.client.options import (
     CloseResult,
     ConnectOptions,
@@ -188,6 +188,11 @@ class Transport:
         self._pong_deadline: float | None = None
         self._poll: Any = None
         self._deflate: Deflate | None = None  # set when permessage-deflate was negotiated
+        # Compression order (see `prepare`): the turns of the messages prepared and not yet
+        # written, oldest first, each with the thread that prepared it.
+        self._order = threading.Condition(threading.Lock())
+        self._turns: dict[int, int] = {}
+        self._last_turn = 0
         # Payload bytes on the wire of the last message sent / of the message being received
         # (with compression, less than the message); read by `WebSocket.wire_sizes`.
         self.sent_wire_size = 0
@@ -315,12 +320,85 @@ class Transport:
 
     def send_message(self, data: str | bytes) -> None:
         """Send one message as one frame; `BusinessError` 2302999 when closing or the link fails."""
-        with self._write_lock:  # RFC 6455 §5.5.1: no data frame after our Close frame
-            if self._close_sent:
-                raise BusinessError(
-                    ErrorCode.OTHER, "Websocket Unknown Other Error: connection closing"
-                )
-            self._write(data, OP_TEXT if isinstance(data, str) else OP_BINARY)
+        self.send_prepared(self.prepare(data))
+
+    def prepare(self, data: str | bytes) -> PreparedMessage:
+        """Frame one message (compress it, with permessage-deflate; mask and format it) for
+        `send_prepared`, which writes these bytes.
+
+        The rule of compression order: when the compression context carries over between
+        messages (permessage-deflate without `client_no_context_takeover`), the peer inflates
+        each message with the context of the ones compressed before it, so messages must be
+        written in the order they were prepared, and each prepared message must be sent. A send
+        waits for the messages other threads prepared before it; a thread that sends a message
+        before one it prepared earlier gets `BusinessError` 401 (waiting would never end).
+        Elsewhere the order is free. A prepared message is sent once, on its own connection.
+        """
+        opcode = OP_TEXT if isinstance(data, str) else OP_BINARY
+        payload = data.encode("utf-8") if isinstance(data, str) else data
+        deflate = self._deflate
+        if deflate is None:
+            frame = make_frame(payload, opcode)
+            return PreparedMessage(self._format(frame), len(payload), len(payload), False, self, 0)
+        turn = 0
+        with self._order:  # one zlib context: compressed one message at a time
+            wire = deflate.encode(opcode, payload)
+            if deflate.carries_context:
+                self._last_turn = turn = self._last_turn + 1
+                self._turns[turn] = threading.get_ident()
+        frame = make_frame(wire, opcode, rsv1=1)
+        return PreparedMessage(self._format(frame), len(payload), len(wire), True, self, turn)
+
+    def _format(self, frame: Any) -> bytes:
+        """The frame's bytes, masked with a fresh key as websocket-client's `send_frame` does."""
+        if self._ws.get_mask_key:
+            frame.get_mask_key = self._ws.get_mask_key
+        return bytes(frame.format())
+
+    def send_prepared(self, message: PreparedMessage) -> None:
+        """Write a message `prepare` framed, in compression order (see `prepare`);
+        `BusinessError` 401 for a message of another connection or sent already, 2302999 when
+        closing or the link fails."""
+        if message._owner is not self or message.sent:
+            why = "sent already" if message._owner is self else "prepared for another connection"
+            raise BusinessError(ErrorCode.PARAMETER, f"Parameter error: message {why}")
+        turn = message._turn
+        if turn:
+            self._await_turn(turn)
+        message.sent = True
+        try:
+            with self._write_lock:  # RFC 6455 §5.5.1: no data frame after our Close frame
+                if self._close_sent:
+                    raise BusinessError(
+                        ErrorCode.OTHER, "Websocket Unknown Other Error: connection closing"
+                    )
+                self._write_bytes(message.frame)
+                self.sent_wire_size = message.wire_size
+        finally:
+            if turn:
+                with self._order:
+                    del self._turns[turn]
+                    self._order.notify_all()
+
+    def _await_turn(self, turn: int) -> None:
+        """Wait until every message prepared before `turn` was written (or the link ends)."""
+        with self._order:
+            while next(iter(self._turns)) != turn:
+                if self._close_sent or self._aborted:
+                    return  # the write fails: closing
+                me = threading.get_ident()
+                if any(t < turn and owner == me for t, owner in self._turns.items()):
+                    raise BusinessError(
+                        ErrorCode.PARAMETER,
+                        "Parameter error: send the messages prepared earlier on this thread "
+                        "first (compression order)",
+                    )
+                self._order.wait()
+
+    def _wake_senders(self) -> None:
+        """Let senders waiting for their turn see that the connection is closing or ended."""
+        with self._order:
+            self._order.notify_all()
 
     def start_close(self, code: int | None, reason: str = "") -> None:
         """Send a Close frame and let the receive loop wait (bounded) for the peer's."""
@@ -330,6 +408,7 @@ class Transport:
                     ErrorCode.OTHER, "Websocket Unknown Other Error: already closing"
                 )
             self._waker.wake()
+            self._wake_senders()
             self._write(_close_payload(code, reason), OP_CLOSE)
 
     def abort(self) -> None:
@@ -340,6 +419,7 @@ class Transport:
         """
         self._aborted = True
         self._waker.wake()
+        self._wake_senders()
         sock = self._ws.sock if self._ws is not None else None
         if sock is not None and self._poll is None:
             with contextlib.suppress(OSError):
@@ -353,16 +433,17 @@ class Transport:
             self._close_deadline = time.monotonic() + self.options.close_timeout
             return True
 
-    def _write(self, payload: str | bytes, opcode: int) -> None:
+    def _write(self, payload: bytes, opcode: int) -> None:
+        """Write a control frame (data frames go through `prepare`, RFC 7692 §6.1)."""
+        self._write_bytes(self._format(make_frame(payload, opcode)))
+
+    def _write_bytes(self, data: bytes) -> None:
+        """Write a formatted frame whole (websocket-client's `send_frame`, once formatted)."""
+        ws = self._ws
         try:
-            data = payload.encode("utf-8") if isinstance(payload, str) else payload
-            if self._deflate is not None and opcode < OP_CLOSE:  # RFC 7692 §6.1: every message
-                frame = make_frame(self._deflate.encode(opcode, data), opcode, rsv1=1)
-            else:
-                frame = make_frame(data, opcode)
-            self._ws.send_frame(frame)
-            if opcode < OP_CLOSE:
-                self.sent_wire_size = len(frame.data)
+            with ws.lock:
+                while data:
+                    data = data[ws._send(data) :]
         except Exception as exc:
             if not is_link_error(exc):
                 raise
@@ -454,6 +535,7 @@ class Transport:
         """Send a Close frame unless one was sent already."""
         with self._write_lock:
             if self._claim_close():
+                self._wake_senders()
                 self._write_quietly(_close_payload(code, ""), OP_CLOSE)
 
     def _drain_until_close(self) -> None:

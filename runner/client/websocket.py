@@ -14,6 +14,7 @@ from concurrent.futures import Future
 from enum import StrEnum
 from typing import Any, TypeAlias, overload
 
+from runner.client.framing import PreparedMessage
 from runner.client.listeners import Listener, ListenerRegistry
 from runner.client.options import (
     CloseOptions,
@@ -26,15 +27,15 @@ from runner.client.reply import Callback, Reply, split_callback
 from runner.client.transport import Transport, normalize_url
 from runner.errors import BusinessError, ErrorCode
 
-__all__ = ["ReadyState", "WebSocket", "create_websocket"]
+__all__ = ["PreparedMessage", "ReadyState", "WebSocket", "create_websocket"]
 
 
 #: What `connect` takes as options: OpenHarmony's keys in a mapping, or the typed form.
 Options: TypeAlias = Mapping[str, Any] | ConnectOptions | None
 #: What `close` takes as options.
 CloseArgument: TypeAlias = Mapping[str, Any] | CloseOptions | None
-#: What `send` takes: text, or bytes-like binary data.
-Data: TypeAlias = str | bytes | bytearray | memoryview
+#: What `send` takes: text, bytes-like binary data, or a message `prepare` framed.
+Data: TypeAlias = str | bytes | bytearray | memoryview | PreparedMessage
 
 
 class ReadyState(StrEnum):
@@ -208,9 +209,11 @@ class WebSocket:
     def send(self, data: Data, callback: Callback) -> None: ...
 
     def send(self, data: Any, callback: Any = None) -> Future[bool] | None:
-        """Send one message: `str` as text, `bytes`-like as binary.
+        """Send one message: `str` as text, `bytes`-like as binary, a `PreparedMessage` as the
+        exact frame `prepare` built (an extension beyond OpenHarmony).
 
-        Settles with True once the frame is written, or with `BusinessError` 401 (bad data) or
+        Settles with True once the frame is written, or with `BusinessError` 401 (bad data, a
+        prepared message sent already, of another connection or out of compression order) or
         2302999 (not open, closing, or the write failed).
         """
         _, callback, bad = split_callback(None, callback)
@@ -218,12 +221,33 @@ class WebSocket:
         try:
             if bad is not None:
                 raise bad
-            self._open_transport().send_message(_payload(data))
+            transport = self._open_transport()
+            if isinstance(data, PreparedMessage):
+                transport.send_prepared(data)
+            else:
+                transport.send_message(_payload(data))
         except UnicodeEncodeError as exc:  # a lone surrogate: encoding fails before any write
             return reply.fail(_not_unicode("data", exc))
         except BusinessError as error:
             return reply.fail(error)
         return reply.succeed(True)
+
+    def prepare(self, data: str | bytes | bytearray | memoryview) -> PreparedMessage:
+        """Frame one message before it is sent (an extension beyond OpenHarmony): compressed
+        when permessage-deflate was negotiated, masked, formatted; `send(prepared)` writes those
+        bytes. Its `size` and `wire_size` (payload bytes on the wire) are known before the write.
+
+        Raises `BusinessError` 401 (bad data) or 2302999 (not open) at once. The rule of
+        compression order: when the compression context carries over (no
+        `client_no_context_takeover`), send every prepared message, in the order prepared; a
+        send waits for messages other threads prepared before it, and fails with 401 when the
+        same thread prepared an earlier one still unsent. Each prepared message is sent once.
+        """
+        transport = self._open_transport()
+        try:
+            return transport.prepare(_payload(data))
+        except UnicodeEncodeError as exc:
+            raise _not_unicode("data", exc) from None
 
     def _open_transport(self) -> Transport:
         transport = self._transport

@@ -335,21 +335,30 @@ class Connection:
     def send(self, data: str | bytes) -> None:
         """Send one message; raise `BusinessError` when the connection cannot send.
 
-        The send is timed and logged before the frame is written: an echo can arrive (and be
-        logged by the connection's thread) before `ws.send` returns.
+        The frame is built first (compressed, with permessage-deflate: `ws.prepare`), so that
+        the send is timed and logged with its wire size before the frame is written: an echo
+        can arrive (and be logged by the connection's thread) before `ws.send` returns. The
+        prepared message is sent even if emitting raised: with compression, every message
+        prepared must be written, in order (`WebSocket.prepare`); steps send one at a time.
         """
         if self.ws.ready_state.value != "OPEN":
             raise self._not_open()
+        prepared = self.ws.prepare(data)
         at = self.clock.now()
         self.last_send_at, self.last_sent = at, data
-        self._note("sent", data, at)
-        self.emit(FrameSent(at=at, scenario=self.scenario, conn=self.name, data=data))
-        future = self.ws.send(data)
+        wire = prepared.wire_size
+        self._note("sent", data, at, wire)
+        try:
+            self.emit(
+                FrameSent(at=at, scenario=self.scenario, conn=self.name, data=data, wire_size=wire)
+            )
+        finally:
+            future = self.ws.send(prepared)
         assert future is not None
         future.result(timeout=0)
         if self._compressed:
-            self._sent += _size(data)
-            self._sent_wire += self.ws.wire_sizes[0]
+            self._sent += prepared.size
+            self._sent_wire += wire
 
     def traffic(self) -> Traffic | None:
         """What went through a compressed connection (None: not compressed, nothing counted)."""

@@ -26,6 +26,7 @@ from runner.events import (
     FrameReceived,
     FrameSent,
     HandshakeRefused,
+    HttpExchanged,
     RunEnded,
     RunStarted,
     ScenarioEnded,
@@ -36,7 +37,14 @@ from runner.events import (
     StepEnded,
     Traffic,
 )
-from runner.report.text import ARROWS, failure_lines, format_duration, latency_stats, preview
+from runner.report.text import (
+    ARROWS,
+    failure_lines,
+    format_duration,
+    latency_stats,
+    preview,
+    wire_note,
+)
 from runner.scenario.kinds import step_model
 
 __all__ = ["NO_WRAP_WIDTH", "ConsoleReporter", "print_scenario_errors"]
@@ -71,6 +79,7 @@ EVENT_STYLE = {
     "error": "red",
     "refused": "blue",
     "replied": "magenta",
+    "http": "cyan",
 }
 
 
@@ -114,6 +123,7 @@ class ConsoleReporter:
             ErrorOccurred: self._error,  # type: ignore[dict-item]
             AutoReplied: self._auto_replied,  # type: ignore[dict-item]
             HandshakeRefused: self._refused,  # type: ignore[dict-item]
+            HttpExchanged: self._http,  # type: ignore[dict-item]
             StepEnded: self._step_ended,  # type: ignore[dict-item]
             ScenarioEnded: self._scenario_ended,  # type: ignore[dict-item]
             ServiceStarted: self._service_started,  # type: ignore[dict-item]
@@ -182,7 +192,8 @@ class ConsoleReporter:
         if not self._live:
             return
         kind = "sent" if isinstance(event, FrameSent) else "received"
-        self._log(event.scenario, event.at, event.conn, kind, preview(event.data, self._limit))
+        detail = preview(event.data, self._limit) + wire_note(event.data, event.wire_size)
+        self._log(event.scenario, event.at, event.conn, kind, detail)
 
     def _closed(self, event: ConnectionClosed) -> None:
         traffic = event.traffic
@@ -211,6 +222,12 @@ class ConsoleReporter:
     def _refused(self, event: HandshakeRefused) -> None:
         detail = f"{event.url} (HTTP {event.status}, as expected)"
         self._log(event.scenario, event.at, event.conn, "refused", detail)
+
+    def _http(self, event: HttpExchanged) -> None:
+        answer = f"HTTP {event.status}" if event.status is not None else event.error or "no answer"
+        detail = f"{event.method} {event.url} → {answer} ({format_duration(event.latency)})"
+        style = "red" if event.status is None or event.status >= 400 else ""
+        self._log(event.scenario, event.at, "http", "http", detail, style)
 
     def _step_ended(self, event: StepEnded) -> None:
         self._steps.append(event)

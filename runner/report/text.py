@@ -17,6 +17,7 @@ __all__ = [
     "latency_stats",
     "preview",
     "transcript_line",
+    "wire_note",
 ]
 
 #: The arrow shown for each transcript event: what happened, and in which direction.
@@ -48,10 +49,24 @@ def format_duration(seconds: float) -> str:
     return f"{seconds:.2f} s"
 
 
+def wire_note(data: Payload, wire_size: int | None) -> str:
+    """`` [1,200 → 41 B on the wire, 3%]`` for a compressed message (its size, its payload
+    bytes on the wire, their ratio); "" when it went as it is (or its wire size is unknown)."""
+    if wire_size is None:
+        return ""
+    size = len(data.encode("utf-8", "surrogatepass")) if isinstance(data, str) else len(data)
+    if wire_size == size:
+        return ""
+    share = f", {wire_size / size:.0%}" if size else ""
+    return f" [{size:,} → {wire_size:,} B on the wire{share}]"
+
+
 def transcript_line(entry: TranscriptEntry, base: float, limit: int | None = 80) -> str:
-    """``+0.101s bob ← received {...}``: one transcript entry, timed from `base`."""
+    """``+0.101s bob ← received {...}``: one transcript entry, timed from `base`; a compressed
+    message adds its size and wire size (`wire_note`)."""
     arrow = ARROWS.get(entry.event, "·")
     data = preview(entry.data, limit) if entry.data != "" else ""
+    data += wire_note(entry.data, entry.wire_size)
     return f"+{entry.at - base:.3f}s {entry.conn} {arrow} {entry.event} {data}".rstrip()
 
 
