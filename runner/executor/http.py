@@ -18,9 +18,10 @@ import urllib.request
 import weakref
 from typing import TYPE_CHECKING, Any
 
+from runner.errors import ExecutionError
 from runner.events import HttpExchanged
 from runner.executor.context import ScenarioContext
-from runner.executor.failures import ConnectionFailed, StepFailed
+from runner.executor.failures import StepFailed
 from runner.executor.step_registry import Outcome, runs
 from runner.matching import Matcher, compare_json, extract_saves
 from runner.scenario.steps import ProxyServer, TlsOptions
@@ -33,9 +34,6 @@ __all__ = ["BODY_SHOWN", "cookie_header", "cookie_jar", "keep_cookies", "run_htt
 
 #: How much of a response's body a failure shows (characters).
 BODY_SHOWN = 300
-
-#: The conn a failure of an `http` step names (it uses no WebSocket connection).
-HTTP_CONN = "http"
 
 _JARS: dict[int, http.cookiejar.CookieJar] = {}
 #: The expectation of a step that writes none: a 2xx status.
@@ -121,7 +119,7 @@ def run_http(ctx: ScenarioContext, step: HttpStep) -> Outcome:
         why = _why(error)
         ctx.emit(_event(ctx, spec, None, latency, why))
         message = f"{spec.method} {spec.url}: {why}"
-        raise ConnectionFailed(message, HTTP_CONN, step.location) from None
+        raise ExecutionError(message, step.location) from None
     latency = ctx.clock.now() - start
     ctx.emit(_event(ctx, spec, response.status_code, latency, None))
     body = _body_data(response.content)
@@ -297,7 +295,6 @@ def _failed(
     return StepFailed(
         f"{spec.method} {spec.url}: {why}",
         spec.location,
-        conn=HTTP_CONN,
         expected=expected,
         closest=_shown(response, body),
         reason=reason,

@@ -7,8 +7,9 @@ wants the token and the cookie `/login` gave.
   for wrong credentials.
 - ``/session``: a WebSocket that refuses the handshake with 401 unless it comes with
   ``Authorization: Bearer <token>`` and the cookie ``wsrun_session`` of the same login; its 101
-  sets the cookie ``wsrun_visit``; it greets ``{"type": "welcome", "user": ..., "visit": N}``
-  (N counts the session's connections), then echoes.
+  sets the cookie ``wsrun_visit``; it greets ``{"type": "welcome", "user": ..., "visit": N,
+  "cookies": [...]}`` (N counts the session's connections; the names of the cookies the
+  handshake came with, sorted), then echoes.
 - ``GET /whoami``: ``{"cookies": {...}}``, the cookies the request came with.
 """
 
@@ -90,10 +91,11 @@ class Sessions:
                 f"no valid session {missing}: POST /login first, then send its cookie "
                 f"{SESSION_COOKIE} and the header Authorization: Bearer <token>",
             )
-        user = session.user
+        user, names = session.user, sorted(cookies)
 
         async def run(conn: ServerConnection) -> None:
-            await send_json(conn, {"type": "welcome", "user": user, "visit": visit})
+            welcome = {"type": "welcome", "user": user, "visit": visit, "cookies": names}
+            await send_json(conn, welcome)
             await echo_messages(conn)
 
         return run

@@ -1,0 +1,245 @@
+"""The `http` step against a real FastAPI app served by uvicorn on loopback (issue 10, "HTTP
+steps"): a login over HTTP whose token and cookie open a WebSocket, the cookie jar both ways,
+the failure output, the request events, and a secret in a JSON body masked in the reports.
+
+Each scenario runs through the CLI, in-process (`runner.cli.main`).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import uvicorn
+from fastapi import FastAPI, Request, Response, WebSocket
+from fastapi.responses import JSONResponse
+from rich.console import Console
+
+from runner.cli import ExitCode, main
+from tests.support import timeout
+
+ROOT = Path(__file__).resolve().parents[2]
+PASSWORD = 's3cret-"pw"-42'
+
+
+def make_app() -> FastAPI:
+    """A login API: POST /login (JSON) gives a token and a session cookie; /ws wants both and
+    sets a cookie on its handshake; GET /me says which cookies came; POST /echo echoes."""
+    app = FastAPI()
+    sessions: dict[str, str] = {}  # session cookie -> token
+
+    @app.post("/login")
+    async def login(request: Request) -> Response:
+        body = await request.json()
+        if body.get("user") != "alice" or body.get("password") != PASSWORD:
+            return JSONResponse({"detail": "bad credentials", "user": body.get("user")}, 401)
+        token, sid = secrets.token_hex(8), secrets.token_hex(8)
+        sessions[sid] = token
+        response = JSONResponse({"token": token})
+        response.set_cookie("sid", sid, httponly=True)
+        return response
+
+    @app.get("/me")
+    async def me(request: Request) -> dict[str, Any]:
+        return {"cookies": dict(request.cookies)}
+
+    @app.post("/echo")
+    async def echo(request: Request) -> Response:
+        return Response(await request.body(), media_type="application/json")
+
+    @app.websocket("/ws")
+    async def ws(websocket: WebSocket) -> None:
+        sid = websocket.cookies.get("sid", "")
+        token = websocket.headers.get("authorization", "").removeprefix("Bearer ")
+        if sid not in sessions or sessions[sid] != token:
+            await websocket.close(code=4401, reason="no session")
+            return
+        await websocket.accept(headers=[(b"set-cookie", b"seen=yes; Path=/")])
+        await websocket.send_json({"type": "hello", "cookie": sid})
+        await websocket.close()
+
+    return app
+
+
+@contextmanager
+def fastapi_server() -> Iterator[str]:
+    """The app on 127.0.0.1, a free port; yields its http:// base URL; stopped on exit."""
+    config = uvicorn.Config(
+        make_app(), host="127.0.0.1", port=0, log_level="warning", ws="websockets-sansio"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        for _ in range(int(timeout(5) / 0.01)):
+            if server.started:
+                break
+            threading.Event().wait(0.01)
+        assert server.started, "uvicorn did not start"
+        port = server.servers[0].sockets[0].getsockname()[1]
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout(5))
+
+
+LOGIN = """
+name: login
+timeout: 3s
+steps:
+  - http:
+      method: POST
+      url: "${api}/login"
+      headers: {X-Trace: t1}
+      json: {user: alice, password: "${env.WSRUN_TEST_PASSWORD}"}
+      timeout: 5s
+      expect: {status: 200, headers: {content-type: "{{regex:json}}"}, json: {token: "{{string}}"}}
+      save: {token: $.token}
+  - connect: {url: "${ws}/ws", headers: {Authorization: "Bearer ${token}"}}
+  - expect: {json: {type: hello, cookie: "{{string}}"}}
+  - expect_close: {code: 1000}
+  - http:
+      url: "${api}/me"
+      expect: {jsonpath: {$.cookies.seen: "yes", $.cookies.sid: "{{string}}"}}
+"""
+
+
+def run(tmp_path: Path, text: str, api: str, *extra: str) -> tuple[int, str, dict[str, Any]]:
+    """Run `text` as a scenario; the exit code, the console's text and the JSON report."""
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(text, encoding="utf-8")
+    report = tmp_path / "report.json"
+    console = Console(file=StringIO(), width=200, color_system=None)
+    ws = api.replace("http://", "ws://", 1)
+    argv = [str(scenario), "--var", f"api={api}", "--var", f"ws={ws}"]
+    code = main([*argv, "--json-report", str(report), *extra], console=console)
+    output = console.file.getvalue()  # type: ignore[attr-defined]
+    return code, output, json.loads(report.read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def password(monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("WSRUN_TEST_PASSWORD", PASSWORD)
+    return PASSWORD
+
+
+def test_a_login_over_http_opens_a_websocket_with_its_token_and_cookie(
+    tmp_path: Path, password: str
+) -> None:
+    with fastapi_server() as api:
+        code, output, report = run(tmp_path, LOGIN, api)
+    assert code == ExitCode.OK, output
+    requests = [e for e in report["events"] if e["type"] == "http_request"]
+    assert [(e["method"], e["url"], e["status"]) for e in requests] == [
+        ("POST", f"{api}/login", 200),
+        ("GET", f"{api}/me", 200),
+    ]
+    assert all(isinstance(e["latency"], float) and e["latency"] > 0 for e in requests)
+    assert f"POST {api}/login → HTTP 200" in output  # the live log
+    schema = json.loads((ROOT / "schemas" / "report.schema.json").read_text())
+    jsonschema.validate(report, schema)
+
+
+def test_the_jar_sends_a_cookie_only_to_its_host(tmp_path: Path, password: str) -> None:
+    """The same token to `localhost`, not the 127.0.0.1 that set `sid`: no cookie goes, and the
+    app refuses the handshake (403) - the cookie the first test's handshake sent came from the
+    jar."""
+    text = LOGIN.split("  - expect:")[0].replace(
+        '"${ws}/ws", headers:', '"${other}/ws", expect_status: 403, headers:'
+    )
+    with fastapi_server() as api:
+        other = api.replace("http://127.0.0.1", "ws://localhost", 1)
+        code, output, _ = run(tmp_path, text, api, "--var", f"other={other}")
+    assert code == ExitCode.OK, output
+    assert "(HTTP 403, as expected)" in output
+
+
+def test_a_failed_expectation_shows_the_status_headers_and_body(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WSRUN_TEST_PASSWORD", "wrong")
+    with fastapi_server() as api:
+        code, output, report = run(tmp_path, LOGIN, api)
+    assert code == ExitCode.FAILED, output
+    assert f"POST {api}/login: expected HTTP 200, found 401" in output
+    assert "closest:  HTTP 401 Unauthorized | date: " in output
+    assert "; server: uvicorn; content-length: 43; content-type: application/json | " in output
+    assert "(step 1, http)" in output
+    assert 'body: {"detail":"bad credentials","user":"alice"}' in output
+    failure = report["scenarios"][0]["failure"]
+    assert failure["kind"] == "http" and failure["expected"] == "HTTP 200"
+    assert [e["status"] for e in report["events"] if e["type"] == "http_request"] == [401]
+
+
+def test_a_body_matcher_failure_shows_its_reason_and_diff(tmp_path: Path, password: str) -> None:
+    text = LOGIN.replace('$.cookies.seen: "yes"', '$.cookies.seen: "no"')
+    with fastapi_server() as api:
+        code, output, report = run(tmp_path, text, api)
+    assert code == ExitCode.FAILED, output
+    assert f"GET {api}/me: the response's body did not match" in output
+    failure = report["scenarios"][0]["failure"]
+    assert '"seen": "yes"' in failure["closest"] or '"seen":"yes"' in failure["closest"]
+    assert failure["reason"] and "seen" in failure["reason"]
+
+
+def test_no_answer_is_an_error_with_the_request_event(tmp_path: Path) -> None:
+    with fastapi_server() as api:
+        pass  # stopped: its port refuses
+    code, output, report = run(tmp_path, 'name: gone\nsteps:\n  - http: "${api}/me"\n', api)
+    assert code == ExitCode.FAILED, output
+    assert report["scenarios"][0]["status"] == "error"
+    assert f"GET {api}/me: no answer" in output
+    (event,) = [e for e in report["events"] if e["type"] == "http_request"]
+    assert event["status"] is None and event["error"].startswith("no answer")
+
+
+ECHO = """
+name: echo the secret
+steps:
+  - http:
+      method: POST
+      url: "${api}/echo"
+      json: {user: alice, password: "${env.WSRUN_TEST_PASSWORD}"}
+      expect: {json: {user: bob}}
+"""
+
+
+def test_a_secret_in_a_json_body_is_masked_in_the_reports(tmp_path: Path, password: str) -> None:
+    junit = tmp_path / "junit.xml"
+    with fastapi_server() as api:
+        code, output, report = run(tmp_path, ECHO, api, "--junit-xml", str(junit))
+    assert code == ExitCode.FAILED, output
+    text = json.dumps(report)
+    assert "***" in report["scenarios"][0]["failure"]["closest"]
+    for written in (output, text, (tmp_path / "report.json").read_text(), junit.read_text()):
+        assert PASSWORD not in written and "s3cret" not in written
+        assert json.dumps(PASSWORD)[1:-1] not in written
+
+
+def test_form_text_and_binary_bodies_are_sent(tmp_path: Path) -> None:
+    text = """
+name: bodies
+steps:
+  - http: {method: POST, url: "${api}/echo", text: '{"a": 1}', expect: {json: {a: 1}}}
+  - http:
+      method: POST
+      url: "${api}/echo"
+      binary: {hex: "7b 22 62 22 3a 32 7d"}
+      expect: {text: '{"b":2}', jsonpath: {$.b: 2}}
+  - http:
+      method: POST
+      url: "${api}/echo"
+      form: {x: "1 2"}
+      expect: {status: [200, 201], text: x=1+2, not: {contains: "y="}}
+"""
+    with fastapi_server() as api:
+        code, output, _ = run(tmp_path, text, api)
+    assert code == ExitCode.OK, output
