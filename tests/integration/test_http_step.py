@@ -243,3 +243,15 @@ steps:
     with fastapi_server() as api:
         code, output, _ = run(tmp_path, text, api)
     assert code == ExitCode.OK, output
+
+
+def test_the_readme_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's `http` example, as written (but its vars), against the app."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = readme.index("```yaml\nname: log in over HTTP\n") + len("```yaml\n")
+    text = readme[start : readme.index("```", start)]
+    monkeypatch.setenv("PASSWORD", PASSWORD)
+    with fastapi_server() as api:
+        code, output, report = run(tmp_path, text, api)
+    assert code == ExitCode.OK, output
+    assert report["scenarios"][0]["steps_passed"] == 3
