@@ -16,6 +16,7 @@ from rich.console import Console
 
 from runner.cli import ExitCode, main
 from runner.server import TestServer
+from runner.server.tls import make_server_context
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "scenarios" / "18-http-login.yaml"
@@ -86,3 +87,29 @@ def test_login_and_whoami_answer_plain_http() -> None:
     assert good.json()["user"] == "alice" and len(good.json()["token"]) > 10
     assert good.headers["set-cookie"].startswith("wsrun_session=")
     assert list(me.json()["cookies"]) == ["wsrun_session"]
+
+
+def test_https_takes_the_tls_options_of_connect(tmp_path: Path) -> None:
+    """Over the TLS server: its CA verifies, `verify: false` skips, the system's CAs refuse."""
+    folder = tmp_path / "tls"
+    folder.mkdir()
+    scenario = tmp_path / "tls.yaml"
+    scenario.write_text(
+        "name: https\nsteps:\n"
+        '  - http: {url: "${api_url}/whoami", tls: {ca: "${dir}/ca.pem", min_version: "1.2"}}\n'
+        '  - http: {url: "${api_url}/whoami", tls: {verify: false}}\n'
+        '  - http: {url: "${api_url}/whoami", tls: {ca: "${dir}/ca.pem", cert: "${dir}/client.pem",'
+        ' key: "${dir}/client.key"}}\n'
+        '  - http: "${api_url}/whoami"\n',
+        encoding="utf-8",
+    )
+    with TestServer(ssl_context=make_server_context("127.0.0.1", folder)) as server:
+        api = server.url.replace("wss://", "https://", 1)
+        report = tmp_path / "report.json"
+        console = Console(file=StringIO(), width=200, color_system=None)
+        argv = [str(scenario), "--var", f"api_url={api}", "--var", f"dir={folder}"]
+        code = main([*argv, "--json-report", str(report)], console=console)
+    output = console.file.getvalue()  # type: ignore[attr-defined]
+    assert code == ExitCode.FAILED, output
+    assert json.loads(report.read_text())["scenarios"][0]["steps_passed"] == 3
+    assert f"GET {api}/whoami: no answer: [SSL: CERTIFICATE_VERIFY_FAILED]" in output
