@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ExitCode", "build_parser", "entry", "main"]
 
-COMMANDS = ("run", "validate", "schema", "serve", "report")
+COMMANDS = ("run", "validate", "schema", "serve", "report", "import", "record")
 
 
 class ExitCode(IntEnum):
@@ -77,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_report(commands.add_parser("report", help="render a saved JSON report as an HTML page"))
     serve = commands.add_parser("serve", help="run the built-in test server", add_help=False)
     serve.add_argument("args", nargs=argparse.REMAINDER, help="see 'wsrun serve --help'")
+    from runner.recording.commands import add_parsers  # `import` and `record`
+
+    add_parsers(commands)
     return parser
 
 
@@ -490,7 +493,19 @@ def _dispatch(args: argparse.Namespace, console: Console) -> int:
         return _report(args, console)
     if args.command == "schema":
         return _schema(args, console)
+    if args.command in ("import", "record"):
+        return _recording(args, console)
     return _run(args, console)
+
+
+def _recording(args: argparse.Namespace, console: Console) -> int:
+    """``wsrun import`` and ``wsrun record`` (runner.recording), printing on the console."""
+    from runner.recording.commands import run_command
+
+    def out(text: str, style: str) -> None:
+        console.print(text, style=style or None, markup=False, highlight=False, soft_wrap=True)
+
+    return run_command(args, out)
 
 
 def _run(args: argparse.Namespace, console: Console) -> int:

@@ -1,0 +1,132 @@
+"""`wsrun import` on hand-made HARs: secrets, --only, sanitized exports, HTTP entries, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from runner.cli import main
+from runner.server import TestServer
+
+TOKEN = "s3cr3t-t0ken-value"
+
+
+def _entry(url: str, messages: list[dict[str, Any]], headers: dict[str, str]) -> dict[str, Any]:
+    return {
+        "startedDateTime": "2026-12-01T10:00:00.000Z",
+        "request": {"method": "GET", "url": url, "cookies": [],
+                    "headers": [{"name": k, "value": v} for k, v in headers.items()]},
+        "response": {"status": 101, "headers": [], "cookies": [], "content": {"size": 0}},
+        "_resourceType": "websocket",
+        "_webSocketMessages": messages,
+    }  # fmt: skip
+
+
+def _har(path: Path, *entries: dict[str, Any]) -> Path:
+    path.write_text(json.dumps({"log": {"version": "1.2", "entries": list(entries)}}))
+    return path
+
+
+def _message(kind: str, time: float, data: str, opcode: int = 1) -> dict[str, Any]:
+    return {"type": kind, "time": time, "opcode": opcode, "data": data}
+
+
+def test_a_session_with_a_token_writes_no_token_and_passes_with_it_in_the_environment(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with TestServer() as server:
+        url = f"{server.url}/auth?access_token={TOKEN}x"
+        har = _har(
+            tmp_path / "auth.har",
+            _entry(url, [
+                _message("receive", 1764583200.1, json.dumps({"type": "welcome", "token": TOKEN})),
+                _message("send", 1764583200.2, f"my token is {TOKEN}"),
+                _message("receive", 1764583200.3, f"my token is {TOKEN}"),
+            ], {"Authorization": f"Bearer {TOKEN}", "Cookie": "sid=abc123", "X-User": "bob"}),
+        )  # fmt: skip
+        out = tmp_path / "auth.yaml"
+        assert main(["import", str(har), "-o", str(out), "--no-color"]) == 0
+        printed = capsys.readouterr().out
+        text = out.read_text()
+        assert TOKEN not in text and "abc123" not in text and TOKEN not in printed
+        assert "set before running it: ACCESS_TOKEN, AUTH_TOKEN, COOKIE" in printed
+        connect = yaml.safe_load(text)["steps"][0]["connect"]
+        assert connect["headers"] == {
+            "Authorization": "Bearer ${env.AUTH_TOKEN}",
+            "Cookie": "${env.COOKIE}",
+            "X-User": "bob",
+        }
+        assert connect["url"].endswith("/auth?access_token=${env.ACCESS_TOKEN}")
+        assert "my token is ${env.AUTH_TOKEN}" in text  # a send repeats it: a reference
+        for name, value in {
+            "AUTH_TOKEN": TOKEN,
+            "COOKIE": "sid=abc123",
+            "ACCESS_TOKEN": "x",
+        }.items():
+            monkeypatch.setenv(name, value)
+        assert main(["run", str(out), "--no-color"]) == 0, capsys.readouterr().out
+        monkeypatch.setenv(
+            "AUTH_TOKEN", "another-token"
+        )  # the scenario is the token's, not the HAR's
+        assert main(["run", str(out), "--no-color"]) == 0, capsys.readouterr().out
+    assert os.environ["AUTH_TOKEN"] == "another-token"
+
+
+def test_only_keeps_the_entries_whose_url_matches(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    har = _har(
+        tmp_path / "two.har",
+        _entry("ws://h:1/echo", [_message("send", 1.0, "a")], {}),
+        _entry("ws://h:1/rpc", [_message("send", 2.0, "b")], {}),
+    )
+    assert main(["import", str(har), "--only", "*/rpc*", "--no-color"]) == 0
+    printed = capsys.readouterr().out
+    assert "conn: rpc" in printed and "conn: echo" not in printed
+    assert main(["import", str(har), "--only", "*/nothing", "--no-color"]) == 2
+    assert "has no WebSocket entry (2 left out by --only)" in capsys.readouterr().out
+
+
+def test_a_sanitized_har_warns_what_is_missing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    login = {
+        "startedDateTime": "2026-12-01T09:59:59.000Z",
+        "request": {"method": "POST", "url": "https://h/login", "headers": [],
+                    "cookies": [{"name": "sid", "value": ""}]},
+        "response": {"status": 200, "headers": [], "cookies": [{"name": "sid", "value": ""}],
+                     "content": {"size": 120, "mimeType": "application/json"}},
+    }  # fmt: skip
+    socket = _entry("wss://h/live", [], {"Authorization": ""})
+    del socket["_webSocketMessages"]
+    har = _har(tmp_path / "sanitized.har", login, socket)
+    out = tmp_path / "s.yaml"
+    assert main(["import", str(har), "-o", str(out), "--no-color"]) == 0
+    printed = capsys.readouterr().out
+    assert (
+        "warning: the HAR looks sanitized: Authorization, Cookie, Set-Cookie headers were stripped"
+        in printed
+    )
+    assert "warning: the HAR looks sanitized: 1 HTTP response bodies are missing" in printed
+    assert "entry 1 (wss://h/live) has no _webSocketMessages: its frames are missing" in printed
+    text = out.read_text()
+    assert "# HTTP POST https://h/login -> 200 (not replayed: no http step)" in text
+    assert main(["validate", str(out)]) == 0
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [("{", "is not a HAR file"), ('{"log": {"entries": []}}', "has no WebSocket entry")],
+)
+def test_a_file_that_is_no_har_or_has_no_websocket_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, message: str
+) -> None:
+    path = tmp_path / "x.har"
+    path.write_text(content)
+    assert main(["import", str(path), "--no-color"]) == 2
+    assert message in capsys.readouterr().out
