@@ -1,0 +1,179 @@
+"""How fast scenario files load and validate, against a baseline measured in the same run.
+
+Figures, each the median of several rounds (in-process, rounds interleaved with the baseline):
+
+1. Steps: one scenario file of 1,000, 10,000 and 100,000 steps (``send``/``expect`` pairs, one
+   step in ten with a ``${...}`` template), loaded with `load_suite` (what ``wsrun validate``
+   and ``wsrun run`` do before anything connects). Printed: microseconds per step (target
+   < 25 µs, so 100,000 steps in under 2.5 s and well under the 5 s of the issue), and the ratio
+   against ``yaml.load(text, Loader=yaml.CSafeLoader)`` of the same file, the fastest plain
+   reading of it (wsrun composes with libyaml too, then builds locations, validates with
+   pydantic and checks connections and variables). Memory: peak RSS of a fresh process that
+   loads the file, less the same process's RSS before loading, per step (target <= 1 KiB).
+2. Rows: a scenario with 50,000 ``parametrize`` rows (50,000 scenarios). Target: < 5 s.
+3. ``wsrun validate`` of a one-step file as a whole process (``python -m runner validate``),
+   against ``python -c pass``: medians of 10 runs. Target: < 100 ms.
+
+The cyclic garbage collector stays as Python leaves it (the loader pauses it itself); the
+baseline runs with it on, as a plain script would.
+
+    python -m bench.bench_loader [--rounds 3] [--sizes 1000,10000,100000] [--rows 50000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+
+STEP_TARGET_US = 25.0
+MEMORY_TARGET_KIB = 1.0
+ROWS_TARGET_S = 5.0
+VALIDATE_TARGET_MS = 100.0
+
+
+def write_steps(path: Path, steps: int) -> None:
+    """A scenario of `steps` steps: a connect, send/expect pairs, one in ten templated."""
+    lines = [
+        "name: many steps",
+        "vars: {greeting: hello}",
+        "steps:",
+        '  - connect: {url: "ws://127.0.0.1:9/"}',
+    ]
+    for i in range(steps // 2):
+        text = f"${{greeting}} {i}" if i % 5 == 0 else f"m{i}"
+        lines.append(f'  - send: "{text}"')
+        lines.append(f'  - expect: {{text: "{text}"}}')
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def write_rows(path: Path, rows: int) -> None:
+    """A scenario with `rows` parametrize rows."""
+    lines = ["name: rows", "parametrize:"]
+    lines += [f"  - {{user: u{i}, n: {i}}}" for i in range(rows)]
+    lines += ["steps:", '  - connect: {url: "ws://127.0.0.1:9/${user}"}', '  - send: "${n}"']
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def timed(function: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    function()
+    return time.perf_counter() - started
+
+
+def load(path: Path) -> int:
+    """Load `path` as wsrun does; return how many scenarios it holds."""
+    from runner.scenario import load_suite
+
+    return len(load_suite([str(path)]).scenarios)
+
+
+def plain_yaml(path: Path) -> object:
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)  # noqa: S506
+
+
+_MEMORY_SCRIPT = """
+import sys
+from runner.scenario import load_suite
+
+def peak():  # VmHWM starts anew at exec (ru_maxrss would keep the forking parent's)
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+
+before = peak()
+load_suite([sys.argv[1]])
+print(peak() - before)
+"""
+
+
+def memory_kib(path: Path) -> int:
+    """Peak RSS that loading `path` adds to a fresh process, in KiB."""
+    out = subprocess.run(
+        [sys.executable, "-c", _MEMORY_SCRIPT, str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(out.stdout.split()[-1])
+
+
+def bench_steps(folder: Path, sizes: list[int], rounds: int) -> None:
+    print(f"steps (load_suite, {rounds} rounds, medians):")
+    load(folder / "warm.yaml")  # the first load also builds what is cached
+    for steps in sizes:
+        path = folder / f"steps_{steps}.yaml"
+        write_steps(path, steps)
+        wsrun_s, yaml_s = [], []
+        for _ in range(rounds):
+            yaml_s.append(timed(lambda: plain_yaml(path)))
+            wsrun_s.append(timed(lambda: load(path)))
+        ratio = statistics.median(w / y for w, y in zip(wsrun_s, yaml_s, strict=True))
+        per_step = statistics.median(wsrun_s) / steps * 1e6
+        kib = memory_kib(path) / steps
+        ok = "ok" if per_step < STEP_TARGET_US and kib <= MEMORY_TARGET_KIB else "MISSED"
+        print(
+            f"  {steps:>7,} steps  {statistics.median(wsrun_s):6.2f} s  {per_step:5.1f} µs/step "
+            f"(target < {STEP_TARGET_US:.0f})  {ratio:4.1f}x yaml.CSafeLoader  "
+            f"{kib:5.2f} KiB/step (target <= {MEMORY_TARGET_KIB:.0f})  {ok}"
+        )
+
+
+def bench_rows(folder: Path, rows: int, rounds: int) -> None:
+    path = folder / "rows.yaml"
+    write_rows(path, rows)
+    wsrun_s, yaml_s = [], []
+    for _ in range(rounds):
+        yaml_s.append(timed(lambda: plain_yaml(path)))
+        wsrun_s.append(timed(lambda: load(path)))
+    ratio = statistics.median(w / y for w, y in zip(wsrun_s, yaml_s, strict=True))
+    seconds = statistics.median(wsrun_s)
+    ok = "ok" if seconds < ROWS_TARGET_S else "MISSED"
+    print(
+        f"parametrize: {rows:,} rows  {seconds:.2f} s (target < {ROWS_TARGET_S:.0f} s)  "
+        f"{seconds / rows * 1e6:.1f} µs/row  {ratio:.1f}x yaml.CSafeLoader  {ok}"
+    )
+
+
+def bench_validate(folder: Path, runs: int = 10) -> None:
+    path = folder / "one.yaml"
+    path.write_text('name: one\nsteps:\n  - connect: {url: "ws://127.0.0.1:9/"}\n')
+    validate = [sys.executable, "-m", "runner", "validate", str(path)]
+    empty = [sys.executable, "-c", "pass"]
+    wsrun_s, empty_s = [], []
+    for _ in range(runs):
+        empty_s.append(timed(lambda: subprocess.run(empty, check=True)))
+        wsrun_s.append(
+            timed(lambda: subprocess.run(validate, check=True, stdout=subprocess.DEVNULL))
+        )
+    ms, base = statistics.median(wsrun_s) * 1000, statistics.median(empty_s) * 1000
+    ok = "ok" if ms < VALIDATE_TARGET_MS else "MISSED"
+    print(
+        f"wsrun validate, one step: {ms:.0f} ms (target < {VALIDATE_TARGET_MS:.0f} ms; "
+        f"python -c pass: {base:.0f} ms; medians of {runs} runs)  {ok}"
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--sizes", default="1000,10000,100000", help="step counts, by commas")
+    parser.add_argument("--rows", type=int, default=50_000)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as temp:
+        folder = Path(temp)
+        write_steps(folder / "warm.yaml", 100)
+        bench_steps(folder, [int(s) for s in args.sizes.split(",")], args.rounds)
+        bench_rows(folder, args.rows, args.rounds)
+        bench_validate(folder)
+
+
+if __name__ == "__main__":
+    main()
