@@ -62,9 +62,9 @@ def write_rows(path: Path, rows: int) -> None:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def timed(function: Callable[[], object]) -> float:
+def timed(function: Callable[[Path], object], path: Path) -> float:
     started = time.perf_counter()
-    function()
+    function(path)
     return time.perf_counter() - started
 
 
@@ -76,7 +76,7 @@ def load(path: Path) -> int:
 
 
 def plain_yaml(path: Path) -> object:
-    return yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)  # noqa: S506
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
 
 
 _MEMORY_SCRIPT = """
@@ -113,8 +113,8 @@ def bench_steps(folder: Path, sizes: list[int], rounds: int) -> None:
         write_steps(path, steps)
         wsrun_s, yaml_s = [], []
         for _ in range(rounds):
-            yaml_s.append(timed(lambda: plain_yaml(path)))
-            wsrun_s.append(timed(lambda: load(path)))
+            yaml_s.append(timed(plain_yaml, path))
+            wsrun_s.append(timed(load, path))
         ratio = statistics.median(w / y for w, y in zip(wsrun_s, yaml_s, strict=True))
         per_step = statistics.median(wsrun_s) / steps * 1e6
         kib = memory_kib(path) / steps
@@ -131,8 +131,8 @@ def bench_rows(folder: Path, rows: int, rounds: int) -> None:
     write_rows(path, rows)
     wsrun_s, yaml_s = [], []
     for _ in range(rounds):
-        yaml_s.append(timed(lambda: plain_yaml(path)))
-        wsrun_s.append(timed(lambda: load(path)))
+        yaml_s.append(timed(plain_yaml, path))
+        wsrun_s.append(timed(load, path))
     ratio = statistics.median(w / y for w, y in zip(wsrun_s, yaml_s, strict=True))
     seconds = statistics.median(wsrun_s)
     ok = "ok" if seconds < ROWS_TARGET_S else "MISSED"
@@ -147,12 +147,11 @@ def bench_validate(folder: Path, runs: int = 10) -> None:
     path.write_text('name: one\nsteps:\n  - connect: {url: "ws://127.0.0.1:9/"}\n')
     validate = [sys.executable, "-m", "runner", "validate", str(path)]
     empty = [sys.executable, "-c", "pass"]
+    quiet = subprocess.DEVNULL
     wsrun_s, empty_s = [], []
     for _ in range(runs):
-        empty_s.append(timed(lambda: subprocess.run(empty, check=True)))
-        wsrun_s.append(
-            timed(lambda: subprocess.run(validate, check=True, stdout=subprocess.DEVNULL))
-        )
+        empty_s.append(timed(lambda _: subprocess.run(empty, check=True), path))
+        wsrun_s.append(timed(lambda _: subprocess.run(validate, check=True, stdout=quiet), path))
     ms, base = statistics.median(wsrun_s) * 1000, statistics.median(empty_s) * 1000
     ok = "ok" if ms < VALIDATE_TARGET_MS else "MISSED"
     print(

@@ -125,15 +125,18 @@ def variable_order(variables: Mapping[str, Any]) -> list[str]:
         ValueError: when variables refer to each other in a cycle (naming them), or one of them
             would render beyond `MAX_RENDERED` characters (a chain that doubles, say).
     """
-    pending = {name: dependencies(value) & set(variables) for name, value in variables.items()}
+    names = set(variables)  # once: per variable, 20,000 variables took 17 s
+    pending = {name: dependencies(value) & names for name, value in variables.items()}
     order: list[str] = []
+    done: set[str] = set()
     sizes: dict[str, int] = {}
     while pending:
-        ready = [name for name, needs in pending.items() if not needs - set(order) - {name}]
+        ready = [name for name, needs in pending.items() if not needs - done - {name}]
         if not ready:
             raise ValueError(f"variables refer to each other: {', '.join(sorted(pending))}")
         for name in ready:
             order.append(name)
+            done.add(name)
             del pending[name]
             sizes[name] = min(least_size(variables[name], sizes), MAX_RENDERED + 1)
             if sizes[name] > MAX_RENDERED:
