@@ -320,7 +320,12 @@ class Transport:
 
     def send_message(self, data: str | bytes) -> None:
         """Send one message as one frame; `BusinessError` 2302999 when closing or the link fails."""
-        self.send_prepared(self.prepare(data))
+        if self._deflate is not None:
+            self.send_prepared(self.prepare(data))
+            return
+        payload = data.encode("utf-8") if isinstance(data, str) else data
+        frame = make_frame(payload, OP_TEXT if isinstance(data, str) else OP_BINARY)
+        self._write_data(self._format(frame), len(payload))  # the hot path: no PreparedMessage
 
     def prepare(self, data: str | bytes) -> PreparedMessage:
         """Frame one message (compress it, with permessage-deflate; mask and format it) for
@@ -353,7 +358,8 @@ class Transport:
         """The frame's bytes, masked with a fresh key as websocket-client's `send_frame` does."""
         if self._ws.get_mask_key:
             frame.get_mask_key = self._ws.get_mask_key
-        return bytes(frame.format())
+        data: bytes = frame.format()
+        return data
 
     def send_prepared(self, message: PreparedMessage) -> None:
         """Write a message `prepare` framed, in compression order (see `prepare`);
@@ -367,18 +373,21 @@ class Transport:
             self._await_turn(turn)
         message.sent = True
         try:
-            with self._write_lock:  # RFC 6455 §5.5.1: no data frame after our Close frame
-                if self._close_sent:
-                    raise BusinessError(
-                        ErrorCode.OTHER, "Websocket Unknown Other Error: connection closing"
-                    )
-                self._write_bytes(message.frame)
-                self.sent_wire_size = message.wire_size
+            self._write_data(message.frame, message.wire_size)
         finally:
             if turn:
                 with self._order:
                     del self._turns[turn]
                     self._order.notify_all()
+
+    def _write_data(self, frame: bytes, wire_size: int) -> None:
+        with self._write_lock:  # RFC 6455 §5.5.1: no data frame after our Close frame
+            if self._close_sent:
+                raise BusinessError(
+                    ErrorCode.OTHER, "Websocket Unknown Other Error: connection closing"
+                )
+            self._write_bytes(frame)
+            self.sent_wire_size = wire_size
 
     def _await_turn(self, turn: int) -> None:
         """Wait until every message prepared before `turn` was written (or the link ends)."""
@@ -442,8 +451,10 @@ class Transport:
         ws = self._ws
         try:
             with ws.lock:
-                while data:
-                    data = data[ws._send(data) :]
+                sent = ws._send(data)
+                while sent < len(data):  # a partial write (rare): the rest, as send_frame does
+                    data = data[sent:]
+                    sent = ws._send(data)
         except Exception as exc:
             if not is_link_error(exc):
                 raise
