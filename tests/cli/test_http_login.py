@@ -25,8 +25,8 @@ EXAMPLE = ROOT / "scenarios" / "18-http-login.yaml"
 def run(paths: list[Path], server: TestServer, tmp_path: Path) -> tuple[int, str, dict[str, Any]]:
     report = tmp_path / "report.json"
     console = Console(file=StringIO(), width=200, color_system=None)
-    api = server.url.replace("ws://", "http://", 1)
-    argv = [*map(str, paths), "--var", f"base_url={server.url}", "--var", f"api_url={api}"]
+    address = server.url.removeprefix("ws://")
+    argv = [*map(str, paths), "--var", f"base_url={server.url}", "--var", f"address={address}"]
     code = main([*argv, "-j", "1", "--json-report", str(report)], console=console)
     return code, console.file.getvalue(), json.loads(report.read_text())  # type: ignore[attr-defined]
 
@@ -46,7 +46,7 @@ def test_each_scenario_has_its_own_cookie_jar(tmp_path: Path) -> None:
     other = tmp_path / "z-no-login.yaml"
     other.write_text(
         "name: no login\nsteps:\n"
-        '  - http: {url: "${api_url}/whoami", expect: {not: {contains: wsrun}}}\n'
+        '  - http: {url: "http://${address}/whoami", expect: {not: {contains: wsrun}}}\n'
         '  - connect: {url: "${base_url}/session", expect_status: 401,\n'
         "              expect_body: {contains: no valid session cookie}}\n",
         encoding="utf-8",
@@ -60,7 +60,7 @@ def test_each_scenario_has_its_own_cookie_jar(tmp_path: Path) -> None:
 def test_the_handshake_cookie_goes_on_the_next_handshake_too(tmp_path: Path) -> None:
     """`Set-Cookie` on /session's 101 is kept: the next handshake sends it with the session's."""
     scenario = tmp_path / "twice.yaml"
-    text = EXAMPLE.read_text(encoding="utf-8").split('  - http: "${api_url}/whoami"')[0]
+    text = EXAMPLE.read_text(encoding="utf-8").split('  - http: "http://${address}/whoami"')[0]
     text += (
         "  - close: {conn: session}\n"
         '  - connect: {conn: again, url: "${base_url}/session",\n'

@@ -203,7 +203,7 @@ def test_validate_refuses_each_misuse_at_its_line(tmp_path: Path) -> None:
         "repeat: expected exactly one of count, for_each; found count and for_each",
         "for_each: expected at least one item, found an empty list",
         "unknown step kind 'expct'; expected one of connect, send, expect, expect_none, close, "
-        "expect_close, sleep, use, expect_all, expect_sequence, poll, repeat (did you mean "
+        "expect_close, sleep, use, expect_all, expect_sequence, poll, repeat, http (did you mean "
         "'expect'?)",
     ]
     assert lines[:6] == ["5", "6", "7", "8", "9", "15"]
