@@ -9,13 +9,9 @@ with none never pays for it.
 
 from __future__ import annotations
 
-import email.message
 import functools
-import http.cookiejar
-import http.cookies
 import json
 import ssl
-import urllib.request
 import weakref
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +24,10 @@ from runner.matching import Matcher, compare_json, extract_saves
 from runner.scenario.steps import ProxyServer, TlsOptions
 from runner.scenario.steps_http import HttpExpect, HttpStep
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # imported where used: a run with no http step and no cookie needs none
+    import email.message
+    import http.cookiejar
+
     import httpx
 
 __all__ = ["BODY_SHOWN", "cookie_header", "cookie_jar", "keep_cookies", "run_http"]
@@ -46,6 +45,8 @@ _ANY_2XX = HttpExpect.model_validate({})
 
 def cookie_jar(ctx: ScenarioContext) -> http.cookiejar.CookieJar:
     """The cookie jar of `ctx`'s scenario (made on first use, gone with the scenario)."""
+    import http.cookiejar
+
     key = id(ctx)
     jar = _JARS.get(key)
     if jar is None:
@@ -64,6 +65,8 @@ def cookie_header(ctx: ScenarioContext, url: str) -> str | None:
     jar = _JARS.get(id(ctx))
     if jar is None or not len(jar):
         return None
+    import urllib.request
+
     request = urllib.request.Request(_as_http(url))
     jar.add_cookie_header(request)
     return request.get_header("Cookie")
@@ -73,6 +76,8 @@ class _Response:
     """What `CookieJar.extract_cookies` reads of a response: its headers."""
 
     def __init__(self, set_cookies: list[str]) -> None:
+        import email.message
+
         self._headers = email.message.Message()
         for line in set_cookies:
             self._headers["Set-Cookie"] = line
@@ -90,6 +95,9 @@ def keep_cookies(ctx: ScenarioContext, url: str, headers: dict[str, str]) -> Non
     joined = headers.get("set-cookie")
     if not joined:
         return
+    import http.cookies
+    import urllib.request
+
     parsed = http.cookies.SimpleCookie()
     try:
         parsed.load(joined)
