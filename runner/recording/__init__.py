@@ -9,7 +9,7 @@ into a scenario file.
     commands.py      the `import` and `record` subcommands (parsers and their work)
 """
 
-from runner.recording.session import Close, Connection, Frame, Session
+from runner.recording.session import Close, Connection, Exchange, Frame, Session
 from runner.recording.to_scenario import scenario_text
 
-__all__ = ["Close", "Connection", "Frame", "Session", "scenario_text"]
+__all__ = ["Close", "Connection", "Exchange", "Frame", "Session", "scenario_text"]

@@ -3,7 +3,7 @@
 A WebSocket is an entry with ``_resourceType: "websocket"`` whose ``_webSocketMessages`` are
 ``{type: send|receive, time: <Unix seconds>, opcode: 1|2, data}`` (binary data in base64);
 mitmproxy's ``savehar``, HTTP Toolkit and Proxyman write the same. Other entries (HTTP) become
-notes: wsrun has no HTTP step to replay them with.
+`http` steps (requests the page's code made) or notes (page resources).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from runner.recording.session import Frame, Session
+from runner.recording.session import Exchange, Frame, Session
 
 __all__ = ["HarError", "HarImport", "read_har"]
 
@@ -144,11 +144,42 @@ def _frame(conn: str, message: Any) -> Frame | None:
 
 
 def _add_http(result: HarImport, entry: dict[str, Any]) -> None:
+    """A request the page's code made (fetch, XHR; with no type: not a GET or a JSON answer)
+    becomes an `http` step; a page resource (HTML, scripts, images) only a note."""
     request, response = entry.get("request", {}), entry.get("response", {})
-    method, url = request.get("method", "GET"), request.get("url", "?")
-    result.session.notes.append(
-        f"HTTP {method} {url} -> {response.get('status', '?')} (not replayed: no http step)"
-    )
+    method, url = str(request.get("method", "GET")), str(request.get("url", "?"))
+    content = response.get("content", {}) if isinstance(response.get("content"), dict) else {}
+    kind = entry.get("_resourceType")
+    mime = str(content.get("mimeType", ""))
+    if kind not in ("xhr", "fetch") and (
+        kind is not None or (method == "GET" and "json" not in mime)
+    ):
+        result.session.notes.append(
+            f"HTTP {method} {url} -> {response.get('status', '?')} (a page resource: not replayed)"
+        )
+        return
+    post = request.get("postData", {}) if isinstance(request.get("postData"), dict) else {}
+    text = content.get("text")
+    if isinstance(text, str) and content.get("encoding") == "base64":
+        text = None  # a binary answer: only its status is checked
+    result.session.exchanges.append(
+        Exchange(
+            time=_started(entry) or 0.0, method=method, url=url, headers=_headers(request),
+            body=post.get("text"), mime=str(post.get("mimeType", "")),
+            status=int(response.get("status") or 0), response=text,
+            sets_cookies=_set_cookies(response),
+        )
+    )  # fmt: skip
+
+
+def _set_cookies(response: dict[str, Any]) -> list[str]:
+    names = [
+        str(c["name"]) for c in response.get("cookies", []) if isinstance(c, dict) and "name" in c
+    ]
+    names += [
+        v.split("=", 1)[0].strip() for n, v in _headers(response) if n.lower() == "set-cookie"
+    ]
+    return sorted(set(names))
 
 
 def _sanitized(entries: list[Any]) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-__all__ = ["Close", "Connection", "Frame", "Session"]
+__all__ = ["Close", "Connection", "Exchange", "Frame", "Session"]
 
 Direction = Literal["send", "receive"]
 
@@ -44,12 +44,28 @@ class Connection:
 
 
 @dataclass
+class Exchange:
+    """One HTTP request and its response (a login before the WebSocket, say)."""
+
+    time: float  # Unix seconds
+    method: str
+    url: str
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: str | None = None  # the request's body, as text
+    mime: str = ""  # the request body's type
+    status: int = 0  # the response's status; 0: none was recorded
+    response: str | None = None  # the response's body, as text (None: not recorded)
+    sets_cookies: list[str] = field(default_factory=list)  # names of the cookies it set
+
+
+@dataclass
 class Session:
     """Connections, frames and closes of one recording."""
 
     connections: list[Connection] = field(default_factory=list)
     frames: list[Frame] = field(default_factory=list)
     closes: list[Close] = field(default_factory=list)
+    exchanges: list[Exchange] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # comments for the top of the scenario
 
     def add_connection(self, url: str, time: float, **options: object) -> Connection:

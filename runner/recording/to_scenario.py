@@ -27,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from runner.recording.session import Close, Connection, Frame, Session
+from runner.recording.session import Close, Connection, Exchange, Frame, Session
 
 __all__ = ["Draft", "scenario_text"]
 
@@ -82,17 +82,34 @@ class _Builder:
         self.rules: tuple[list[dict[str, Any]], list[dict[str, Any]]] = ([], [])
 
     def build(self, name: str, header: str) -> Draft:
-        connects = [self._connect(c) for c in self.session.connections]
         heartbeat_frames = self._heartbeats()
-        steps = connects + [
-            step
-            for i, frame in enumerate(self.frames)
-            if i not in heartbeat_frames
-            for step in [self._frame_step(i, frame)]
+        items: list[tuple[float, int, Any]] = [
+            (self._opened(c), 0, c) for c in self.session.connections
         ]
-        steps += [self._close(close) for close in self.session.closes]
-        steps.sort(key=lambda s: (s.time, "connect" not in s.body))
+        items += [(e.time, 1, e) for e in self.session.exchanges]
+        items += [
+            (f.time, 2, (i, f)) for i, f in enumerate(self.frames) if i not in heartbeat_frames
+        ]
+        items += [(c.time, 3, c) for c in self.session.closes]
+        items.sort(key=lambda item: item[:2])
+        steps = [self._step(thing) for _, _, thing in items]
         return Draft(self._text(name, header, steps), dict(self.env), len(steps))
+
+    def _step(self, thing: Any) -> _Step:
+        """The step of one recorded thing; in time order, so that saves come before uses."""
+        if isinstance(thing, Connection):
+            return self._connect(thing)
+        if isinstance(thing, Exchange):
+            return self._http(thing)
+        if isinstance(thing, Close):
+            return self._close(thing)
+        index, frame = thing
+        return self._frame_step(index, frame)
+
+    def _opened(self, connection: Connection) -> float:
+        """When to open it: clocks may disagree (a HAR's startedDateTime and its frames')."""
+        first = min((f.time for f in self.frames if f.conn == connection.name), default=None)
+        return connection.time if first is None else min(connection.time, first)
 
     # -- secrets -----------------------------------------------------------------------------
 
@@ -106,10 +123,34 @@ class _Builder:
             self.env[name] = what
         return f"${{env.{self.secrets[value]}}}"
 
+    def _headers(self, headers: list[tuple[str, str]], time: float) -> dict[str, str]:
+        kept = {}
+        for name, value in headers:
+            lower = name.lower()
+            if lower in _DROPPED_HEADERS or lower.startswith("sec-"):
+                continue
+            if lower == "cookie":
+                value = self._cookies_not_from_the_jar(value, time)
+                if not value:
+                    continue
+            kept[name] = self._header_value(name, value)
+        return kept
+
+    def _cookies_not_from_the_jar(self, value: str, time: float) -> str:
+        """The cookies of a Cookie header that no earlier HTTP response set: the scenario's
+        cookie jar sends those itself."""
+        jar = {n for e in self.session.exchanges if e.time < time for n in e.sets_cookies}
+        pairs = [p.strip() for p in value.split(";") if p.strip()]
+        return "; ".join(p for p in pairs if p.partition("=")[0].strip() not in jar)
+
     def _header_value(self, name: str, value: str) -> str:
         lower = name.lower()
+        if value in self.saved:  # a value an earlier response gave
+            return f"${{{self.saved[value]}}}"
         if lower == "authorization":
             scheme, _, credentials = value.partition(" ")
+            if credentials in self.saved:
+                return f"{scheme} ${{{self.saved[credentials]}}}"
             if credentials and scheme.lower() in ("bearer", "basic", "token"):
                 token = self._secret(credentials, "AUTH_TOKEN", "the Authorization header's token")
                 return f"{scheme} {token}"
@@ -124,7 +165,9 @@ class _Builder:
         parts = urllib.parse.urlsplit(url)
         query = []
         for key, value in urllib.parse.parse_qsl(parts.query, keep_blank_values=True):
-            if value and _SECRET_WORDS.search(key):
+            if value in self.saved:
+                value = f"${{{self.saved[value]}}}"
+            elif value and _SECRET_WORDS.search(key):
                 value = self._secret(value, _env_name(key), f"the query parameter {key}")
             else:
                 value = _literal(urllib.parse.quote(value, safe=""))
@@ -136,21 +179,41 @@ class _Builder:
 
     def _connect(self, connection: Connection) -> _Step:
         body: dict[str, Any] = {"conn": connection.name, "url": self._url(connection.url)}
-        headers = {
-            name: self._header_value(name, value)
-            for name, value in connection.headers
-            if name.lower() not in _DROPPED_HEADERS and not name.lower().startswith("sec-")
-        }
+        headers = self._headers(connection.headers, connection.time)
         if headers:
             body["headers"] = headers
         if connection.subprotocols:
             body["subprotocols"] = list(connection.subprotocols)
         if connection.status != 101:
             body["expect_status"] = connection.status
-        # Clocks may disagree (a HAR's startedDateTime and its frames' times): open it first.
-        first = min((f.time for f in self.frames if f.conn == connection.name), default=None)
-        when = connection.time if first is None else min(connection.time, first)
-        return _Step(when, connection.name, {"connect": body})
+        return _Step(self._opened(connection), connection.name, {"connect": body})
+
+    def _http(self, exchange: Exchange) -> _Step:
+        body: dict[str, Any] = {"method": exchange.method, "url": self._url(exchange.url)}
+        headers = self._headers(exchange.headers, exchange.time)
+        request = _json_container(exchange.body or "")
+        if request is not None:
+            headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
+        if headers:
+            body["headers"] = headers
+        if request is not None:
+            self.sent_values.update(value for _, value in _leaves(request))
+            body["json"] = self._outgoing(request)
+        elif exchange.body:
+            body["text"] = self._outgoing_text(exchange.body)
+        expect: dict[str, Any] = {}
+        if exchange.status:
+            expect["status"] = exchange.status
+        answer = _json_container(exchange.response or "")
+        save: dict[str, str] = {}
+        if answer is not None:
+            self.prior = dict(self.saved)
+            expect["json"] = self._expected(answer, "$", exchange.time, save)
+        if expect:
+            body["expect"] = expect
+        if save:
+            body["save"] = save
+        return _Step(exchange.time, "", {"http": body})
 
     def _close(self, close: Close) -> _Step:
         body: dict[str, Any] = {"conn": close.conn}
@@ -212,7 +275,7 @@ class _Builder:
             return body
         save: dict[str, str] = {}
         self.prior = dict(self.saved)  # what this very message saves is not known inside it
-        body["json"] = self._expected(parsed, "$", index, save)
+        body["json"] = self._expected(parsed, "$", frame.time, save)
         if save:
             body["save"] = save
         return body
@@ -225,21 +288,21 @@ class _Builder:
         parts = [_RE_SPECIAL.sub(r"\\\g<0>", part) for part in pattern.split(text)]
         return {"regex": _literal("^" + ".+".join(parts) + "$")}
 
-    def _expected(self, value: Any, path: str, index: int, save: dict[str, str]) -> Any:
+    def _expected(self, value: Any, path: str, time: float, save: dict[str, str]) -> Any:
         if isinstance(value, dict):
             return {
-                _literal(k): self._expected(v, _child(path, k), index, save)
+                _literal(k): self._expected(v, _child(path, k), time, save)
                 for k, v in value.items()
             }
         if isinstance(value, list):
-            return [self._expected(v, f"{path}[{i}]", index, save) for i, v in enumerate(value)]
+            return [self._expected(v, f"{path}[{i}]", time, save) for i, v in enumerate(value)]
         if isinstance(value, str) and value in self.secrets:
             return "{{string}}"
         if _kind_key(path):  # a message's kind ("type": "said") is what the step waits for
             return _literal(value) if isinstance(value, str) else value
         if _hashable_leaf(value) and value in self.prior:  # saved by an earlier step
             return f"${{{self.prior[value]}}}"
-        if self._worth_saving(value, index):
+        if self._worth_saving(value, time):
             variable = self._variable(path)
             save[variable] = path
             self.saved[value] = variable
@@ -248,8 +311,8 @@ class _Builder:
             return _placeholder(value)
         return _literal(value) if isinstance(value, str) else value
 
-    def _worth_saving(self, value: Any, index: int) -> bool:
-        """A value the server made (not sent before) that a later send repeats."""
+    def _worth_saving(self, value: Any, time: float) -> bool:
+        """A value the server made (not sent before) that something later repeats."""
         if isinstance(value, bool) or value is None or value in self.sent_values:
             return False
         if isinstance(value, str) and len(value) < 4:
@@ -258,11 +321,27 @@ class _Builder:
             return False
         if value in self.saved:
             return False
-        return any(
-            _repeats(frame, value)
-            for frame in self.frames[index + 1 :]
-            if frame.direction == "send"
-        )
+        return self._used_after(value, time)
+
+    def _used_after(self, value: Any, time: float) -> bool:
+        sends = (f for f in self.frames if f.direction == "send" and f.time > time)
+        if any(_repeats(frame, value) for frame in sends):
+            return True
+        if not isinstance(value, str):
+            return False
+        texts = [
+            text
+            for c in self.session.connections
+            if self._opened(c) > time
+            for text in (c.url, *(v for _, v in c.headers))
+        ]
+        texts += [
+            text
+            for e in self.session.exchanges
+            if e.time > time
+            for text in (e.url, e.body or "", *(v for _, v in e.headers))
+        ]
+        return any(value in text for text in texts)
 
     def _variable(self, path: str) -> str:
         words = re.findall(r"[A-Za-z][A-Za-z0-9_]*", path.rsplit(".", 1)[-1])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import yaml
 
 from runner.cli import main
 from runner.server import TestServer
+from tests.support import timeout
 
 TOKEN = "s3cr3t-t0ken-value"
 
@@ -115,7 +117,8 @@ def test_a_sanitized_har_warns_what_is_missing(
     assert "warning: the HAR looks sanitized: 1 HTTP response bodies are missing" in printed
     assert "entry 1 (wss://h/live) has no _webSocketMessages: its frames are missing" in printed
     text = out.read_text()
-    assert "# HTTP POST https://h/login -> 200 (not replayed: no http step)" in text
+    http = yaml.safe_load(text)["steps"][0]["http"]
+    assert http == {"method": "POST", "url": "https://h/login", "expect": {"status": 200}}
     assert main(["validate", str(out)]) == 0
 
 
@@ -130,3 +133,60 @@ def test_a_file_that_is_no_har_or_has_no_websocket_exits_2(
     path.write_text(content)
     assert main(["import", str(path), "--no-color"]) == 2
     assert message in capsys.readouterr().out
+
+
+def test_a_login_over_http_becomes_an_http_step_whose_token_and_cookie_the_socket_uses(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with TestServer() as server:
+        api = server.url.replace("ws://", "http://")
+        login = urllib.request.Request(
+            f"{api}/login", method="POST", headers={"X-User": "alice", "X-Password": "wonderland"}
+        )
+        with urllib.request.urlopen(login, timeout=timeout(5)) as reply:
+            answer, cookie = reply.read().decode(), reply.headers["Set-Cookie"].split(";")[0]
+        token = json.loads(answer)["token"]
+        welcome = {
+            "type": "welcome",
+            "user": "alice",
+            "visit": 1,
+            "cookies": ["theme", "wsrun_session"],
+        }
+        http_entry = {
+            "startedDateTime": "2026-12-01T10:00:00.000Z",
+            "_resourceType": "fetch",
+            "request": {"method": "POST", "url": f"{api}/login", "cookies": [],
+                        "headers": [{"name": "X-User", "value": "alice"},
+                                    {"name": "X-Password", "value": "wonderland"}]},
+            "response": {"status": 200, "cookies": [{"name": "wsrun_session", "value": "x"}],
+                         "headers": [{"name": "Set-Cookie", "value": cookie}],
+                         "content": {"size": len(answer), "mimeType": "application/json",
+                                     "text": answer}},
+        }  # fmt: skip
+        socket = _entry(
+            f"{server.url}/session",
+            [_message("receive", 1796119200.5, json.dumps(welcome))],
+            {"Cookie": f"{cookie}; theme=dark", "Authorization": f"Bearer {token}"},
+        )
+        socket["startedDateTime"] = "2026-12-01T10:00:00.200Z"
+        har = _har(tmp_path / "login.har", http_entry, socket)
+        out = tmp_path / "login.yaml"
+        assert main(["import", str(har), "-o", str(out), "--no-color"]) == 0
+        text = out.read_text()
+        assert token not in text and cookie.split("=")[1] not in text and "wonderland" not in text
+        steps = yaml.safe_load(text)["steps"]
+        assert steps[0]["http"] == {
+            "method": "POST",
+            "url": f"{api}/login",
+            "headers": {"X-User": "alice", "X-Password": "${env.X_PASSWORD}"},
+            "expect": {"status": 200, "json": {"token": "{{string}}", "user": "alice"}},
+            "save": {"token": "$.token"},
+        }
+        assert steps[1]["connect"]["headers"] == {
+            "Cookie": "${env.COOKIE}",  # theme=dark; the jar sends wsrun_session itself
+            "Authorization": "Bearer ${token}",
+        }
+        monkeypatch.setenv("X_PASSWORD", "wonderland")
+        monkeypatch.setenv("COOKIE", "theme=dark")
+        capsys.readouterr()
+        assert main(["run", str(out), "--no-color"]) == 0, capsys.readouterr().out
