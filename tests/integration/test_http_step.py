@@ -62,8 +62,9 @@ def make_app() -> FastAPI:
         if sid not in sessions or sessions[sid] != token:
             await websocket.close(code=4401, reason="no session")
             return
-        await websocket.accept(headers=[(b"set-cookie", b"seen=yes; Path=/")])
-        await websocket.send_json({"type": "hello", "cookie": sid})
+        two = [(b"set-cookie", b"seen=yes; Path=/"), (b"set-cookie", b"theme=dark; HttpOnly")]
+        await websocket.accept(headers=two)
+        await websocket.send_json({"type": "hello", "cookies": dict(websocket.cookies)})
         await websocket.close()
 
     return app
@@ -104,11 +105,12 @@ steps:
       expect: {status: 200, headers: {content-type: "{{regex:json}}"}, json: {token: "{{string}}"}}
       save: {token: $.token}
   - connect: {url: "${ws}/ws", headers: {Authorization: "Bearer ${token}"}}
-  - expect: {json: {type: hello, cookie: "{{string}}"}}
+  - expect: {json: {type: hello, cookies: {sid: "{{string}}"}}}
   - expect_close: {code: 1000}
   - http:
       url: "${api}/me"
-      expect: {jsonpath: {$.cookies.seen: "yes", $.cookies.sid: "{{string}}"}}
+      expect:
+        jsonpath: {$.cookies.seen: "yes", $.cookies.theme: dark, $.cookies.sid: "{{string}}"}
 """
 
 
@@ -255,3 +257,16 @@ def test_the_readme_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         code, output, report = run(tmp_path, text, api)
     assert code == ExitCode.OK, output
     assert report["scenarios"][0]["steps_passed"] == 3
+
+
+def test_a_cookie_header_written_on_connect_goes_with_the_jar(
+    tmp_path: Path, password: str
+) -> None:
+    text = LOGIN.replace(
+        'headers: {Authorization: "Bearer ${token}"}}',
+        'headers: {Authorization: "Bearer ${token}", cookie: "mine=1"}}',
+    ).replace("cookies: {sid:", "cookies: {mine: '1', sid:")
+    assert "mine=1" in text and "mine: '1'" in text
+    with fastapi_server() as api:
+        code, output, _ = run(tmp_path, text, api)
+    assert code == ExitCode.OK, output
