@@ -98,7 +98,7 @@ def _loop(
     while not recorder.closed.is_set():
         try:
             line = _message(read)
-        except EOFError:
+        except (EOFError, KeyboardInterrupt):  # the end of input, Ctrl-D, Ctrl-C: as /quit
             recorder.close(1000, "")
             return
         if recorder.closed.is_set():

@@ -269,7 +269,8 @@ def _address(listen: str) -> tuple[str, int]:
 
 
 def run_proxy(listen: str, upstream: str, output: str | None, out: Out) -> int:
-    """Run the proxy until Ctrl-C or SIGTERM; write each connection's scenario as it ends."""
+    """Run the proxy until Ctrl-C or SIGTERM; write each connection's scenario as it ends
+    (those still open when it stops too). The CLI makes a Ctrl-C exit 130."""
     from runner.recording.commands import write_scenario
 
     try:
@@ -302,8 +303,9 @@ def run_proxy(listen: str, upstream: str, output: str | None, out: Out) -> int:
                 f"forwarding to {upstream}",
                 "",
             )
-            while not stop.wait(0.1):
-                pass
+            with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: stop, writing what is open
+                while not stop.wait(0.1):
+                    pass
     except OSError as exc:
         out(f"wsrun record: cannot listen on {host}:{port}: {exc}", "red")
         return 2
