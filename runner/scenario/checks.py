@@ -102,6 +102,9 @@ def _check_scope(steps: Sequence[Placed], scope: set[str], errors: list[Scenario
             _check_loop(placed, placed.step, scope, errors)
             continue
         data = placed.step.model_dump(by_alias=True, exclude_unset=True, warnings=False)
+        if not _templated(data):  # most steps: no path built for each of their strings
+            scope.update(placed.step.saved_variables())
+            continue
         for field, text in _strings(data, ()):
             if field and field[0] in _NOT_TEMPLATED:
                 continue
@@ -152,6 +155,17 @@ def check_references(
             if name not in scope:
                 hint = did_you_mean(name, scope)
                 errors.append(document.error(f"unknown variable {name!r}", location, hint=hint))
+
+
+def _templated(value: Any) -> bool:
+    """Whether a string in `value` (keys included) holds ``${``."""
+    if isinstance(value, str):
+        return "${" in value
+    if isinstance(value, dict):
+        return any("${" in str(k) or _templated(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_templated(item) for item in value)
+    return False
 
 
 def _strings(

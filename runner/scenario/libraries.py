@@ -150,6 +150,8 @@ def check_file_references(
     path with a template is known only at run time (say a folder a service provides) and is
     not checked.
     """
+    if not any(path[-1] in ("json_schema", "tls") for path in document.keys):
+        return  # every key as built (quoted, escaped, merged, through aliases): none to check
     base = Path(document.file).resolve().parent
     for path, mapping in _mappings(document.value):
         schema = mapping.get("json_schema")
