@@ -283,15 +283,19 @@ def make_console(no_color: bool, file: IO[str] | None = None) -> Console:
 def _piped_width(file: IO[str]) -> int | None:
     """The width of a console on `file`: the terminal's (None: rich asks it), else ``COLUMNS``
     (rich reads it), else no wrapping at all: CI logs keep each message on one line."""
-    from runner.report.console import NO_WRAP_WIDTH
-
     try:
         terminal = file.isatty()
     except (AttributeError, ValueError):
         terminal = False
     if terminal or os.environ.get("COLUMNS", "").strip().isdigit():
         return None
-    return NO_WRAP_WIDTH
+    return _NO_WRAP_WIDTH
+
+
+#: `runner.report.console.NO_WRAP_WIDTH` (a test keeps them equal), not imported from there:
+#: that module pulls in the reporters and events, which ``wsrun validate`` of a valid file
+#: does not need.
+_NO_WRAP_WIDTH = 1_000_000
 
 
 class _Interrupts:
@@ -732,11 +736,12 @@ def _validate(
 ) -> int:
     from rich.text import Text
 
-    from runner.report.console import print_scenario_errors
     from runner.scenario import validate_paths
 
     errors = validate_paths(paths, variables, allow_outside)
     if errors:
+        from runner.report.console import print_scenario_errors
+
         print_scenario_errors(console, errors)
         return ExitCode.USAGE
     noun = "path" if len(paths) == 1 else "paths"

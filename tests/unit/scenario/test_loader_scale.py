@@ -99,3 +99,28 @@ def test_20000_bad_values_are_reported_once_each_up_to_the_cap(tmp_path: Path) -
     assert code == ExitCode.USAGE
     assert out.count("unsupported tag !!binary") == MAX_REPORTED_ERRORS
     assert f"and {20_000 - MAX_REPORTED_ERRORS:,} more errors, not shown" in out
+
+
+def test_validate_of_a_valid_file_leaves_the_reporters_unimported(tmp_path: Path) -> None:
+    """``wsrun validate`` starts fast: a valid file imports neither the console reporter nor
+    what it pulls in (``runner.report.console`` was imported only for a width constant)."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "one.yaml"
+    path.write_text("name: one\nsteps:\n  - connect: ws://127.0.0.1:9/\n", encoding="utf-8")
+    code = (
+        "import sys\nfrom runner.cli import main\n"
+        f"assert main(['validate', {str(path)!r}]) == 0\n"
+        "print(sorted(m for m in sys.modules if m.startswith('runner.report.console')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ["valid: 1 path checked, no errors", "[]"]
+
+
+def test_the_cli_no_wrap_width_is_the_console_reporters() -> None:
+    from runner import cli
+    from runner.report.console import NO_WRAP_WIDTH
+
+    assert cli._NO_WRAP_WIDTH == NO_WRAP_WIDTH
