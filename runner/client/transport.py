@@ -393,8 +393,10 @@ class Transport:
         """Wait until every message prepared before `turn` was written (or the link ends)."""
         with self._order:
             while next(iter(self._turns)) != turn:
-                if self._close_sent or self._aborted:
-                    return  # the write fails: closing
+                if self._close_sent or self._aborted:  # an earlier one will never be written
+                    raise BusinessError(
+                        ErrorCode.OTHER, "Websocket Unknown Other Error: connection closing"
+                    )
                 me = threading.get_ident()
                 if any(t < turn and owner == me for t, owner in self._turns.items()):
                     raise BusinessError(

@@ -164,6 +164,25 @@ def test_closing_releases_a_send_waiting_for_its_turn(ws: WebSocket, peer: RawPe
     conn.close()
 
 
+def test_dropping_the_connection_releases_a_waiting_send(ws: WebSocket, peer: RawPeer) -> None:
+    _, conn = open_deflate(ws, peer)
+    ws.prepare("never sent")
+    results: list[tuple[object, object]] = []
+    later = threading.Thread(target=lambda: results.append(outcome(ws.send("x"), None)))
+    later.start()
+    later.join(0.2)
+    assert later.is_alive()
+    ws.abort()
+    later.join(timeout())
+    assert not later.is_alive()
+    error = results[0][0]
+    assert isinstance(error, BusinessError) and error.code == ErrorCode.OTHER
+    assert ws.wait_closed(timeout())
+    with pytest.raises((EOFError, OSError)):  # dropped, with nothing written out of order
+        conn.recv_frame()
+    conn.close()
+
+
 def test_without_context_takeover_the_order_is_free(ws: WebSocket, peer: RawPeer) -> None:
     answer = "permessage-deflate; client_no_context_takeover"
     _, conn = open_deflate(ws, peer, answer, compression={"client_no_context_takeover": True})
