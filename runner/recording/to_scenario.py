@@ -17,6 +17,7 @@ Every step carries a comment with its original time.
 from __future__ import annotations
 
 import base64
+import bisect
 import json
 import re
 import urllib.parse
@@ -46,6 +47,8 @@ _VOLATILE_KEY = re.compile(
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 _ISO_TIME = re.compile(r"^\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d)?")
 _HEARTBEAT_MIN = 3
+# A value is looked for in the text of this many later messages (a correlation is near).
+_CORRELATION_WINDOW = 1000
 _RE_SPECIAL = re.compile(r"[\\.^$|?*+()\[\]{}]")
 
 
@@ -64,6 +67,17 @@ def scenario_text(session: Session, name: str, header: str = "") -> Draft:
 
 
 @dataclass
+class _Uses:
+    """What the client sends, in time order: one text with each use's offset, and the last
+    time each JSON value was sent."""
+
+    times: list[float] = field(default_factory=list)
+    offsets: list[int] = field(default_factory=list)
+    text: str = ""
+    last_leaf: dict[Any, float] = field(default_factory=dict)
+
+
+@dataclass
 class _Step:
     time: float
     conn: str
@@ -79,6 +93,14 @@ class _Builder:
         self.sent_values: set[Any] = set()
         self.frames = sorted(session.frames, key=lambda f: f.time)
         self.prior: dict[Any, str] = {}
+        self._first_frame: dict[str, float] = {}
+        self._variables: set[str] = set()
+        self._uses_index: _Uses | None = None
+        self._pieces: tuple[tuple[int, int], re.Pattern[str] | None, dict[str, str]] = (
+            (-1, -1),
+            None,
+            {},
+        )
         self.rules: tuple[list[dict[str, Any]], list[dict[str, Any]]] = ([], [])
 
     def build(self, name: str, header: str) -> Draft:
@@ -108,7 +130,11 @@ class _Builder:
 
     def _opened(self, connection: Connection) -> float:
         """When to open it: clocks may disagree (a HAR's startedDateTime and its frames')."""
-        first = min((f.time for f in self.frames if f.conn == connection.name), default=None)
+        if not self._first_frame:
+            for frame in reversed(self.frames):
+                self._first_frame[frame.conn] = frame.time
+            self._first_frame[""] = 0.0  # built
+        first = self._first_frame.get(connection.name)
         return connection.time if first is None else min(connection.time, first)
 
     # -- secrets -----------------------------------------------------------------------------
@@ -260,9 +286,13 @@ class _Builder:
 
     def _outgoing_text(self, text: str) -> str:
         """The text with `${` escaped, secrets and saved values as references."""
-        pieces = {**{v: f"${{env.{n}}}" for v, n in self.secrets.items()}}
-        pieces.update({v: f"${{{n}}}" for v, n in self.saved.items() if isinstance(v, str)})
-        return _replace_all(text, pieces)
+        key = (len(self.secrets), len(self.saved))
+        if self._pieces[0] != key:
+            pieces = {v: f"${{env.{n}}}" for v, n in self.secrets.items()}
+            pieces.update({v: f"${{{n}}}" for v, n in self.saved.items() if isinstance(v, str)})
+            self._pieces = (key, _pattern(pieces), pieces)
+        _, pattern, pieces = self._pieces
+        return _replace_all(text, pattern, pieces)
 
     def _expect(self, index: int, frame: Frame) -> dict[str, Any]:
         body: dict[str, Any] = {"conn": frame.conn}
@@ -302,52 +332,77 @@ class _Builder:
             return _literal(value) if isinstance(value, str) else value
         if _hashable_leaf(value) and value in self.prior:  # saved by an earlier step
             return f"${{{self.prior[value]}}}"
-        if self._worth_saving(value, time):
+        if self._worth_saving(value, path, time):
             variable = self._variable(path)
             save[variable] = path
             self.saved[value] = variable
+            self._variables.add(variable)
             return _placeholder(value)
         if _volatile(path, value) and value not in self.sent_values:
             return _placeholder(value)
         return _literal(value) if isinstance(value, str) else value
 
-    def _worth_saving(self, value: Any, time: float) -> bool:
+    def _worth_saving(self, value: Any, path: str, time: float) -> bool:
         """A value the server made (not sent before) that something later repeats."""
         if isinstance(value, bool) or value is None or value in self.sent_values:
             return False
         if isinstance(value, str) and len(value) < 4:
             return False
-        if isinstance(value, (int, float)) and abs(value) < 100:
-            return False
+        if isinstance(value, (int, float)) and not (
+            isinstance(value, int) and abs(value) >= 1000 and _VOLATILE_KEY.search(_key(path))
+        ):
+            return False  # a small number, or one that is no id: a coincidence, likely
         if value in self.saved:
             return False
         return self._used_after(value, time)
 
     def _used_after(self, value: Any, time: float) -> bool:
-        sends = (f for f in self.frames if f.direction == "send" and f.time > time)
-        if any(_repeats(frame, value) for frame in sends):
+        """Whether a send, handshake or request after `time` repeats `value` (as a JSON value
+        or, for a string, inside its text)."""
+        uses = self._uses()
+        if _hashable_leaf(value) and uses.last_leaf.get(value, -1.0) > time:
             return True
         if not isinstance(value, str):
             return False
-        texts = [
-            text
-            for c in self.session.connections
-            if self._opened(c) > time
-            for text in (c.url, *(v for _, v in c.headers))
-        ]
-        texts += [
-            text
-            for e in self.session.exchanges
-            if e.time > time
-            for text in (e.url, e.body or "", *(v for _, v in e.headers))
-        ]
-        return any(value in text for text in texts)
+        first = bisect.bisect_right(uses.times, time)
+        if first == len(uses.times):
+            return False
+        last = first + _CORRELATION_WINDOW
+        end = uses.offsets[last] if last < len(uses.offsets) else len(uses.text)
+        return _has_word(uses.text, value, uses.offsets[first], end)
+
+    def _uses(self) -> _Uses:
+        """An index of everything the client sends, built once (a HAR may have many frames)."""
+        if self._uses_index is not None:
+            return self._uses_index
+        found: list[tuple[float, str, Any]] = []
+        for frame in self.frames:
+            if frame.direction == "send" and isinstance(frame.data, str):
+                found.append((frame.time, frame.data, _json_container(frame.data)))
+        for c in self.session.connections:
+            found.append((self._opened(c), "\n".join([c.url, *(v for _, v in c.headers)]), None))
+        for e in self.session.exchanges:
+            text = "\n".join([e.url, e.body or "", *(v for _, v in e.headers)])
+            found.append((e.time, text, _json_container(e.body or "")))
+        found.sort(key=lambda use: use[0])
+        uses = _Uses()
+        position = 0
+        for at, text, parsed in found:
+            uses.times.append(at)
+            uses.offsets.append(position)
+            position += len(text) + 1
+            for _, leaf in _leaves(parsed) if parsed is not None else ():
+                if _hashable_leaf(leaf):
+                    uses.last_leaf[leaf] = max(at, uses.last_leaf.get(leaf, at))
+        uses.text = "\x00".join(text for _, text, _ in found)
+        self._uses_index = uses
+        return uses
 
     def _variable(self, path: str) -> str:
         words = re.findall(r"[A-Za-z][A-Za-z0-9_]*", path.rsplit(".", 1)[-1])
         base = (words[0] if words else "value").lower()
         name, n = base, 1
-        while name in self.saved.values():
+        while name in self._variables:
             n += 1
             name = f"{base}_{n}"
         return name
@@ -409,7 +464,8 @@ class _Builder:
 
 
 def _dump(value: Any) -> str:
-    text = yaml.safe_dump(value, sort_keys=False, allow_unicode=True, width=100)
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml's, when PyYAML has it
+    text = yaml.dump(value, Dumper=dumper, sort_keys=False, allow_unicode=True, width=100)
     return text.rstrip("\n")
 
 
@@ -427,11 +483,16 @@ def _literal(text: str) -> str:
     return text.replace("${", "$${")
 
 
-def _replace_all(text: str, pieces: dict[str, str]) -> str:
-    """`text` with `${` escaped and each key of `pieces` (longest first) replaced by its value."""
+def _pattern(pieces: dict[str, str]) -> re.Pattern[str] | None:
     if not pieces:
+        return None
+    return re.compile("|".join(re.escape(k) for k in sorted(pieces, key=len, reverse=True)))
+
+
+def _replace_all(text: str, pattern: re.Pattern[str] | None, pieces: dict[str, str]) -> str:
+    """`text` with `${` escaped and each match of `pattern` replaced by its piece."""
+    if pattern is None:
         return _literal(text)
-    pattern = re.compile("|".join(re.escape(k) for k in sorted(pieces, key=len, reverse=True)))
     out, last = [], 0
     for match in pattern.finditer(text):
         out += [_literal(text[last : match.start()]), pieces[match.group()]]
@@ -471,21 +532,31 @@ def _child(path: str, key: str) -> str:
     return f"{path}[{json.dumps(key)}]"
 
 
+def _key(path: str) -> str:
+    return re.sub(r"\[.*$", "", path.rsplit(".", 1)[-1])
+
+
+def _has_word(text: str, value: str, start: int, end: int) -> bool:
+    """Whether `value` is in `text[start:end]`, not inside a longer word or number
+    (`item-5` is not in `item-50`)."""
+    at = text.find(value, start, end)
+    while at != -1:
+        before = text[at - 1 : at] if at > start else ""
+        after = text[at + len(value) : at + len(value) + 1]
+        if not (value[0].isalnum() and before.isalnum()) and not (
+            value[-1].isalnum() and after.isalnum()
+        ):
+            return True
+        at = text.find(value, at + 1, end)
+    return False
+
+
 def _kind_key(path: str) -> bool:
     return path.rsplit(".", 1)[-1] in _TYPE_KEYS
 
 
 def _hashable_leaf(value: Any) -> bool:
     return isinstance(value, (str, int, float)) and not isinstance(value, bool)
-
-
-def _repeats(frame: Frame, value: Any) -> bool:
-    if isinstance(frame.data, bytes):
-        return False
-    parsed = _json_container(frame.data)
-    if parsed is not None and any(leaf == value for _, leaf in _leaves(parsed)):
-        return True
-    return isinstance(value, str) and value in frame.data
 
 
 def _placeholder(value: Any) -> str:
