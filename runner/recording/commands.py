@@ -73,8 +73,9 @@ def _import(args: argparse.Namespace, out: Out) -> int:
     except HarError as error:
         out(f"wsrun import: {error}", "red")
         return 2
+    note = _noting(out, args.output)
     for warning in imported.warnings:
-        out(f"warning: {warning}", "yellow")
+        note(f"warning: {warning}", "yellow")
     if not imported.websockets:
         left = f" ({imported.skipped} left out by --only)" if imported.skipped else ""
         out(f"wsrun import: {source} has no WebSocket entry{left}", "red")
@@ -91,14 +92,22 @@ def write_scenario(session: Session, name: str, header: str, output: str | None,
         Path(output).write_text(draft.text, encoding="utf-8")
     else:
         out(draft.text.rstrip("\n"), "")
-    where = output or "stdout"
+    where, note = output or "stdout", _noting(out, output)
     conns = len(session.connections)
-    out(f"wrote {where}: {conns} connection{'s' * (conns != 1)}, {draft.steps} steps", "green")
+    note(f"wrote {where}: {conns} connection{'s' * (conns != 1)}, {draft.steps} steps", "green")
     if draft.env:
-        out(f"set before running it: {', '.join(draft.env)}", "yellow")
+        note(f"set before running it: {', '.join(draft.env)}", "yellow")
     for problem in problems:
-        out(f"error: the scenario written is not valid (a bug in wsrun): {problem}", "red")
+        note(f"error: the scenario written is not valid (a bug in wsrun): {problem}", "red")
     return 1 if problems else 0
+
+
+def _noting(out: Out, output: str | None) -> Out:
+    """`out`, or, when the scenario goes to stdout, `out` of YAML comments (so that
+    `wsrun import s.har > s.yaml` writes a valid file)."""
+    if output:
+        return out
+    return lambda text, style: out("\n".join(f"# {line}" for line in text.splitlines()), style)
 
 
 def _validate(draft: Draft, output: str | None) -> list[str]:

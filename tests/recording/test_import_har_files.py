@@ -90,6 +90,9 @@ def test_only_keeps_the_entries_whose_url_matches(
     assert main(["import", str(har), "--only", "*/rpc*", "--no-color"]) == 0
     printed = capsys.readouterr().out
     assert "conn: rpc" in printed and "conn: echo" not in printed
+    assert printed.endswith("# wrote stdout: 1 connection, 2 steps\n")
+    (tmp_path / "stdout.yaml").write_text(printed)  # what `wsrun import two.har > s.yaml` writes
+    assert main(["validate", str(tmp_path / "stdout.yaml")]) == 0
     assert main(["import", str(har), "--only", "*/nothing", "--no-color"]) == 2
     assert "has no WebSocket entry (2 left out by --only)" in capsys.readouterr().out
 

@@ -52,7 +52,7 @@ def test_the_end_of_input_closes_and_writes_a_server_close_as_expect_close(
         try:
             session.wait_for("closed by the server: 4001 go")
             session.type("ignored\n")
-            session.wait_for("wrote stdout: 1 connection, 2 steps")
+            session.wait_for("# wrote stdout: 1 connection, 2 steps")
         finally:
             assert session.stop(wait=timeout(10)) == 0, session.rest()
     assert "      code: 4001" in "\n".join(session.rest())

@@ -72,3 +72,25 @@ def test_closes_dollars_and_comments(tmp_path: Path) -> None:
         {"expect_close": {"conn": "echo_2", "code": 1001}},
     ]
     assert "  # 2026-12-01 10:00:04.000 UTC (+4.000s)\n  - expect_close:" in draft.text
+
+
+def test_a_value_is_correlated_as_a_whole_word_and_a_number_only_as_a_large_id(
+    tmp_path: Path,
+) -> None:
+    session = Session()
+    session.add_connection("ws://h/api", T0)
+    session.frames += [
+        Frame("api", "receive", T0 + 0.1, '{"name": "item-5", "order_id": 123456, "price": 150}'),
+        Frame("api", "send", T0 + 0.2, '{"get": "item-50", "price": 150, "order": 123456}'),
+        Frame("api", "receive", T0 + 0.3, '{"name": "item-7"}'),
+        Frame("api", "send", T0 + 0.4, "buy item-7 now"),
+    ]
+    steps = _draft(session, tmp_path)["steps"]
+    assert steps[1]["expect"]["save"] == {"order_id": "$.order_id"}  # not item-5, not 150
+    assert steps[2]["send"]["json"] == {"get": "item-50", "price": 150, "order": "${order_id}"}
+    assert steps[3]["expect"] == {
+        "conn": "api",
+        "json": {"name": "{{string}}"},
+        "save": {"name": "$.name"},
+    }
+    assert steps[4]["send"] == {"conn": "api", "text": "buy ${name} now"}
