@@ -366,11 +366,12 @@ class _SuiteLoader:
         placed = Expander(self.errors).expand(model.steps, origins, namespaces)
         resolve_connections(placed, self.errors)
         _default_timeouts(placed, model.timeout)
+        checked: set[frozenset[str]] = set()
         if not model.parametrize:
-            return [self._scenario(document, model, placed, None, None, 0)]
+            return [self._scenario(document, model, placed, None, None, 0, checked)]
         ids = _row_ids(model.parametrize)
         return [
-            self._scenario(document, model, placed, row, ids[i], i)
+            self._scenario(document, model, placed, row, ids[i], i, checked)
             for i, row in enumerate(model.parametrize)
         ]
 
@@ -382,15 +383,22 @@ class _SuiteLoader:
         row: dict[str, Any] | None,
         row_id: str | None,
         index: int,
+        checked: set[frozenset[str]],
     ) -> Scenario:
+        """One scenario of the file (one per parametrize row). What depends only on the names
+        known (the file's vars, the steps) is checked once per set of names, not once per row:
+        the same steps checked for each of 50,000 rows were most of their loading."""
         suite_vars = self.suite_file.vars if self.suite_file else {}
         variables = {**suite_vars, **model.vars, **(row or {}), **self.cli_vars}
         known = set(variables) | self.suite_provided
-        _check_values(document, ("vars",), model.vars, known, self.errors)
+        names = frozenset(known)
+        if names not in checked:
+            checked.add(names)
+            _check_values(document, ("vars",), model.vars, known, self.errors)
+            check_variables(placed, known, self.errors)
         if row is not None:
             _check_values(document, ("parametrize", index), row, known, self.errors)
         self._check_cycles(document, variables)
-        check_variables(placed, known, self.errors)
         name = model.name or Path(document.file).stem
         return Scenario(
             name=f"{name}[{row_id}]" if row_id is not None else name,
