@@ -111,17 +111,25 @@ _CLOSE = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
 def _check_depth(text: str) -> None:
     """Raise `_TooDeep` before composing: composing is recursive (libyaml's composer crashes the
     interpreter at about 100,000 levels), the parser's events are not. A YAML error is left
-    for composing to report."""
-    depth = 0
-    try:
-        for event in yaml.parse(text, Loader=_FastLoader):
-            if isinstance(event, _OPEN):
-                depth += 1
-                if depth > MAX_DEPTH + 1:  # the builder reports MAX_DEPTH + 1 with its path
-                    raise _TooDeep(event.start_mark)
-            elif isinstance(event, _CLOSE):
-                depth -= 1
-    except yaml.YAMLError:
+    for composing to report.
+
+    libyaml may refuse a deep flow collection before its events reach `MAX_DEPTH` (newer
+    releases cap the flow level while scanning ahead for a simple key); the events are then
+    read again by PyYAML's own parser, which has no such cap, so that the fallback compose
+    never sees a file nested deeper than `MAX_DEPTH`.
+    """
+    for loader in (_FastLoader, _Loader):
+        depth = 0
+        try:
+            for event in yaml.parse(text, Loader=loader):
+                if isinstance(event, _OPEN):
+                    depth += 1
+                    if depth > MAX_DEPTH + 1:  # the builder reports MAX_DEPTH + 1 with its path
+                        raise _TooDeep(event.start_mark)
+                elif isinstance(event, _CLOSE):
+                    depth -= 1
+        except yaml.YAMLError:
+            continue
         return
 
 

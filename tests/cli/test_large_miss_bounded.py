@@ -24,11 +24,14 @@ from tests.support import timeout
 SIZE = 30_000_000
 
 #: Runs wsrun in a child and prints its exit code and peak RSS (KiB) on the last line of stdout.
+#: The peak is the process's own VmHWM: Linux carries `ru_maxrss` over an exec, so a child of a
+#: big pytest process would report pytest's size.
 CHILD = """
-import resource, sys
+import re, sys
 from runner.cli import main
 code = main(sys.argv[1:])
-print(code, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+with open("/proc/self/status") as status:
+    print(code, re.search(r"VmHWM:\\s*(\\d+) kB", status.read()).group(1))
 """
 
 #: A server (a process of its own) that sends one large message to each client, then reads.
