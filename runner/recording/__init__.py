@@ -9,7 +9,25 @@ into a scenario file.
     commands.py      the `import` and `record` subcommands (parsers and their work)
 """
 
-from runner.recording.session import Close, Connection, Exchange, Frame, Session
-from runner.recording.to_scenario import scenario_text
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from runner.recording.session import Close, Connection, Exchange, Frame, Session
+    from runner.recording.to_scenario import scenario_text
 
 __all__ = ["Close", "Connection", "Exchange", "Frame", "Session", "scenario_text"]
+
+
+def __getattr__(name: str) -> Any:
+    """The exports, imported on first use: `wsrun --version` imports the `record` parser only."""
+    if name == "scenario_text":
+        from runner.recording import to_scenario
+
+        return to_scenario.scenario_text
+    if name in __all__:
+        from runner.recording import session
+
+        return getattr(session, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -6,12 +6,13 @@ The CLI owns the console; these functions print through `out(text, style)`.
 from __future__ import annotations
 
 import argparse
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from runner.recording.session import Session
-from runner.recording.to_scenario import Draft, scenario_text
+if TYPE_CHECKING:  # the rest is imported on use: `wsrun --version` stays fast
+    from runner.recording.session import Session
+    from runner.recording.to_scenario import Draft
 
 __all__ = ["Out", "add_parsers", "run_command", "write_scenario"]
 
@@ -86,6 +87,8 @@ def _import(args: argparse.Namespace, out: Out) -> int:
 
 def write_scenario(session: Session, name: str, header: str, output: str | None, out: Out) -> int:
     """Write the scenario of `session` to `output` (stdout when None), checked by the loader."""
+    from runner.recording.to_scenario import scenario_text
+
     draft = scenario_text(session, name, header)
     problems = _validate(draft, output)
     if output:
@@ -111,6 +114,8 @@ def _noting(out: Out, output: str | None) -> Out:
 
 
 def _validate(draft: Draft, output: str | None) -> list[str]:
+    import tempfile
+
     from runner.scenario import validate_paths
 
     with tempfile.TemporaryDirectory(prefix="wsrun-record-") as folder:
