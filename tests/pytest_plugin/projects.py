@@ -66,8 +66,15 @@ def project(root: Path, files: dict[str, str], pytest_options: str = "") -> Path
 
 
 def env() -> dict[str, str]:
-    """The environment of an inner pytest: this one's, without what would steer it."""
-    return {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "COV_"))}
+    """The environment of an inner pytest: this one's, without what would steer it (`CI` and
+    `BUILD_NUMBER` make pytest print its short summary whole, as on a CI machine, and
+    `GITHUB_ACTIONS` adds wsrun's annotations: the inner runs are what a terminal shows)."""
+    steering = ("CI", "BUILD_NUMBER", "GITHUB_ACTIONS")
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PYTEST_", "COV_")) and k not in steering
+    }
 
 
 def pytest_command(*args: str) -> list[str]:
