@@ -144,7 +144,7 @@ def test_the_example_suite_report_renders_in_chromium(tmp_path: Path, browser: C
 
 MANY = """\
 name: round trip
-timeout: 200ms
+timeout: 2s
 parametrize:
 {rows}
 steps:
