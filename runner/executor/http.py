@@ -30,10 +30,12 @@ if TYPE_CHECKING:  # imported where used: a run with no http step and no cookie 
 
     import httpx
 
-__all__ = ["BODY_SHOWN", "cookie_header", "cookie_jar", "keep_cookies", "run_http"]
+__all__ = ["BODY_SHOWN", "MAX_BODY", "cookie_header", "cookie_jar", "keep_cookies", "run_http"]
 
 #: How much of a response's body a failure shows (characters).
 BODY_SHOWN = 300
+#: The largest response body read, in bytes (the client core's largest message, 64 MiB).
+MAX_BODY = 64 * 1024 * 1024
 
 _JARS: dict[int, http.cookiejar.CookieJar] = {}
 #: The expectation of a step that writes none: a 2xx status.
@@ -122,8 +124,12 @@ def run_http(ctx: ScenarioContext, step: HttpStep) -> Outcome:
     try:
         with _client(ctx, spec, max(0.001, deadline.remaining())) as client:
             start = ctx.clock.now()  # the latency is the request's, not the client's set-up
-            response = client.request(spec.method, spec.url, **_body(spec))
-            response.read()
+            request = client.build_request(spec.method, spec.url, **_body(spec))
+            response = client.send(request, stream=True)
+            try:
+                content = _read_bounded(response)
+            finally:
+                response.close()
     except httpx.HTTPError as error:
         latency = ctx.clock.now() - start
         why = _why(error)
@@ -132,7 +138,10 @@ def run_http(ctx: ScenarioContext, step: HttpStep) -> Outcome:
         raise ExecutionError(message, step.location) from None
     latency = ctx.clock.now() - start
     ctx.emit(_event(ctx, spec, response.status_code, latency, None))
-    body = _body_data(response.content)
+    if content is None:
+        message = f"{spec.method} {spec.url}: the response's body is over {MAX_BODY:,} bytes"
+        raise StepFailed(message, step.location, expected=f"a body of {MAX_BODY:,} bytes at most")
+    body = _body_data(content)
     expect = spec.expect if spec.expect is not None else _ANY_2XX
     _check_status(spec, expect, response, body)
     _check_headers(spec, expect, response, body)
@@ -147,6 +156,17 @@ def run_http(ctx: ScenarioContext, step: HttpStep) -> Outcome:
     if spec.save:
         ctx.variables.update(extract_saves(spec.save, body, captures, spec.location))
     return Outcome(note=f"HTTP {response.status_code}")
+
+
+def _read_bounded(response: httpx.Response) -> bytes | None:
+    """The response's body; None once it grows past MAX_BODY (the rest is not read)."""
+    chunks, size = [], 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > MAX_BODY:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _event(

@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse
 from rich.console import Console
 
 from runner.cli import ExitCode, main
+from runner.executor import http as http_runner
 from tests.support import timeout
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -270,3 +271,18 @@ def test_a_cookie_header_written_on_connect_goes_with_the_jar(
     with fastapi_server() as api:
         code, output, _ = run(tmp_path, text, api)
     assert code == ExitCode.OK, output
+
+
+def test_a_body_over_the_limit_fails_the_step_unread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(http_runner, "MAX_BODY", 64)
+    text = (
+        "name: big\nsteps:\n"
+        '  - http: {method: POST, url: "${api}/echo", json: {pad: "' + "x" * 100 + '"}}\n'
+    )
+    with fastapi_server() as api:
+        code, output, report = run(tmp_path, text, api)
+    assert code == ExitCode.FAILED, output
+    assert f"POST {api}/echo: the response's body is over 64 bytes" in output
+    assert [e["status"] for e in report["events"] if e["type"] == "http_request"] == [200]
