@@ -12,11 +12,13 @@ from __future__ import annotations
 import functools
 import json
 import ssl
+import threading
 import weakref
 from typing import TYPE_CHECKING, Any
 
 from runner.errors import ExecutionError
 from runner.events import HttpExchanged
+from runner.executor.clock import POLL, check_stop
 from runner.executor.context import ScenarioContext
 from runner.executor.failures import StepFailed
 from runner.executor.step_registry import Outcome, runs
@@ -120,23 +122,16 @@ def run_http(ctx: ScenarioContext, step: HttpStep) -> Outcome:
 
     spec = ctx.rendered(step)
     deadline = ctx.deadline(float(spec.timeout) if spec.timeout is not None else None)
-    start = ctx.clock.now()
+    exchange = _Exchange(ctx, spec, max(0.001, deadline.remaining()))
     try:
-        with _client(ctx, spec, max(0.001, deadline.remaining())) as client:
-            start = ctx.clock.now()  # the latency is the request's, not the client's set-up
-            request = client.build_request(spec.method, spec.url, **_body(spec))
-            response = client.send(request, stream=True)
-            try:
-                content = _read_bounded(response)
-            finally:
-                response.close()
+        response, content = exchange.wait()
     except httpx.HTTPError as error:
-        latency = ctx.clock.now() - start
+        latency = exchange.end - exchange.start
         why = _why(error)
         ctx.emit(_event(ctx, spec, None, latency, why))
         message = f"{spec.method} {spec.url}: {why}"
         raise ExecutionError(message, step.location) from None
-    latency = ctx.clock.now() - start
+    latency = exchange.end - exchange.start
     ctx.emit(_event(ctx, spec, response.status_code, latency, None))
     if content is None:
         message = f"{spec.method} {spec.url}: the response's body is over {MAX_BODY:,} bytes"
@@ -156,6 +151,45 @@ def run_http(ctx: ScenarioContext, step: HttpStep) -> Outcome:
     if spec.save:
         ctx.variables.update(extract_saves(spec.save, body, captures, spec.location))
     return Outcome(note=f"HTTP {response.status_code}")
+
+
+class _Exchange:
+    """The request, sent on a thread of its own so that a Ctrl-C ends the step's wait within
+    `POLL` (httpx blocks until its timeout); the request itself then ends by its timeout."""
+
+    def __init__(self, ctx: ScenarioContext, spec: HttpStep, timeout: float) -> None:
+        self.ctx, self.spec, self.timeout = ctx, spec, timeout
+        self.start = self.end = ctx.clock.now()
+        self._done = threading.Event()
+        self._result: tuple[httpx.Response, bytes | None] | None = None
+        self._error: BaseException | None = None
+        threading.Thread(target=self._run, name="wsrun-http", daemon=True).start()
+
+    def _run(self) -> None:
+        try:
+            with _client(self.ctx, self.spec, self.timeout) as client:
+                request = client.build_request(self.spec.method, self.spec.url, **_body(self.spec))
+                self.start = self.ctx.clock.now()  # the request's latency, not the set-up's
+                response = client.send(request, stream=True)
+                try:
+                    self._result = response, _read_bounded(response)
+                finally:
+                    response.close()
+        except BaseException as error:  # handed to the scenario's thread, raised there
+            self._error = error
+        finally:
+            self.end = self.ctx.clock.now()
+            self._done.set()
+
+    def wait(self) -> tuple[httpx.Response, bytes | None]:
+        """The response and its body (None: over MAX_BODY); raises what the request raised, or
+        `Interrupted` as soon as the run stops."""
+        while not self._done.wait(POLL):
+            check_stop(self.ctx.stop)
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None
+        return self._result
 
 
 def _read_bounded(response: httpx.Response) -> bytes | None:

@@ -7,9 +7,15 @@ Each scenario runs through the CLI, in-process (`runner.cli.main`).
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import secrets
+import signal
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from io import StringIO
@@ -55,6 +61,11 @@ def make_app() -> FastAPI:
     @app.post("/echo")
     async def echo(request: Request) -> Response:
         return Response(await request.body(), media_type="application/json")
+
+    @app.get("/slow")
+    async def slow() -> dict[str, Any]:
+        await asyncio.sleep(30)
+        return {}
 
     @app.websocket("/ws")
     async def ws(websocket: WebSocket) -> None:
@@ -286,3 +297,26 @@ def test_a_body_over_the_limit_fails_the_step_unread(
     assert code == ExitCode.FAILED, output
     assert f"POST {api}/echo: the response's body is over 64 bytes" in output
     assert [e["status"] for e in report["events"] if e["type"] == "http_request"] == [200]
+
+
+def test_ctrl_c_ends_a_request_in_flight_at_once(tmp_path: Path) -> None:
+    scenario = tmp_path / "slow.yaml"
+    scenario.write_text('name: slow\nsteps:\n  - http: {url: "${api}/slow", timeout: 20s}\n')
+    entry = "from runner.cli import entry; print('ready', flush=True); entry()"
+    with fastapi_server() as api:
+        command = [sys.executable, "-c", entry, str(scenario), "--no-color", "--var", f"api={api}"]
+        proc = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=os.environ
+        )
+        try:
+            assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+            time.sleep(1.5)  # the request is in flight: /slow answers after 30 s
+            started = time.monotonic()
+            proc.send_signal(signal.SIGINT)
+            out, _ = proc.communicate(timeout=timeout(6))
+            ended = time.monotonic() - started
+        finally:
+            proc.kill()
+    assert proc.returncode == ExitCode.INTERRUPTED, out
+    assert ended < timeout(3), (ended, out)
+    assert "interrupted" in out.lower() and "Traceback" not in out
