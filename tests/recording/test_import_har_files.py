@@ -193,3 +193,23 @@ def test_a_login_over_http_becomes_an_http_step_whose_token_and_cookie_the_socke
         monkeypatch.setenv("COOKIE", "theme=dark")
         capsys.readouterr()
         assert main(["run", str(out), "--no-color"]) == 0, capsys.readouterr().out
+
+
+def test_a_mitmproxy_style_entry_with_an_http_url_and_binary_frames_imports(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """mitmproxy's savehar writes the flow's http(s):// URL and binary data in base64."""
+    with TestServer() as server:
+        url = server.url.replace("ws://", "http://") + "/echo"
+        entry = _entry(url, [
+            _message("send", 1796119200.1, "AP8Q", opcode=2),
+            _message("receive", 1796119200.2, "AP8Q", opcode=2),
+        ], {"Host": "127.0.0.1"})  # fmt: skip
+        del entry["_resourceType"]
+        har = _har(tmp_path / "flows.har", entry)
+        out = tmp_path / "flows.yaml"
+        assert main(["import", str(har), "-o", str(out), "--no-color"]) == 0
+        steps = yaml.safe_load(out.read_text())["steps"]
+        assert steps[0] == {"connect": {"conn": "echo", "url": f"{server.url}/echo"}}
+        assert steps[2] == {"expect": {"conn": "echo", "binary": {"base64": "AP8Q"}}}
+        assert main(["run", str(out), "--no-color"]) == 0, capsys.readouterr().out
