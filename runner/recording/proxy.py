@@ -27,8 +27,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
-from runner.client import WebSocket, create_websocket
-from runner.client.errors_map import HandshakeRefused
+from runner.client import HandshakeRefused, WebSocket, create_websocket
 from runner.recording.session import Close, Frame, Session
 
 __all__ = ["RecordingProxy", "run_proxy"]
