@@ -10,6 +10,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -81,9 +82,20 @@ def test_a_catastrophic_pattern_fails_within_the_step_timeout(tmp_path: Path, ki
 
 
 def test_ctrl_c_ends_a_run_busy_with_a_catastrophic_pattern(tmp_path: Path) -> None:
-    with websockets_server(flood) as server:
+    flooding = threading.Event()
+
+    def counted_flood(conn: ServerConnection) -> None:
+        for _ in range(20):
+            conn.send(HOSTILE)
+        flooding.set()  # the scenario runs, and its messages are matched against the pattern
+        flood(conn)
+
+    with websockets_server(counted_flood) as server:
         proc = run_wsrun(tmp_path, url_of(server), "ignore", "60s")
-        time.sleep(1.0)  # the flood is being matched against the pattern
+        # not a fixed sleep: under load, start-up can outlast it and the Ctrl-C comes before
+        # any scenario ran (then rightly no report is written)
+        assert flooding.wait(timeout(20)), "wsrun never connected"
+        time.sleep(0.3)
         proc.send_signal(signal.SIGINT)
         code, out = finish(proc, timeout(10))
     assert code == 130, out
