@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -21,6 +21,9 @@ from runner.scenario.rendering import render_step
 from runner.scenario.replies import ReplyRule
 from runner.scenario.steps import DEFAULT_CONN, ConnectionStep, IgnoreRule
 from runner.scenario.templates import render
+
+if TYPE_CHECKING:
+    from http.cookiejar import CookieJar
 
 __all__ = ["CLOSING_AT_END", "ScenarioContext"]
 
@@ -43,6 +46,8 @@ class ScenarioContext:
         ignore: compiled matchers of the scenario's `ignore` rules.
         step_index, step_kind: the step running (set by the scenario runner as each begins;
             connections read them when they end, to say during which step).
+        cookies: the scenario's cookie jar, shared by `http` and `connect` (made by the first
+            step that needs one: `runner.executor.http.cookie_jar`).
     """
 
     index: int
@@ -61,6 +66,7 @@ class ScenarioContext:
     _plain: dict[int, bool] = field(default_factory=dict)
     step_index: int = -1
     step_kind: str = ""
+    cookies: CookieJar | None = None
 
     def during(self) -> str:
         """``during step 3 (sleep)``: when, in the scenario, for a person."""

@@ -13,7 +13,6 @@ import functools
 import json
 import ssl
 import threading
-import weakref
 from typing import TYPE_CHECKING, Any
 
 from runner.errors import ExecutionError
@@ -39,7 +38,6 @@ BODY_SHOWN = 300
 #: The largest response body read, in bytes (the client core's largest message, 64 MiB).
 MAX_BODY = 64 * 1024 * 1024
 
-_JARS: dict[int, http.cookiejar.CookieJar] = {}
 #: The expectation of a step that writes none: a 2xx status.
 _ANY_2XX = HttpExpect.model_validate({})
 
@@ -49,14 +47,11 @@ _ANY_2XX = HttpExpect.model_validate({})
 
 def cookie_jar(ctx: ScenarioContext) -> http.cookiejar.CookieJar:
     """The cookie jar of `ctx`'s scenario (made on first use, gone with the scenario)."""
-    import http.cookiejar
+    if ctx.cookies is None:
+        import http.cookiejar
 
-    key = id(ctx)
-    jar = _JARS.get(key)
-    if jar is None:
-        jar = _JARS[key] = http.cookiejar.CookieJar()
-        weakref.finalize(ctx, _JARS.pop, key, None)
-    return jar
+        ctx.cookies = http.cookiejar.CookieJar()
+    return ctx.cookies
 
 
 def _as_http(url: str) -> str:
@@ -66,7 +61,7 @@ def _as_http(url: str) -> str:
 
 def cookie_header(ctx: ScenarioContext, url: str) -> str | None:
     """The `Cookie` header the scenario's jar sends to a ws:// or wss:// URL, None if none."""
-    jar = _JARS.get(id(ctx))
+    jar = ctx.cookies
     if jar is None or not len(jar):
         return None
     import urllib.request
