@@ -260,18 +260,21 @@ class Connection:
             return
         self._note("error", f"{err.code} {err.message}", at)
         try:
-            self.emit(
-                ErrorOccurred(
-                    at=at,
-                    scenario=self.scenario,
-                    conn=self.name,
-                    code=err.code,
-                    message=err.message,
-                    data=err.data,
-                )
-            )
+            self._emit_error(err, at, err.message)
         finally:
             self.inbox.set_error(err)  # wakes the scenario's thread
+
+    def _emit_error(self, err: BusinessError, at: float, message: str) -> None:
+        self.emit(
+            ErrorOccurred(
+                at=at,
+                scenario=self.scenario,
+                conn=self.name,
+                code=err.code,
+                message=message,
+                data=err.data,
+            )
+        )
 
     def _violated(self, err: ProtocolError, at: float) -> None:
         """The server broke RFC 6455: the client core fails the connection (its closing
@@ -280,15 +283,8 @@ class Connection:
         self.abnormal = AbnormalEnd(at, err.close_code, err.reason, self.during(), violation=True)
         self._note("error", f"{err.code} {err.message} (failing it with {err.close_code})", at)
         try:
-            self.emit(
-                ErrorOccurred(
-                    at=at,
-                    scenario=self.scenario,
-                    conn=self.name,
-                    code=err.code,
-                    message=f"{err.message} (wsrun fails the connection with {err.close_code})",
-                    data=err.data,
-                )
+            self._emit_error(
+                err, at, f"{err.message} (wsrun fails the connection with {err.close_code})"
             )
         finally:
             self.inbox.set_error(err)
