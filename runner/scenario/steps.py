@@ -130,6 +130,16 @@ class ProxyServer(Model):
     )
 
 
+#: How a request reaches its server (`connect` and `http` alike).
+Proxy = Annotated[
+    Literal["system", "no-proxy"] | ProxyServer,
+    Field(
+        description='"system" (the http_proxy/https_proxy/no_proxy environment), "no-proxy", '
+        "or a proxy {host, port, exclude}"
+    ),
+]
+
+
 class ConnectStep(ConnectionStep):
     """Open a WebSocket connection (RFC 6455 section 4: the opening handshake)."""
 
@@ -147,11 +157,7 @@ class ConnectStep(ConnectionStep):
         None, description="how long connecting may take (default: the client's, 10s)"
     )
     tls: TlsOptions | None = Field(None, description="TLS settings for wss:// URLs")
-    proxy: Literal["system", "no-proxy"] | ProxyServer = Field(
-        "system",
-        description='"system" (the http_proxy/https_proxy/no_proxy environment), "no-proxy", '
-        "or a proxy {host, port, exclude}",
-    )
+    proxy: Proxy = "system"
     follow_redirects: TemplatedBool = Field(
         False,
         description="follow a 301/302/303/307/308 answer to the upgrade (never from wss:// to "

@@ -15,7 +15,7 @@ from runner.matching import check_expected
 from runner.scenario.fields import TemplatedBool, TemplatedDuration
 from runner.scenario.kinds import StepModel
 from runner.scenario.matchers import BinaryData, MatcherFields, regex_groups
-from runner.scenario.steps import ProxyServer, TlsOptions, _check_save
+from runner.scenario.steps import Proxy, TlsOptions, _check_save
 
 __all__ = ["HTTP_METHODS", "HttpExpect", "HttpStep"]
 
@@ -90,11 +90,7 @@ class HttpStep(StepModel):
         None, description="how long the request may take (default: the scenario's timeout)"
     )
     tls: TlsOptions | None = Field(None, description="TLS settings for https:// URLs")
-    proxy: Literal["system", "no-proxy"] | ProxyServer = Field(
-        "system",
-        description='"system" (the http_proxy/https_proxy/no_proxy environment), "no-proxy", '
-        "or a proxy {host, port, exclude}",
-    )
+    proxy: Proxy = "system"
     follow_redirects: TemplatedBool = Field(
         False, description="follow 3xx answers (off: a redirect is the response checked)"
     )
