@@ -1,0 +1,103 @@
+"""Protocols by name: the built-in ones, then those plugins register.
+
+A plugin registers its `Protocol` class under the ``wsrun.protocols`` entry point of its
+package (the entry point's name is the protocol's name)::
+
+    [project.entry-points."wsrun.protocols"]
+    echo-upper = "wsrun_upper:UpperProtocol"
+
+Nothing is imported until a protocol is asked for by name, and then only its module: a scenario
+with no `protocol:` imports no protocol module, and reads no package metadata.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from runner.protocols.base import Protocol
+
+__all__ = ["BUILTIN", "ENTRY_POINT_GROUP", "UnknownProtocol", "protocol_class", "protocol_names"]
+
+#: The entry point group plugins register their protocols under.
+ENTRY_POINT_GROUP = "wsrun.protocols"
+
+#: The built-in protocols: name -> "module:Class" (imported when first asked for).
+BUILTIN: dict[str, str] = {
+    "socket.io": "runner.protocols.socketio:SocketIO",
+    "graphql-ws": "runner.protocols.graphql_ws:GraphqlWs",
+    "mqtt": "runner.protocols.mqtt:Mqtt",
+    "stomp": "runner.protocols.stomp:Stomp",
+    "json-rpc": "runner.protocols.jsonrpc:JsonRpc",
+}
+
+_lock = threading.Lock()
+_plugins: dict[str, str] | None = None  # read from the package metadata on first use
+_loaded: dict[str, type[Protocol]] = {}
+
+
+class UnknownProtocol(ValueError):
+    """No protocol of that name (the message lists the known names and the closest one)."""
+
+
+def _plugin_table() -> dict[str, str]:
+    global _plugins
+    with _lock:
+        if _plugins is None:
+            from importlib.metadata import entry_points
+
+            found = entry_points(group=ENTRY_POINT_GROUP)
+            _plugins = {ep.name: ep.value for ep in found if ep.name not in BUILTIN}
+        return _plugins
+
+
+def protocol_names() -> list[str]:
+    """Every protocol's name: the built-in ones, then the plugins' (sorted)."""
+    return [*BUILTIN, *sorted(_plugin_table())]
+
+
+def protocol_class(name: str) -> type[Protocol]:
+    """The protocol class called `name`, its module imported now if it was not yet.
+
+    Raises:
+        UnknownProtocol: no protocol has that name, or its module or class cannot be loaded
+            (the message says which, and lists the known names).
+    """
+    cached = _loaded.get(name)
+    if cached is not None:
+        return cached
+    target = BUILTIN.get(name) or _plugin_table().get(name)
+    if target is None:
+        raise UnknownProtocol(_unknown(name))
+    cls = _load(name, target)
+    _loaded[name] = cls
+    return cls
+
+
+def _unknown(name: str) -> str:
+    import difflib
+
+    known = protocol_names()
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"unknown protocol {name!r} (known: {', '.join(known)}){hint}"
+
+
+def _load(name: str, target: str) -> type[Protocol]:
+    from runner.protocols.base import Protocol
+
+    module_name, _, attribute = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+        cls = getattr(module, attribute) if attribute else None
+    except Exception as error:  # a plugin's import may fail any way: say which and why
+        raise UnknownProtocol(
+            f"protocol {name!r} cannot be loaded from {target}: {type(error).__name__}: {error}"
+        ) from error
+    if not (isinstance(cls, type) and issubclass(cls, Protocol)):
+        raise UnknownProtocol(
+            f"protocol {name!r}: {target} is not a subclass of runner.protocols.base.Protocol"
+        )
+    return cls
