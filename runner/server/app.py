@@ -20,11 +20,16 @@ from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
 from runner.server import endpoints
+from runner.server.brokers import PATHS as BROKER_PATHS
+from runner.server.brokers import Brokers
 from runner.server.chat import Rooms
 from runner.server.common import Handler
+from runner.server.graphql_endpoint import SUBPROTOCOL as GRAPHQL_SUBPROTOCOL
+from runner.server.graphql_endpoint import graphql
 from runner.server.login import Sessions
 from runner.server.pinger import pinger
 from runner.server.rpc import rpc
+from runner.server.socketio_endpoint import SocketIoServers
 from runner.server.target import HttpError, Target
 
 __all__ = ["ENDPOINT_PATHS", "App", "Route"]
@@ -44,7 +49,12 @@ class App:
     def __init__(self) -> None:
         self.rooms = Rooms()
         self.sessions = Sessions()  # /login, /whoami and /session
-        self.routes = _routes(self.rooms, self.sessions)
+        self.socketio = SocketIoServers()  # /socket.io/: python-socketio, made on first use
+        self.routes = _routes(self.rooms, self.sessions, self.socketio)
+        self.brokers = Brokers()  # /mqtt and /stomp
+        self.routes += tuple(
+            Route(re.compile(path), endpoint) for path, endpoint in self.brokers.table().items()
+        )
         # Handlers chosen during the handshake, until the connection opens (or is dropped).
         self._handlers: weakref.WeakKeyDictionary[ServerConnection, Handler] = (
             weakref.WeakKeyDictionary()
@@ -76,8 +86,13 @@ class App:
     def select_subprotocol(
         self, conn: ServerConnection, offered: Sequence[Subprotocol]
     ) -> Subprotocol | None:
-        """Negotiate on `/subprotocol` only; other endpoints speak no subprotocol."""
-        if urlsplit(conn.request.path if conn.request else "").path != "/subprotocol":
+        """Negotiate on `/subprotocol` and `/graphql` only; other endpoints speak none."""
+        if (broker := self.brokers.subprotocol(conn, offered)) is not None:
+            return broker
+        path = urlsplit(conn.request.path if conn.request else "").path
+        if path == "/graphql":
+            return Subprotocol(GRAPHQL_SUBPROTOCOL) if GRAPHQL_SUBPROTOCOL in offered else None
+        if path != "/subprotocol":
             return None
         return endpoints.select_subprotocol(offered)
 
@@ -117,10 +132,13 @@ ENDPOINT_PATHS = (
     "/login",
     "/whoami",
     "/session",
+    "/socket.io/",
+    "/graphql",
+    *BROKER_PATHS,
 )
 
 
-def _routes(rooms: Rooms, sessions: Sessions) -> tuple[Route, ...]:
+def _routes(rooms: Rooms, sessions: Sessions, socketio: SocketIoServers) -> tuple[Route, ...]:
     table: dict[str, Callable[[Target], Handler]] = {
         "/echo": endpoints.echo,
         "/chat/(?P<room>[^/]+)": rooms.endpoint,
@@ -135,5 +153,7 @@ def _routes(rooms: Rooms, sessions: Sessions) -> tuple[Route, ...]:
         "/tls": endpoints.tls,
         "/pinger": pinger,
         "/session": sessions.session,
+        "/socket.io/": socketio.endpoint,
+        "/graphql": graphql,
     }
     return tuple(Route(re.compile(path), endpoint) for path, endpoint in table.items())
