@@ -22,6 +22,7 @@ import websocket
 import websocket._handshake
 from websocket._cookiejar import SimpleCookieJar
 
+from runner.client import response_head
 from runner.client.deflate import Deflate, Refused, check_rsv, negotiate, offer
 from runner.client.errors_map import (
     HandshakeRefused,
@@ -82,6 +83,7 @@ class _NoCookies(SimpleCookieJar):
 
 
 websocket._handshake.CookieJar = _NoCookies()
+response_head.install()  # the response head in two reads, not one per byte
 
 
 class Redirected(HandshakeRefused):
@@ -144,28 +146,54 @@ def _check_url(url: str) -> None:
 
 
 class _Waker:
-    """Lets another thread interrupt the receive loop's wait (a socket pair polled with it)."""
+    """Lets another thread interrupt the receive loop's wait: an eventfd polled with the socket
+    (Linux; one file descriptor), else a socket pair (two)."""
 
     def __init__(self) -> None:
-        self.reader, self._writer = socket.socketpair()
-        self.reader.setblocking(False)
-        self._writer.setblocking(False)
+        self._lock = threading.Lock()  # a wake never writes to a descriptor closed meanwhile
+        self._closed = False
+        self._pair: tuple[socket.socket, socket.socket] | None = None
+        if hasattr(os, "eventfd"):
+            self._fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        else:  # pragma: no cover - not Linux
+            self._pair = socket.socketpair()
+            for end in self._pair:
+                end.setblocking(False)
+            self._fd = self._pair[0].fileno()
+
+    def fileno(self) -> int:
+        """The descriptor to poll for reading."""
+        return self._fd
 
     def wake(self) -> None:
-        # Failing means already woken (buffer full) or closed: either way the loop will look.
-        with contextlib.suppress(OSError):
-            self._writer.send(b"x")
+        # Failing means already woken (counter or buffer full): either way the loop will look.
+        with self._lock, contextlib.suppress(OSError):
+            if self._closed:
+                return
+            if self._pair is None:
+                os.eventfd_write(self._fd, 1)
+            else:  # pragma: no cover - not Linux
+                self._pair[1].send(b"x")
 
     def drain(self) -> None:
-        try:
-            while self.reader.recv(64):
+        with contextlib.suppress(OSError):  # nothing to read (EAGAIN), or closed
+            if self._pair is None:
+                os.eventfd_read(self._fd)
+                return
+            while self._pair[0].recv(64):  # pragma: no cover - not Linux
                 continue
-        except OSError:
-            return
 
     def close(self) -> None:
-        self.reader.close()
-        self._writer.close()
+        """Close the descriptors; safe to call twice."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            if self._pair is None:
+                os.close(self._fd)
+            else:  # pragma: no cover - not Linux
+                for end in self._pair:
+                    end.close()
 
 
 class Transport:
@@ -307,7 +335,7 @@ class Transport:
         sock = self._ws.sock
         self._poll = select.poll()
         self._poll.register(sock.fileno(), select.POLLIN)
-        self._poll.register(self._waker.reader.fileno(), select.POLLIN)
+        self._poll.register(self._waker.fileno(), select.POLLIN)
         if self.options.ping_interval > 0:
             self._next_ping = time.monotonic() + self.options.ping_interval
 

@@ -9,6 +9,11 @@ Scenarios always run on worker threads, so that the main thread only waits, and 
 sets the run's stop flag: every wait in the steps looks at it at least every `POLL` seconds,
 scenarios that were running end as interrupted, their connections are closed, and those not
 started are skipped. There is no global state: two runs in one process do not meet.
+
+Each connection holds two file descriptors (its socket and the eventfd that wakes its receive
+loop; three where there is no eventfd) and two threads (its own and its scenario's), so a run
+starts by raising the soft limit on open files to the hard limit (`raise_fd_limit`): Linux
+often starts processes with a soft limit of 1,024, which ``-j 1000`` would exceed.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import os
+import resource
 import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -32,11 +38,14 @@ from runner.executor.scenario_run import ScenarioRunner
 from runner.executor.suite_services import SuiteServices
 from runner.scenario import Scenario, Suite, SuiteFile
 
-__all__ = ["RunOptions", "describe_suites", "run_suite"]
+__all__ = ["RunOptions", "describe_suites", "raise_fd_limit", "run_suite"]
 
 #: How long a failed scenario looks again for a service's exit (it may have seen the service go
 #: a moment before its exit status is known).
 EXIT_WAIT = 0.05
+#: The most open files asked for when the hard limit is unlimited (macOS refuses more than its
+#: kernel's maximum, and a finite number is what the limit is for).
+FD_LIMIT_CAP = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -116,6 +125,7 @@ def run_suite(
     The status is PASSED, FAILED (a scenario failed or could not connect), ERROR (wsrun failed
     internally, or a service did not start) or INTERRUPTED (Ctrl-C).
     """
+    raise_fd_limit()
     run = _Run(emit, options)
     started = datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds")
     emit(
@@ -133,6 +143,23 @@ def run_suite(
     finally:
         _end(run, scenarios, status)
     return status
+
+
+def raise_fd_limit() -> int:
+    """Raise this process's soft limit on open files to its hard limit; return the soft limit.
+
+    Raising a soft limit up to the hard one needs no privilege. When that fails (a hard limit
+    the kernel will not grant), the limit stays as it was.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = FD_LIMIT_CAP if hard == resource.RLIM_INFINITY else hard
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        except (OSError, ValueError):
+            return soft
+        return wanted
+    return soft
 
 
 def _with_exits(ended: ScenarioEnded, services: SuiteServices) -> ScenarioEnded:
