@@ -18,10 +18,12 @@ waiting step at once, before the closing handshake that follows it.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from runner.client import (
     BusinessError,
@@ -50,7 +52,18 @@ from runner.executor.clock import POLL, Clock, Deadline, Interrupted
 from runner.executor.inbox import Inbox, Message
 from runner.executor.replies import AutoReply
 
-__all__ = ["TRANSCRIPT_LENGTH", "AbnormalEnd", "Connection"]
+if TYPE_CHECKING:  # imported with the protocol: a connection without one needs none of it
+    from runner.protocols.base import Frame, Incoming, Protocol, ProtocolFailure
+
+__all__ = ["FRAME_SHOWN", "TRANSCRIPT_LENGTH", "AbnormalEnd", "Connection", "envelope_text"]
+
+#: How much of a malformed frame a failure shows (characters of text, bytes of binary).
+FRAME_SHOWN = 200
+
+
+def envelope_text(envelope: Any) -> str:
+    """An envelope as the inbox holds it: compact JSON text, as `send: {json: ...}` writes."""
+    return json.dumps(envelope, ensure_ascii=False, separators=(",", ":"))
 
 
 #: How many of a connection's last events a failure shows.
@@ -129,6 +142,13 @@ class Connection:
         self.abnormal_expected = False  # an expect_close step took that end as expected
         self._closing = False  # wsrun started the closing handshake (or failed the connection)
         self._aborted = False  # wsrun dropped the connection itself
+        # The connection's protocol (set before connect; None: raw frames), its handshake's
+        # end (set by this thread) and its heartbeat timer's stop.
+        self.protocol: Protocol | None = None
+        self._handshake = threading.Event()
+        self._handshake_failure: ProtocolFailure | None = None
+        self._heartbeat_stop = threading.Event()
+        self.calls = 0  # the last call id given on this connection
         self.ws: WebSocket = create_websocket()
         self.ws.on("open", self._on_open)
         self.ws.on("message", self._on_message)
@@ -165,6 +185,9 @@ class Connection:
         if self._compressed:
             self._received += _size(data)
             self._received_wire += wire
+        if self.protocol is not None:
+            self._on_protocol_frame(self.protocol, data, at, wire)
+            return
         if self.replies and self._auto_reply(data, at):
             return
         try:
@@ -175,6 +198,118 @@ class Connection:
             )
         finally:
             self.inbox.put(Message(at, data))  # may run the scenario's next steps, on this thread
+
+    def _on_protocol_frame(
+        self, protocol: Protocol, frame: str | bytes, at: float, wire: int | None
+    ) -> None:
+        """Decode a frame with the connection's protocol: answer what it answers, feed the
+        handshake, and put each envelope in the inbox as JSON text (the frame kept beside)."""
+        from runner.protocols.base import MalformedFrame
+
+        try:
+            items = protocol.decode(frame)
+        except MalformedFrame as error:
+            self._malformed(frame, error.message, at, wire)
+            return
+        except Exception as error:  # a codec's bug must not kill the connection's thread
+            self._malformed(frame, f"the {protocol.name} codec failed: {error!r}", at, wire)
+            return
+        beat = bool(items) and all(item.heartbeat for item in items)
+        try:
+            self.emit(
+                FrameReceived(
+                    at=at,
+                    scenario=self.scenario,
+                    conn=self.name,
+                    data=frame,
+                    wire_size=wire,
+                    envelopes=[item.envelope for item in items],
+                    heartbeat=beat,
+                )
+            )
+        finally:
+            for item in items:
+                self._take(protocol, item, frame, at)
+
+    def _take(self, protocol: Protocol, item: Incoming, frame: str | bytes, at: float) -> None:
+        for answer in item.answers:
+            self._send_frame(answer, heartbeat=item.heartbeat)
+        if item.handshake:
+            self._handshake_step(protocol, item)
+            return
+        if item.heartbeat:
+            return
+        text = envelope_text(item.envelope)
+        if self.replies and self._auto_reply(text, at):
+            return
+        self.inbox.put(Message(at, text, frame, item.reply_to))
+
+    def _handshake_step(self, protocol: Protocol, item: Incoming) -> None:
+        from runner.protocols.base import ProtocolFailure
+
+        if self._handshake.is_set():
+            return
+        try:
+            done = protocol.handshake_done(item)
+        except ProtocolFailure as failure:
+            self._handshake_failure = failure
+            done = True
+        if done:
+            self._handshake.set()
+
+    def _malformed(self, frame: str | bytes, why: str, at: float, wire: int | None) -> None:
+        """A frame the protocol cannot read: the waiting step (or the next) fails with why."""
+        assert self.protocol is not None
+        detail = f"{why}; the frame: {_cut(frame)}"
+        self._note("error", f"malformed {self.protocol.name} frame: {detail}", at)
+        try:
+            self.emit(
+                FrameReceived(
+                    at=at,
+                    scenario=self.scenario,
+                    conn=self.name,
+                    data=frame,
+                    wire_size=wire,
+                    envelopes=[],
+                )
+            )
+            self.emit(
+                ErrorOccurred(
+                    at=at,
+                    scenario=self.scenario,
+                    conn=self.name,
+                    code=ErrorCode.OTHER,
+                    message=f"malformed {self.protocol.name} frame: {why}",
+                )
+            )
+        finally:
+            self.inbox.set_malformed(f"{self.protocol.name}: {detail}")
+            if not self._handshake.is_set() and self.protocol.has_handshake:
+                self._handshake_failure = _failure(
+                    f"malformed frame during the handshake: {detail}"
+                )
+                self._handshake.set()
+
+    def _send_frame(
+        self, frame: Frame, *, heartbeat: bool = False, envelope: dict[str, Any] | None = None
+    ) -> None:
+        """Send a frame the protocol makes (an answer, a heartbeat, its opening or closing):
+        logged as sent, written at once (a closing connection fails the Future: ignored)."""
+        at = self.clock.now()
+        self._note("sent", frame, at)
+        try:
+            self.emit(
+                FrameSent(
+                    at=at,
+                    scenario=self.scenario,
+                    conn=self.name,
+                    data=frame,
+                    envelopes=[envelope] if envelope is not None else [],
+                    heartbeat=heartbeat,
+                )
+            )
+        finally:
+            self.ws.send(frame)
 
     def _auto_reply(self, data: str | bytes, at: float) -> bool:
         """Answer `data` with the first rule that matches it; whether one did.
@@ -202,9 +337,26 @@ class Connection:
                 )
                 self.emit(event)
             finally:
-                self.ws.send(answer)  # a closing connection fails the Future: nothing to do
+                for frame in self._encoded_answer(answer):
+                    self.ws.send(frame)  # a closing connection fails the Future: nothing to do
             return True
         return False
+
+    def _encoded_answer(self, answer: str | bytes) -> list[str | bytes]:
+        """An auto-reply's answer as sent: on a protocol connection, a JSON object is an
+        envelope, encoded by the protocol; anything else goes as written."""
+        if self.protocol is None or not isinstance(answer, str):
+            return [answer]
+        try:
+            envelope = json.loads(answer)
+        except ValueError:
+            return [answer]
+        if not isinstance(envelope, dict):
+            return [answer]
+        try:
+            return list(self.protocol.encode(envelope))
+        except ValueError:
+            return [answer]
 
     def _reply_failed(self, index: int, error: WsrunError, at: float) -> None:
         message = f"auto-reply {index} failed: {getattr(error, 'message', str(error))}"
@@ -217,6 +369,8 @@ class Connection:
 
     def _on_close(self, _err: object, value: CloseResult) -> None:
         at = self.clock.now()
+        self._heartbeat_stop.set()
+        self._handshake.set()  # a connect waiting for the handshake sees the close
         by = self._closed_by(value)
         if not value.was_clean and not self._aborted and self.abnormal is None:
             self.abnormal = AbnormalEnd(at, value.code, value.reason, self.during())
@@ -322,13 +476,79 @@ class Connection:
                 raise Interrupted
             try:
                 future.result(timeout=min(POLL, deadline.remaining()))
-                return
+                break
             except TimeoutError:
                 if deadline.expired():
                     self.abort()
                     raise
+        if self.protocol is not None:
+            self._start_protocol(self.protocol, deadline)
 
-    def send(self, data: str | bytes) -> None:
+    def _start_protocol(self, protocol: Protocol, deadline: Deadline) -> None:
+        """The protocol's handshake, inside `connect`: its opening frames, then (when it has a
+        handshake) its answer until `deadline`; then its heartbeat timer.
+
+        Raises:
+            ProtocolFailure: the server refused the handshake, closed, or did not answer in
+                time (the connection is closed then).
+            Interrupted: the run was stopped.
+        """
+        for frame in protocol.opening():
+            self._send_frame(frame)
+        if protocol.has_handshake:
+            while not self._handshake.wait(min(POLL, max(0.0, deadline.remaining()))):
+                if self.stop.is_set():
+                    self.abort()
+                    raise Interrupted
+                if deadline.expired():
+                    self.shut(0.5)
+                    raise _failure(
+                        f"no {protocol.name} handshake answer in time (the server sent no "
+                        "acknowledgement of the protocol's opening)"
+                    )
+            failure = self._handshake_failure
+            if failure is None and self.inbox.closed is not None:
+                closed = self.inbox.closed
+                failure = _failure(
+                    f"the connection closed during the {protocol.name} handshake "
+                    f"({closed.code} {closed.reason})".replace(" )", ")")
+                )
+            if failure is not None:
+                self.shut(0.5)
+                raise failure
+        interval = protocol.heartbeat_interval()
+        if interval is not None and interval > 0:
+            threading.Thread(
+                target=self._beat, args=(protocol, interval), name="wsrun-heartbeat", daemon=True
+            ).start()
+
+    def _beat(self, protocol: Protocol, interval: float) -> None:
+        """The heartbeat timer: the protocol's heartbeat frames every `interval` seconds until
+        the connection closes."""
+        while not self._heartbeat_stop.wait(interval):
+            if self.stop.is_set() or self.ws.ready_state.value != "OPEN":
+                return
+            for frame in protocol.heartbeat():
+                self._send_frame(frame, heartbeat=True)
+
+    def send_envelope(self, envelope: dict[str, Any]) -> None:
+        """Send an envelope on a protocol connection (``send: {json: ...}``), encoded.
+
+        Raises:
+            ValueError: the protocol cannot send it (its message says why).
+            BusinessError: the connection cannot send.
+        """
+        assert self.protocol is not None
+        frames = self.protocol.encode(envelope)
+        for frame in frames:
+            self.send(frame, envelope)
+
+    def next_call_id(self) -> int:
+        """A fresh id for a `call` on this connection (1, 2, ...); the scenario's thread."""
+        self.calls += 1
+        return self.calls
+
+    def send(self, data: str | bytes, envelope: dict[str, Any] | None = None) -> None:
         """Send one message; raise `BusinessError` when the connection cannot send.
 
         The frame is built first (compressed, with permessage-deflate: `ws.prepare`), so that
@@ -346,7 +566,14 @@ class Connection:
         self._note("sent", data, at, wire)
         try:
             self.emit(
-                FrameSent(at=at, scenario=self.scenario, conn=self.name, data=data, wire_size=wire)
+                FrameSent(
+                    at=at,
+                    scenario=self.scenario,
+                    conn=self.name,
+                    data=data,
+                    wire_size=wire,
+                    envelopes=[envelope] if envelope is not None else None,
+                )
             )
         finally:
             future = self.ws.send(prepared)
@@ -371,11 +598,25 @@ class Connection:
         """
         if self.inbox.full is not None:
             raise self._not_open()
+        self._protocol_closing()
         future = self.ws.close({"code": code, "reason": reason})
         assert future is not None
         future.result(timeout=0)
         self._closing = True
         return self.inbox.wait_closed(deadline)
+
+    def _protocol_closing(self) -> None:
+        """The protocol's closing frames (MQTT DISCONNECT), while the connection is open."""
+        self._heartbeat_stop.set()
+        protocol = self.protocol
+        if protocol is None or self.ws.ready_state.value != "OPEN":
+            return
+        try:
+            frames = protocol.closing()
+        except Exception:  # a codec's bug must not keep the connection open
+            frames = []
+        for frame in frames:
+            self._send_frame(frame)
 
     def _not_open(self) -> BusinessError:
         """Why a step cannot use the connection: wsrun dropped it for a full inbox, or its state."""
@@ -413,6 +654,7 @@ class Connection:
             self.abort()
             self.ws.wait_closed(_ABORT_GRACE)
             return True
+        self._protocol_closing()
         if self.ws.close({"code": 1000, "reason": ""}).exception() is None:
             self._closing = True  # else it was closing already
         if self.ws.wait_closed(wait):
@@ -428,3 +670,20 @@ _ABORT_GRACE = 0.5
 
 def _size(data: str | bytes) -> int:
     return len(data.encode("utf-8", "surrogatepass")) if isinstance(data, str) else len(data)
+
+
+def _cut(frame: str | bytes) -> str:
+    """A frame for a failure: text cut to FRAME_SHOWN characters, binary as hex."""
+    if isinstance(frame, bytes):
+        shown = frame[:FRAME_SHOWN].hex(" ")
+        more = f"… ({len(frame)} bytes)" if len(frame) > FRAME_SHOWN else ""
+        return f"{shown}{more} (binary)"
+    if len(frame) > FRAME_SHOWN:
+        return f"{frame[:FRAME_SHOWN]!r}… ({len(frame)} characters)"
+    return repr(frame)
+
+
+def _failure(message: str) -> ProtocolFailure:
+    from runner.protocols.base import ProtocolFailure
+
+    return ProtocolFailure(message)

@@ -69,6 +69,11 @@ class InboxWait(Wait, Waiter):
         return self.conn.inbox.cancel(self)
 
 
+#: The verdicts of a message taken: the step's last, or one of its `count` with more to come.
+_TAKEN, _TAKEN_MORE = Verdict(True), Verdict(True, more=True)
+_NOISE = Verdict(False, ignore=True)
+
+
 @runs(ExpectStep, inline=True)
 def run_expect(ctx: ScenarioContext, step: ExpectStep) -> ExpectWait:
     """Wait for a message that matches `step` on its connection."""
@@ -98,15 +103,15 @@ class ExpectWait(InboxWait):
         if result.ok:
             self._taken = result
             self.matched += 1
-            return Verdict(True, more=self.matched < self.spec.count)
+            return _TAKEN_MORE if self.matched < self.spec.count else _TAKEN
         if self.ctx.is_noise(message.data, self.noise):
-            return Verdict(False, ignore=True)
+            return _NOISE
         return Verdict(False, score=result.score, reason=result.reason)
 
     def finish(self) -> Outcome:
         outcome = self.outcome
         if isinstance(outcome, NoMatch):
-            if self.spec.optional and outcome.why != "closed":
+            if self.spec.optional and outcome.why not in ("closed", "malformed"):
                 return self._missed(outcome)
             raise self._failed(outcome)
         assert outcome is not None and self._taken is not None, "finish before settled"
@@ -167,6 +172,7 @@ class ExpectWait(InboxWait):
                 "closed": f"the connection {conn.name!r} closed before a matching message"
                 f"{close_detail(conn)}" + (f" ({self.matched} of {count})" if count > 1 else ""),
                 "not-next": f"the next message on {conn.name!r} did not match (next: true)",
+                "malformed": f"a malformed frame arrived on {conn.name!r}: {miss.detail}",
             }[miss.why]
         expected = self.matcher.description
         if self._correlation is not None:

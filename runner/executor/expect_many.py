@@ -55,7 +55,7 @@ class _EntriesWait(InboxWait):
 
     def finish(self) -> Outcome:
         if isinstance(self.outcome, NoMatch):
-            raise self._failed(self.outcome.why)
+            raise self._failed(self.outcome.why, self.outcome.detail)
         entries = zip(self.spec.messages, self.matchers, self.held, strict=True)
         for entry, matcher, message in entries:
             assert message is not None
@@ -73,7 +73,7 @@ class _EntriesWait(InboxWait):
             saved = extract_saves(entry.save, message.data, captures, self.spec.location)
             self.ctx.variables.update(saved)
 
-    def _failed(self, why: str) -> StepFailed:
+    def _failed(self, why: str, detail: str = "") -> StepFailed:
         conn, waited = self.conn.name, self.ctx.clock.now() - self.start
         done = sum(message is not None for message in self.held)
         total = len(self.held)
@@ -83,6 +83,7 @@ class _EntriesWait(InboxWait):
             f"matched{close_detail(self.conn)}",
             "not-next": f"the next message on {conn!r} did not match entry "
             f"#{done + 1} (strict: true)",
+            "malformed": f"a malformed frame arrived on {conn!r}: {detail}",
         }[why]
         closest = self.closest
         return StepFailed(

@@ -46,10 +46,16 @@ MAX_WAITING_BYTES = 256 * 1024 * 1024
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """A received message: `at` is the run-clock time it arrived."""
+    """A received message: `at` is the run-clock time it arrived.
+
+    On a connection with a protocol, `data` is the envelope as JSON text (what the steps
+    match), `frame` the frame it came in, and `reply_to` the key of the `call` it answers.
+    """
 
     at: float
     data: str | bytes
+    frame: str | bytes | None = None
+    reply_to: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,11 +83,13 @@ class Closest:
 
 
 class NoMatch(Exception):
-    """No message matched; `why` is ``timeout``, ``closed`` or ``not-next``."""
+    """No message matched; `why` is ``timeout``, ``closed``, ``not-next`` or ``malformed``
+    (`detail` then says what the protocol could not decode)."""
 
-    def __init__(self, why: str, closest: Closest | None) -> None:
+    def __init__(self, why: str, closest: Closest | None, detail: str = "") -> None:
         self.why = why
         self.closest = closest
+        self.detail = detail
         super().__init__(why)
 
 
@@ -143,6 +151,8 @@ class Inbox:
         self.error: BusinessError | None = None
         #: Why the inbox keeps no more messages (None while it does): it overflowed.
         self.full: str | None = None
+        #: A malformed frame's problem no waiting step has failed with yet (see set_malformed).
+        self.malformed: str | None = None
         #: Called once, on the connection's thread, when the inbox overflows (e.g. to drop the
         #: connection, which stops the flood); set by the inbox's owner.
         self.on_full: Callable[[], None] | None = None
@@ -205,6 +215,17 @@ class Inbox:
         if waiter is not None:
             waiter.settle(NoMatch("closed", waiter.closest))
 
+    def set_malformed(self, detail: str) -> None:
+        """A frame the connection's protocol could not decode: the waiting step fails now
+        with `detail`; with none waiting, the next step that waits fails with it."""
+        with self._cond:
+            waiter, self._waiter = self._waiter, None
+            if waiter is None:
+                self.malformed = detail
+            self._cond.notify_all()
+        if waiter is not None:
+            waiter.settle(NoMatch("malformed", waiter.closest, detail))
+
     def set_error(self, error: BusinessError) -> None:
         """Record the connection's last error; a close (or a failed connect) follows. After an
         overflow the inbox's own error stays: it is the cause (dropping the link follows it)."""
@@ -242,6 +263,9 @@ class Inbox:
                 if waiter.first_only:
                     raise NoMatch("not-next", waiter.closest)
                 index += 1
+            if self.malformed is not None:
+                detail, self.malformed = self.malformed, None
+                raise NoMatch("malformed", waiter.closest, detail)
             if self.closed is not None or self.full is not None:
                 raise NoMatch("closed", waiter.closest)
             self._waiter = waiter

@@ -20,6 +20,7 @@ from runner.client import (
     ProxyOptions,
     TlsProtocol,
 )
+from runner.errors import WsrunError
 from runner.executor.clock import sleep
 from runner.executor.connection import Connection
 from runner.executor.context import ScenarioContext
@@ -73,12 +74,20 @@ def run_connect(ctx: ScenarioContext, step: ConnectStep) -> Outcome:
     conn.expected_refusal = int(step.expect_status) if refusal and step.expect_status else None
     ctx.connections[name] = conn
     options = _with_cookies(_connect_options(step), cookie_header(ctx, step.url))
+    url = step.url
+    if step.protocol is not None:
+        from runner.executor.call import start_protocol
+
+        url, options = start_protocol(conn, step, options)
     try:
-        conn.connect(step.url, options, ctx.deadline(options.timeout))
+        conn.connect(url, options, ctx.deadline(options.timeout))
     except BusinessError as error:
         return _refused(ctx, conn, step, error)
     except TimeoutError:
         message = f"no handshake answer from {step.url} in time"
+        raise ConnectionFailed(message, name, step.location) from None
+    except WsrunError as error:  # the protocol's handshake failed (ProtocolFailure)
+        message = f"the {step.protocol} handshake on {name!r} failed: {error}"
         raise ConnectionFailed(message, name, step.location) from None
     if refusal:
         conn.shut(1.0)
@@ -293,9 +302,12 @@ def _proxy(
 def run_send(ctx: ScenarioContext, step: SendStep) -> Outcome:
     """Send one text or binary message."""
     conn = ctx.connection(step)
-    data = ctx.rendered(step).payload()
+    spec = ctx.rendered(step)
     try:
-        conn.send(data)
+        if conn.protocol is not None and "json_" in spec.model_fields_set:
+            _send_envelope(conn, spec)
+        else:
+            conn.send(spec.payload())
     except BusinessError as error:
         raise ConnectionFailed(
             f"cannot send on {conn.name!r}: {error.message}{closed_note(conn)}",
@@ -303,6 +315,19 @@ def run_send(ctx: ScenarioContext, step: SendStep) -> Outcome:
             step.location,
         ) from None
     return Outcome(conn=conn.name)
+
+
+def _send_envelope(conn: Connection, spec: SendStep) -> None:
+    """``send: {json: ...}`` on a protocol connection: the envelope, encoded by the protocol."""
+    assert conn.protocol is not None
+    envelope = spec.json_
+    try:
+        if not isinstance(envelope, dict):
+            raise ValueError(f"expected an envelope (a JSON object), found {envelope!r}")
+        conn.send_envelope(envelope)
+    except ValueError as error:
+        message = f"cannot send on {conn.name!r}: {conn.protocol.name}: {error}"
+        raise StepFailed(message, spec.location, conn=conn.name) from None
 
 
 def closed_note(conn: Connection) -> str:
@@ -382,3 +407,7 @@ def run_sleep(ctx: ScenarioContext, step: SleepStep) -> Outcome:
         message = f"the scenario's --timeout cut sleep short after {left:.3f}s of its {seconds:g}s"
         raise StepFailed(message, step.location)
     return Outcome()
+
+
+# The runner of `call` is in a module of its own (registered as it is imported).
+from runner.executor import call as _call  # noqa: E402, F401

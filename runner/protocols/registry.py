@@ -14,12 +14,19 @@ from __future__ import annotations
 
 import importlib
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from runner.protocols.base import Protocol
 
-__all__ = ["BUILTIN", "ENTRY_POINT_GROUP", "UnknownProtocol", "protocol_class", "protocol_names"]
+__all__ = [
+    "BUILTIN",
+    "ENTRY_POINT_GROUP",
+    "UnknownProtocol",
+    "add_option_schemas",
+    "protocol_class",
+    "protocol_names",
+]
 
 #: The entry point group plugins register their protocols under.
 ENTRY_POINT_GROUP = "wsrun.protocols"
@@ -101,3 +108,35 @@ def _load(name: str, target: str) -> type[Protocol]:
             f"protocol {name!r}: {target} is not a subclass of runner.protocols.base.Protocol"
         )
     return cls
+
+
+def add_option_schemas(schema: dict[str, Any]) -> None:
+    """Add to the connect step's JSON Schema `schema`: `protocol` names a built-in protocol (or
+    any string: a plugin's), and `protocol_options` follows that protocol's `options_model`
+    (an ``if``/``then`` per built-in protocol whose module is there)."""
+    properties = schema.get("properties", {})
+    if "protocol" in properties:
+        properties["protocol"] = {
+            "anyOf": [{"enum": list(BUILTIN)}, {"type": "string"}, {"type": "null"}],
+            "default": None,
+            "description": properties["protocol"].get("description", ""),
+        }
+    branches = []
+    for name in BUILTIN:
+        try:
+            cls = protocol_class(name)
+        except UnknownProtocol:
+            continue  # its module is not there (yet): no schema for its options
+        options = cls.options_model.model_json_schema()
+        options.pop("title", None)
+        branches.append(
+            {
+                "if": {
+                    "properties": {"protocol": {"const": name, "description": f"{name}"}},
+                    "required": ["protocol"],
+                },
+                "then": {"properties": {"protocol_options": options}},
+            }
+        )
+    if branches:
+        schema["allOf"] = branches

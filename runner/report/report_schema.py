@@ -67,6 +67,7 @@ _SCALARS: dict[Any, dict[str, Any]] = {
     bool: {"type": "boolean"},
     bytes: {"$ref": "#/$defs/Payload"},
     type(None): {"type": "null"},
+    Any: {},  # a protocol's envelope: any JSON value
 }
 
 

@@ -11,7 +11,16 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Self, Union
 
-from pydantic import Discriminator, Field, Tag, field_serializer, field_validator, model_validator
+from pydantic import (
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationInfo,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 from runner.matching import check_expected, compile_jsonpath, has_template
 from runner.rfc6455 import close_code_problem, close_reason_problem
@@ -140,6 +149,12 @@ Proxy = Annotated[
 ]
 
 
+def _protocol_schemas(schema: dict[str, Any]) -> None:
+    from runner.protocols.registry import add_option_schemas
+
+    add_option_schemas(schema)
+
+
 class ConnectStep(ConnectionStep):
     """Open a WebSocket connection (RFC 6455 section 4: the opening handshake)."""
 
@@ -200,10 +215,42 @@ class ConnectStep(ConnectionStep):
         default_factory=list,
         description="auto-replies on this connection, tried before the scenario's",
     )
+    protocol: str | None = Field(
+        None,
+        description="the protocol spoken on the connection: socket.io, graphql-ws, mqtt, stomp, "
+        "json-rpc, or one a plugin registers (wsrun.protocols entry point)",
+    )
+    protocol_options: dict[str, Any] = Field(
+        default_factory=dict, description="the protocol's options (see each protocol's)"
+    )
+
+    model_config = ConfigDict(json_schema_extra=_protocol_schemas)
 
     def saved_variables(self) -> set[str]:
         """The variables `save` takes from the response headers."""
         return set(self.save)
+
+    @field_validator("protocol")
+    @classmethod
+    def _known_protocol(cls, value: str | None) -> str | None:
+        if value is not None:
+            from runner.protocols.registry import protocol_class
+
+            protocol_class(value)  # UnknownProtocol is a ValueError: located at the name
+        return value
+
+    @field_validator("protocol_options")
+    @classmethod
+    def _protocol_options(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        name = info.data.get("protocol")
+        if name is None:
+            if value and "protocol" in info.data:
+                raise ValueError("protocol_options needs protocol: the protocol they are for")
+            return value
+        from runner.protocols.registry import protocol_class
+
+        protocol_class(name).options_model.model_validate(value, context=info.context)
+        return value
 
     @field_validator("reply", mode="before")
     @classmethod
@@ -435,6 +482,9 @@ class UseStep(StepModel):
 from runner.scenario import steps_expect as _steps_expect  # noqa: E402, F401
 from runner.scenario import steps_flow as _steps_flow  # noqa: E402, F401
 from runner.scenario import steps_http as _steps_http  # noqa: E402, F401
+
+# isort: split
+from runner.scenario import steps_call as _steps_call  # noqa: E402, F401  (after http)
 
 if TYPE_CHECKING:
     #: A step as written in a file (a `use` is expanded by the loader).

@@ -4,6 +4,12 @@ A request is ``{"id": 1, "method": "add", "params": [1, 2]}``; its response is
 ``{"id": 1, "result": 3}`` or ``{"id": 1, "error": {"code": -32601, "message": "..."}}``.
 Requests run concurrently, so a slow `sleep` answers after a quick `add` sent later. Error
 codes follow JSON-RPC 2.0.
+
+A request with ``"jsonrpc": "2.0"`` is answered in JSON-RPC 2.0, as the `json-rpc` protocol of
+`connect` speaks it: its response carries ``"jsonrpc": "2.0"``, a notification (no ``id``) gets
+no response, and a subscription's pushes are notifications
+``{"jsonrpc": "2.0", "method": "notification", "params": {"subscription": 1, "topic": ...,
+"seq": 1}}``. A request without it gets the shapes above.
 """
 
 from __future__ import annotations
@@ -74,18 +80,24 @@ def rpc(target: Target) -> Handler:
 
 async def _answer(session: _Session, message: str | bytes) -> None:
     """Answer one request; a connection closed meanwhile just ends the work."""
-    result, response = await _respond(session, message)
+    request = _parse(message)
+    v2 = isinstance(request, dict) and request.get("jsonrpc") == "2.0"
+    result, response = await _respond(session, request)
     try:
-        await send_json(session.conn, response)
+        if v2 and isinstance(request, dict) and "id" not in request:
+            pass  # a 2.0 notification: no response (JSON-RPC 2.0 section 4.1)
+        elif v2:
+            await send_json(session.conn, {"jsonrpc": "2.0", **response})
+        else:
+            await send_json(session.conn, response)
         if isinstance(result, _Subscription):
-            await _notify(session, result)
+            await _notify(session, result, v2=v2)
     except ConnectionClosed:
         return
 
 
-async def _respond(session: _Session, message: str | bytes) -> tuple[object, dict[str, object]]:
+async def _respond(session: _Session, request: object) -> tuple[object, dict[str, object]]:
     """The result of a request (None after an error) and the response to send."""
-    request = _parse(message)
     request_id = request.get("id") if isinstance(request, dict) else None
     try:
         result = await _call(session, request)
@@ -184,19 +196,22 @@ def _is_count(value: object, high: int) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= high
 
 
-async def _notify(session: _Session, subscription: _Subscription) -> None:
-    """Push the notifications of a subscription, after its response went out."""
+async def _notify(session: _Session, subscription: _Subscription, *, v2: bool = False) -> None:
+    """Push the notifications of a subscription, after its response went out (as JSON-RPC 2.0
+    notifications when it was asked in 2.0)."""
     for seq in range(1, subscription.count + 1):
         await asyncio.sleep(subscription.interval_ms / 1000)
-        await send_json(
-            session.conn,
-            {
-                "type": "notification",
-                "subscription": subscription.id,
-                "topic": subscription.topic,
-                "seq": seq,
-            },
-        )
+        push: dict[str, object] = {
+            "subscription": subscription.id,
+            "topic": subscription.topic,
+            "seq": seq,
+        }
+        message: dict[str, object]
+        if v2:
+            message = {"jsonrpc": "2.0", "method": "notification", "params": push}
+        else:
+            message = {"type": "notification", **push}
+        await send_json(session.conn, message)
 
 
 #: The methods of `/rpc`, by name.
