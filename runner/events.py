@@ -9,10 +9,10 @@ A listener that raises is contained by the bus: it gets no more events, and its 
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import traceback
 from collections.abc import Callable
-import dataclasses
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar
@@ -375,7 +375,7 @@ def _quick_init(cls: type) -> None:
         lines.append(f"    _set{number}(self, {f.name})")
     star = "*, " if all(f.kw_only for f in dataclasses.fields(cls)) else ""
     source = f"def __init__(self, {star}{', '.join(params)}):\n" + "\n".join(lines) + "\n"
-    exec(source, scope)  # noqa: S102  (our own fields' names: no outside input)
+    exec(source, scope)  # our own fields' names and defaults: no outside input
     init = scope["__init__"]
     init.__qualname__ = f"{cls.__qualname__}.__init__"
     cls.__init__ = init  # type: ignore[misc]
@@ -432,11 +432,9 @@ class EventBus:
             self._routes = {}
 
     def _route(self, cls: type) -> list[Listener]:
-        route = self._routes[cls] = [
-            listener
-            for listener in self._listeners
-            if cls in getattr(listener, "events", (cls,))
-        ]
+        listeners = self._listeners
+        route = [listener for listener in listeners if cls in getattr(listener, "events", (cls,))]
+        self._routes[cls] = route
         return route
 
     def emit(self, event: Event) -> None:

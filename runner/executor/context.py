@@ -150,13 +150,34 @@ class ScenarioContext:
         return any(m.match(data).ok for m in (*self.ignore, *extra))
 
 
+#: Fields of a model that hold no template: its kind, and what the loader sets.
+_UNTEMPLATED = frozenset({"kind", "bindings", "location"})
+_SCALARS = (int, float, bool, type(None))
+
+
 def _has_template(value: Any) -> bool:
-    """Whether a model (or a value in it) holds a ``${`` anywhere (``$${`` included)."""
+    """Whether a model (or a value in it) holds a ``${`` anywhere (``$${`` included).
+
+    Each step is looked at once per scenario run (its first run), so this is on the way of
+    every step of a long scenario: a plain loop, no set or generator made per model."""
+    cls = value.__class__
+    if cls is str:
+        return "${" in value
+    if cls in _SCALARS:
+        return False
+    if isinstance(value, BaseModel):  # only the fields written can hold a template
+        written = value.model_fields_set
+        for name, item in value.__dict__.items():
+            if item is None or name not in written or name in _UNTEMPLATED:
+                continue
+            if item.__class__ is str:
+                if "${" in item:
+                    return True
+            elif _has_template(item):
+                return True
+        return False
     if isinstance(value, str):
         return "${" in value
-    if isinstance(value, BaseModel):  # only the fields written can hold a template
-        fields = value.model_fields_set - {"kind", "bindings", "location"}
-        return any(_has_template(getattr(value, name)) for name in fields)
     if isinstance(value, dict):
         return any(_has_template(k) or _has_template(v) for k, v in value.items())
     if isinstance(value, list | tuple):

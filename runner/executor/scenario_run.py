@@ -59,17 +59,47 @@ from runner.executor.connection import Connection
 from runner.executor.context import CLOSING_AT_END, ScenarioContext
 from runner.executor.failures import ConnectionFailed, StepFailed
 from runner.executor.flow import Enter, Loop
-from runner.executor.step_registry import Outcome, Wait, runner_for
+from runner.executor.step_registry import Outcome, Runner, Wait, runner_for
 from runner.scenario.kinds import StepModel
 from runner.scenario.loader import Scenario
 from runner.scenario.rendering import render_variables
 
-__all__ = ["CLOSE_WAIT", "ScenarioRunner"]
+__all__ = ["CLOSE_WAIT", "ScenarioRunner", "StepPlan"]
 
 _DONE, _PARKED, _HANDED_BACK = "done", "parked", "handed back"
 
 #: How long the end of a scenario waits for each connection's closing handshake (seconds).
 CLOSE_WAIT = 2.0
+
+
+@dataclasses.dataclass(slots=True)
+class StepPlan:
+    """What running a step needs that does not change between its runs, worked out once.
+
+    A step's plan is made the first time it runs and kept for the scenario's run: a step in a
+    `repeat` of a million iterations is looked up, not prepared again, each time (its runner's
+    own preparations, the rendered step and its matchers, are kept by the `ScenarioContext`).
+
+    Attributes:
+        step: the step model.
+        runner: the runner of its model (`inline`: it may run on a connection's thread).
+        location: its ``file:line:col``, as its events carry it.
+        summary: ``expect default``: its kind and the connection it names.
+        conn: the connection it names, if any.
+    """
+
+    step: StepModel
+    runner: Runner[StepModel]
+    location: str
+    summary: str
+    conn: str | None
+
+    @classmethod
+    def of(cls, step: StepModel) -> StepPlan:
+        """The plan of `step`."""
+        conn = step.conn_named()
+        summary = f"{step.kind} {conn}" if conn else step.kind
+        return cls(step, runner_for(step), str(step.location), summary, conn)
 
 
 class ScenarioRunner:
@@ -117,6 +147,8 @@ class ScenarioRunner:
         self._loops: list[Loop] = []  # the loops running, outermost first
         self._index: int = -1  # the step running (or failed)
         self._step: StepModel | None = None
+        self._conn: str | None = None  # the connection the step running names
+        self._plans: dict[int, StepPlan] = {}  # id(step) -> its plan (the steps outlive it)
         self._cond = threading.Condition()
         self._wait: Wait | None = None  # the step waiting, if any
         self._back: list[BaseException | None] = []  # the steps came back to this thread
@@ -205,11 +237,12 @@ class ScenarioRunner:
                 self._loop_step_done(self._loops[-1])
                 continue
             step = steps[self._pos]
-            runner = runner_for(step)
+            plan = self._plans.get(id(step)) or self._plan(step)
+            runner = plan.runner
             if on_connection and (not runner.inline or self.ctx.stop.is_set()):
                 return _HANDED_BACK
             check_stop(self.ctx.stop)
-            self._begin(self._loops[0].index if self._loops else self._pos, step)
+            self._begin(self._loops[0].index if self._loops else self._pos, plan)
             if self._limited and self.ctx.limit.expired():
                 raise _OutOfTime("out of time", step.location)
             result = runner.run(self.ctx, step)
@@ -219,6 +252,10 @@ class ScenarioRunner:
                     return _PARKED  # from here on, the wait's settler runs the steps
                 result = result.finish()
             self._passed(result)
+
+    def _plan(self, step: StepModel) -> StepPlan:
+        plan = self._plans[id(step)] = StepPlan.of(step)
+        return plan
 
     def _enter(self, loop: Loop) -> None:
         """Run `loop`'s steps next; the `repeat` step ends when its last iteration does."""
@@ -300,20 +337,24 @@ class ScenarioRunner:
             raise error
         return None
 
-    def _begin(self, index: int, step: StepModel) -> None:
-        ctx = self.ctx
-        self._index, self._step = index, step
-        ctx.step_index, ctx.step_kind = index, step.kind
-        self._step_start = ctx.clock.now()
-        self._location = str(step.location)
+    def _begin(self, index: int, plan: StepPlan) -> None:
+        ctx, step, loops = self.ctx, plan.step, self._loops
+        self._index, self._step, self._conn = index, step, plan.conn
+        ctx.step_index = index
+        ctx.step_kind = kind = step.kind
+        self._step_start = start = ctx.clock.now()
+        self._location = location = plan.location
+        summary = plan.summary
+        if loops:  # `expect default (repeat iteration 3 of 10)`
+            summary = f"{summary} ({', '.join(loop.where() for loop in loops)})"
         ctx.emit(
             StepStarted(
-                at=self._step_start,
+                at=start,
                 scenario=ctx.index,
                 index=index,
-                kind=step.kind,
-                location=self._location,
-                summary=_summary(step, self._loops),
+                kind=kind,
+                location=location,
+                summary=summary,
             )
         )
 
@@ -346,10 +387,22 @@ class ScenarioRunner:
         status: Status,
         outcome: Outcome | None,
     ) -> None:
-        ctx, outcome = self.ctx, outcome or Outcome(conn=step.conn_named())
+        ctx = self.ctx
         now = ctx.clock.now()
-        ctx.emit(
-            StepEnded(
+        if outcome is None:
+            conn = step.conn_named() if step is not self._step else self._conn
+            ended = StepEnded(
+                at=now,
+                scenario=ctx.index,
+                index=index,
+                kind=step.kind,
+                location=location,
+                status=status,
+                duration=now - start,
+                conn=conn,
+            )
+        else:
+            ended = StepEnded(
                 at=now,
                 scenario=ctx.index,
                 index=index,
@@ -362,7 +415,7 @@ class ScenarioRunner:
                 latency_from_send=outcome.latency_from_send,
                 note=outcome.note,
             )
-        )
+        ctx.emit(ended)
 
     def _failure(self, error: Exception, index: int, step: StepModel | None) -> Failure:
         named = step.conn_named() if step is not None else None
@@ -483,11 +536,3 @@ def _message(error: Exception) -> str:
     if isinstance(error, WsrunError):
         return str(error)
     return f"internal error: {type(error).__name__}: {error}"
-
-
-def _summary(step: StepModel, loops: list[Loop]) -> str:
-    conn = step.conn_named()
-    summary = f"{step.kind} {conn}" if conn else step.kind
-    if loops:  # `expect default (repeat iteration 3 of 10)`
-        return f"{summary} ({', '.join(loop.where() for loop in loops)})"
-    return summary

@@ -8,8 +8,9 @@ CLI and injected; with ``color_system=None`` (piped, ``--no-color``, tests) the 
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 
 from rich.console import Console
@@ -87,7 +88,22 @@ EVENT_STYLE = {
 class _ScenarioView:
     name: str
     start: float
-    steps: list[StepEnded] = field(default_factory=list)
+
+
+#: What the console shows only in its live log: with ``-q`` it is not given these events.
+_LIVE_ONLY: frozenset[type[Event]] = frozenset(
+    {
+        RunStarted,
+        ServiceStarted,
+        ConnectionOpened,
+        FrameSent,
+        FrameReceived,
+        ErrorOccurred,
+        AutoReplied,
+        HandshakeRefused,
+        HttpExchanged,
+    }
+)
 
 
 class ConsoleReporter:
@@ -110,7 +126,9 @@ class ConsoleReporter:
         self._limit = None if verbosity >= VERBOSE else max(60, width - 30)
         self._scenarios: dict[int, _ScenarioView] = {}
         self._ended: list[ScenarioEnded] = []
-        self._steps: list[StepEnded] = []
+        # The expects' latencies (seconds), for the summary: 16 bytes an expect, not its event.
+        self._latencies: array[float] = array("d")
+        self._from_send: array[float] = array("d")
         self._service_output: dict[str, str] = {}
         self._compression: list[tuple[str, str, Traffic]] = []  # scenario, conn, traffic
         self._handlers: dict[type[Event], Callable[[Event], None]] = {
@@ -130,6 +148,8 @@ class ConsoleReporter:
             ServiceOutput: self._service_output_event,  # type: ignore[dict-item]
             RunEnded: self._run_ended,  # type: ignore[dict-item]
         }
+        #: The events it is given (`EventBus`): with ``-q``, none that only the live log shows.
+        self.events = frozenset(self._handlers) - (frozenset() if self._live else _LIVE_ONLY)
 
     def __call__(self, event: Event) -> None:
         """Handle one event (an `EventBus` listener)."""
@@ -230,10 +250,10 @@ class ConsoleReporter:
         self._log(event.scenario, event.at, "http", "http", detail, style)
 
     def _step_ended(self, event: StepEnded) -> None:
-        self._steps.append(event)
-        view = self._scenarios.get(event.scenario)
-        if view is not None:
-            view.steps.append(event)
+        if event.latency is not None:
+            self._latencies.append(event.latency)
+            if event.latency_from_send is not None:
+                self._from_send.append(event.latency_from_send)
         shown = self.verbosity >= VERBOSE or _waits(event.kind)
         if not self._live or not shown or event.status is not Status.PASSED:
             return
@@ -326,13 +346,12 @@ class ConsoleReporter:
         return table
 
     def _print_latency(self) -> None:
-        expects = [s for s in self._steps if s.latency is not None]
-        if not expects:
+        if not self._latencies:
             return
         self.console.print(Text("expect latency", style="bold"), soft_wrap=True)
-        from_start = latency_stats(s.latency for s in expects)
+        from_start = latency_stats(self._latencies)
         self.console.print(Text(f"  from step start: {from_start}"), soft_wrap=True)
-        from_send = latency_stats(s.latency_from_send for s in expects)
+        from_send = latency_stats(self._from_send)
         if from_send.count:
             self.console.print(Text(f"  from last send:  {from_send}"), soft_wrap=True)
 
