@@ -77,4 +77,5 @@ def test_ping_interval_and_bad_parameters(server: TestServer) -> None:
         assert asyncio.run(refused(query)) == 400, query
     with pytest.raises(urllib.error.HTTPError) as caught:  # plain HTTP (long-polling): refused
         urllib.request.urlopen(f"http://127.0.0.1:{server.port}/socket.io/?EIO=4&transport=polling")
+    caught.value.close()
     assert caught.value.code == 400  # transport must be websocket
