@@ -54,6 +54,12 @@ class StepModel(Model):
     if TYPE_CHECKING:  # each kind's model declares it as a Literal field, the union's tag
         kind: str
 
+    name: str | None = Field(
+        None,
+        min_length=1,
+        description="a label for the step: the name `wsrun load` reports it under "
+        "(default: its file:line)",
+    )
     location: SkipJsonSchema[Location] = Field(
         NOWHERE, exclude=True, description="where the step is written"
     )

@@ -126,7 +126,7 @@ def test_errors_inside_a_library_name_its_lines(tmp_path: Path) -> None:
         tmp_path, "s.yaml", "imports: [lib/bad.yaml]\nsteps: [{connect: 'ws://x/'}, {use: bad.b}]\n"
     )
     assert _errors(tmp_path) == [
-        "lib/bad.yaml:5:16: unknown key 'txt'; expected one of conn, text, json, binary "
+        "lib/bad.yaml:5:16: unknown key 'txt'; expected one of name, conn, text, json, binary "
         "(did you mean 'text'?)",
     ]
     write(tmp_path, "lib/bad.yaml", "blocks:\n  b:\n    steps:\n      - send: '${nope}'\n")
