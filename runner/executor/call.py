@@ -100,7 +100,7 @@ class CallWait(InboxWait):
         super().__init__(ctx, step, ctx.deadline(spec.timeout), first_only=False)
         try:
             for frame in frames:
-                conn.send(frame, request)
+                conn.send(frame, {**request, "id": call_id})  # what -v and reports show
         except BusinessError as error:
             message = f"cannot send the call on {conn.name!r}: {error.message}"
             raise ConnectionFailed(message, conn.name, step.location) from None
@@ -167,7 +167,7 @@ class CallWait(InboxWait):
             f"{head}; arrived meanwhile: {arrived}",
             self.spec.location,
             conn=conn.name,
-            expected=f"the reply {self.key}"
+            expected=f"the {name} reply {self.key}"
             + (f": {self.matcher.description}" if self.matcher is not None else ""),
         )
 

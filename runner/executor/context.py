@@ -175,7 +175,8 @@ def _has_template(value: Any) -> bool:
                     return True
             elif _has_template(item):
                 return True
-        return False
+        extra = value.__pydantic_extra__  # a call step's request is its extra keys
+        return bool(extra) and _has_template(extra)
     if isinstance(value, str):
         return "${" in value
     if isinstance(value, dict):

@@ -8,6 +8,7 @@ CLI and injected; with ``color_system=None`` (piped, ``--no-color``, tests) the 
 
 from __future__ import annotations
 
+import json
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -212,7 +213,13 @@ class ConsoleReporter:
         if not self._live:
             return
         kind = "sent" if isinstance(event, FrameSent) else "received"
+        verbose = self.verbosity >= VERBOSE
+        if event.heartbeat and not verbose:
+            return  # a protocol's keep-alive, answered by the protocol: -v shows it
         detail = preview(event.data, self._limit) + wire_note(event.data, event.wire_size)
+        if event.envelopes:  # a protocol's frame: what the steps see of it (-v: both)
+            seen = " ".join(json.dumps(e, ensure_ascii=False) for e in event.envelopes)
+            detail = f"{detail} ⇒ {preview(seen, None)}" if verbose else preview(seen, self._limit)
         self._log(event.scenario, event.at, event.conn, kind, detail)
 
     def _closed(self, event: ConnectionClosed) -> None:

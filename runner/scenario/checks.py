@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from runner.errors import Location, ScenarioError
+from runner.scenario.call_checks import check_calls
 from runner.scenario.diagnostics import did_you_mean, document_path
 from runner.scenario.libraries import Placed
 from runner.scenario.source import Document
@@ -38,8 +39,10 @@ def field_location(placed: Placed, field: Sequence[str | int]) -> Location:
 
 
 def resolve_connections(steps: Sequence[Placed], errors: list[ScenarioError]) -> None:
-    """Give every step its connection's name (see the module's docstring)."""
+    """Give every step its connection's name (see the module's docstring); then check each
+    `call` against its connection's protocol (`call_checks`)."""
     _resolve(steps, [], errors)
+    check_calls(steps, errors)
 
 
 def _resolve(steps: Sequence[Placed], opened: list[str], errors: list[ScenarioError]) -> None:
