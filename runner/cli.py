@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ExitCode", "build_parser", "entry", "main"]
 
-COMMANDS = ("run", "validate", "schema", "serve", "report", "import", "record")
+COMMANDS = ("run", "validate", "schema", "serve", "report", "import", "record", "load")
 
 
 class ExitCode(IntEnum):
@@ -77,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_report(commands.add_parser("report", help="render a saved JSON report as an HTML page"))
     serve = commands.add_parser("serve", help="run the built-in test server", add_help=False)
     serve.add_argument("args", nargs=argparse.REMAINDER, help="see 'wsrun serve --help'")
+    load = commands.add_parser("load", help="run a scenario as Locust users", add_help=False)
+    load.add_argument("args", nargs=argparse.REMAINDER, help="see 'wsrun load --help'")
     from runner.recording.commands import add_parsers  # `import` and `record`
 
     add_parsers(commands)
@@ -386,6 +388,10 @@ def main(argv: Sequence[str] | None = None, console: Console | None = None) -> i
 def _command(args_list: list[str], console: Console | None, *, restore: bool) -> int:
     if args_list[:1] == ["serve"]:  # its options are the server's own (argparse would eat them)
         return _serve(args_list[1:])  # and so is its handling of SIGINT
+    if args_list[:1] == ["load"]:  # Locust's process (gevent-patched): imported only here
+        from runner.load.cli import load_main
+
+        return load_main(args_list[1:])
     return _guarded(args_list, console, _Interrupts(), restore=restore)
 
 
