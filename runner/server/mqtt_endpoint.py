@@ -7,7 +7,8 @@ matching subscription, the publisher's own included, each delivery at QoS 1 with
 of the receiving session's; retained messages; PINGREQ / PINGRESP; DISCONNECT. A client silent
 for 1.5 times its keepalive is disconnected (MQTT 3.1.1 3.1.2.10), as is one that sends a
 malformed packet or a text message (6.0). ``?chunk=N`` sends every packet in messages of at
-most N bytes (brokers over a stream, aedes over websocket-stream, split a CONNACK in four).
+most N bytes (a broker writing to a stream may split a CONNACK in four). A PUBLISH to a topic
+under ``silent/`` is neither acknowledged nor routed: a `call` to it times out.
 """
 
 from __future__ import annotations
@@ -31,9 +32,11 @@ from runner.protocols.mqtt_codec import (
 from runner.server.common import Handler
 from runner.server.target import Target
 
-__all__ = ["MqttBroker", "topic_matches", "valid_filter"]
+__all__ = ["SILENT", "MqttBroker", "topic_matches", "valid_filter"]
 
 _MAX_PACKET = 1024 * 1024
+#: Topics whose PUBLISH the broker drops without an answer.
+SILENT = "silent/"
 
 
 def valid_filter(topic_filter: str) -> bool:
@@ -139,7 +142,6 @@ class MqttBroker:
         while True:
             packets = await _read(session.conn, stream, keepalive * 1.5 if keepalive else None)
             if packets is None:
-                await session.conn.close(1002 if keepalive else 1000)
                 return
             for packet in packets:
                 if packet.kind == Kind.DISCONNECT:
@@ -177,6 +179,8 @@ class MqttBroker:
                 await session.deliver(retained)
 
     async def _publish(self, session: _Session, packet: Packet) -> None:
+        if packet.topic.startswith(SILENT):
+            return
         if packet.qos == 1:
             await session.send(Packet(Kind.PUBACK, packet.packet_id))
         elif packet.qos == 2:
@@ -194,27 +198,26 @@ class MqttBroker:
 async def _first_packet(conn: ServerConnection, stream: Reassembler) -> Packet | None:
     """The client's first packet (it has 10 s to send it), or None after closing."""
     packets = await _read(conn, stream, 10.0)
-    if not packets:
-        await conn.close(1002)
-        return None
-    return packets[0]
+    return packets[0] if packets else None
 
 
 async def _read(
     conn: ServerConnection, stream: Reassembler, wait: float | None
 ) -> list[Packet] | None:
-    """The packets of the next messages, up to one whole packet; None on silence past `wait`,
-    a malformed packet or a text message (the caller closes)."""
+    """The packets of the next messages, up to one whole packet; None once it has closed the
+    connection: silent past `wait` (1000), or a malformed packet or a text message (1002)."""
     while True:
         try:
             message = await asyncio.wait_for(conn.recv(), wait)
         except TimeoutError:
-            return None
-        if isinstance(message, str):
+            await conn.close(1000, "keepalive expired")
             return None
         try:
+            if isinstance(message, str):
+                raise CodecError("MQTT travels in binary messages (MQTT 3.1.1 6.0)")
             packets = list(stream.feed(message))
-        except CodecError:
+        except CodecError as exc:
+            await conn.close(1002, str(exc)[:120])
             return None
         if packets:
             return packets

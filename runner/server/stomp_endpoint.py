@@ -7,7 +7,8 @@ included; RECEIPT for every frame with a ``receipt`` header; heart-beats both wa
 ``?heart_beat=SX,SY``, default ``1000,1000`` ms; it sends an EOL at the negotiated interval and
 closes a client silent for twice its own); DISCONNECT. A bad frame (malformed, no destination,
 an unknown destination) gets an ERROR, with the ``receipt-id`` of its receipt, then the broker
-closes the connection (STOMP 1.2 "ERROR").
+closes the connection (STOMP 1.2 "ERROR"). A frame to a destination under ``/queue/silent``
+gets no RECEIPT and is not routed: a `call` with it times out.
 """
 
 from __future__ import annotations
@@ -33,10 +34,12 @@ from runner.protocols.stomp_codec import (
 from runner.server.common import Handler, background
 from runner.server.target import Target
 
-__all__ = ["StompBroker"]
+__all__ = ["SILENT", "StompBroker"]
 
 _MAX_FRAME = 1024 * 1024
 _DESTINATIONS = ("/queue/", "/topic/")
+#: Destinations whose frames the broker drops without a RECEIPT.
+SILENT = "/queue/silent"
 
 
 class _Refused(Exception):
@@ -127,6 +130,8 @@ class StompBroker:
 
     async def _handle(self, session: _Session, frame: StompFrame) -> None:
         command = frame.command
+        if (frame.header("destination") or "").startswith(SILENT):
+            return
         if command == "SUBSCRIBE":
             sub_id = _required(frame, "id")
             session.subscriptions[sub_id] = _destination(frame)
