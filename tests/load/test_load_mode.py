@@ -149,6 +149,46 @@ def test_a_failed_step_is_a_locust_failure_with_wsruns_reason(
     assert sum(int(f["Occurrences"]) for f in failures) == 3
 
 
+SUITE = """\
+vars: {greeting: hi}
+services:
+  - name: server
+    command: [PYTHON, -m, runner.server, --port, "0"]
+    ready: {log: 'listening on (?P<url>ws://\\S+)'}
+    timeout: 10s
+    provides: {base_url: "${url}"}
+"""
+
+ROWS = """\
+name: rows
+parametrize:
+  - {who: alice}
+  - {who: bob}
+timeout: 2s
+steps:
+  - connect: "${base_url}/echo"
+  - send: "${greeting} ${who}"
+  - expect: {text: "${greeting} ${who}", name: echoed}
+  - close
+"""
+
+
+def test_suite_services_start_and_rows_are_spread_over_users(tmp_path: Path) -> None:
+    """As in `wsrun run`: the suite file's service (the built-in server) starts first and
+    provides base_url, the suite's vars apply, and user i runs parametrize row i % 2."""
+    write(tmp_path, "wsrun-suite.yaml", SUITE.replace("PYTHON", sys.executable))
+    scenario = write(tmp_path, "rows.yaml", ROWS)
+    prefix = tmp_path / "run"
+    done = load(scenario, "-u", "2", "-r", "20", "--iterations", "2", "--csv", prefix)
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = stats_rows(prefix)
+    names = {name for kind, name in rows if kind == "EXPECT"}
+    assert names == {"rows[alice] echoed", "rows[bob] echoed"}
+    for kind in ("CONNECT", "SEND", "EXPECT", "CLOSE"):
+        counts = [int(r["Request Count"]) for (k, _), r in rows.items() if k == kind]
+        assert counts == [2, 2], kind  # each row: one user, two iterations
+
+
 def test_thresholds_decide_the_exit_code(base_url: str, tmp_path: Path) -> None:
     scenario = write(tmp_path, "echo.yaml", ECHO)
     common = (scenario, "--var", f"base_url={base_url}", "-u", "2", "--iterations", "2")
