@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from enum import IntEnum
-from typing import IO, TYPE_CHECKING, Any, NamedTuple
+from typing import IO, TYPE_CHECKING, Any, NamedTuple, cast
 
 from runner import __version__
 
@@ -294,6 +294,47 @@ def _piped_width(file: IO[str]) -> int | None:
     return _NO_WRAP_WIDTH
 
 
+class _DeferredConsole:
+    """`make_console`'s console, made when first used: ``wsrun validate`` of valid files prints
+    one line, and importing rich for it was a third of its start-up."""
+
+    def __init__(self, no_color: bool) -> None:
+        self._no_color = no_color
+        self._made: Console | None = None
+        self._file: IO[str] | None = None
+
+    @property
+    def file(self) -> IO[str]:
+        """Where it prints (stdout unless set)."""
+        if self._made is not None:
+            return self._made.file
+        return self._file if self._file is not None else sys.stdout
+
+    @file.setter
+    def file(self, file: IO[str]) -> None:
+        if self._made is not None:
+            self._made.file = file
+        self._file = file
+
+    def __getattr__(self, name: str) -> Any:
+        if self._made is None:
+            self._made = make_console(self._no_color)
+            if self._file is not None:
+                self._made.file = self._file
+        return getattr(self._made, name)
+
+    def plain_line(self, text: str) -> bool:
+        """Write `text` as one line without rich, as rich would write it here (no colour, no
+        wrapping: the output is not a terminal); False when rich is needed for that."""
+        if self._made is not None or _piped_width(self.file) is None:
+            return False
+        if any(os.environ.get(name) for name in ("FORCE_COLOR", "TTY_COMPATIBLE")):
+            return False
+        self.file.write(text + "\n")
+        self.file.flush()
+        return True
+
+
 #: `runner.report.console.NO_WRAP_WIDTH` (a test keeps them equal), not imported from there:
 #: that module pulls in the reporters and events, which ``wsrun validate`` of a valid file
 #: does not need.
@@ -456,7 +497,7 @@ def _main(args_list: list[str], console: Console | None, interrupts: _Interrupts
         parser.print_help()
         return ExitCode.USAGE
     args.interrupts = interrupts
-    console = console or make_console(getattr(args, "no_color", False))
+    console = console or cast("Console", _DeferredConsole(getattr(args, "no_color", False)))
     args.redactor, unhook = _redact_output(console)
     try:
         return _dispatch(args, console)
@@ -740,8 +781,6 @@ def _serve(argv: list[str]) -> int:
 def _validate(
     paths: list[str], variables: dict[str, str], console: Console, allow_outside: list[str]
 ) -> int:
-    from rich.text import Text
-
     from runner.scenario import validate_paths
 
     errors = validate_paths(paths, variables, allow_outside)
@@ -751,7 +790,12 @@ def _validate(
         print_scenario_errors(console, errors)
         return ExitCode.USAGE
     noun = "path" if len(paths) == 1 else "paths"
-    console.print(Text(f"valid: {len(paths)} {noun} checked, no errors", style="green"))
+    line = f"valid: {len(paths)} {noun} checked, no errors"
+    if isinstance(console, _DeferredConsole) and console.plain_line(line):
+        return ExitCode.OK
+    from rich.text import Text
+
+    console.print(Text(line, style="green"))
     return ExitCode.OK
 
 

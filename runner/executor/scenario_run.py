@@ -54,7 +54,7 @@ from runner.executor import expect as _expect  # noqa: F401  (registers the expe
 from runner.executor import expect_many as _expect_many  # noqa: F401  (and these)
 from runner.executor import flow as _flow  # noqa: F401  (registers the repeat runner)
 from runner.executor import steps as _steps  # noqa: F401  (registers the other runners)
-from runner.executor.clock import POLL, Clock, Deadline, Interrupted, check_stop
+from runner.executor.clock import POLL, Clock, Deadline, Interrupted, check_stop, watch_stop
 from runner.executor.connection import Connection
 from runner.executor.context import CLOSING_AT_END, ScenarioContext
 from runner.executor.failures import ConnectionFailed, StepFailed
@@ -150,6 +150,7 @@ class ScenarioRunner:
         self._conn: str | None = None  # the connection the step running names
         self._plans: dict[int, StepPlan] = {}  # id(step) -> its plan (the steps outlive it)
         self._cond = threading.Condition()
+        self._poll = watch_stop(stop, self._cond)  # the run's StopFlag wakes `_sleep_until_back`
         self._wait: Wait | None = None  # the step waiting, if any
         self._back: list[BaseException | None] = []  # the steps came back to this thread
         self._wake_at = math.inf
@@ -323,7 +324,7 @@ class ScenarioRunner:
                 assert waiting is not None
                 if self.ctx.stop.is_set() and waiting.cancel():
                     raise Interrupted
-                wait = min(POLL, waiting.deadline.remaining())
+                wait = min(self._poll, waiting.deadline.remaining())
                 if wait <= 0:
                     if waiting.cancel():
                         self._wake_at = math.inf

@@ -33,7 +33,7 @@ from typing import Any
 from runner import __version__
 from runner.errors import ServiceError
 from runner.events import Event, RunEnded, RunStarted, ScenarioEnded, Status
-from runner.executor.clock import POLL, Clock
+from runner.executor.clock import POLL, Clock, StopFlag
 from runner.executor.scenario_run import ScenarioRunner
 from runner.executor.suite_services import SuiteServices
 from runner.scenario import Scenario, Suite, SuiteFile
@@ -62,7 +62,7 @@ class _Run:
         self.emit = emit
         self.options = options
         self.clock = Clock()
-        self.stop = threading.Event()  # Ctrl-C: every wait ends
+        self.stop = StopFlag()  # Ctrl-C: every wait ends
         self.no_more = threading.Event()  # --fail-fast: start no new scenario
         self.results: dict[int, ScenarioEnded] = {}
         self.variables: dict[Path | None, dict[str, Any]] = {}  # suite file → provided

@@ -29,12 +29,13 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Generic, Protocol, TypeVar
-
-import jsonpath
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from runner.errors import ExecutionError, Location
 from runner.matching.patterns import PatternError, compile_pattern
+
+if TYPE_CHECKING:  # imported on first use: python-jsonpath takes ~50 ms to import
+    import jsonpath
 
 __all__ = [
     "BINARY",
@@ -66,7 +67,6 @@ __all__ = [
     "show_message",
 ]
 
-_ENV = jsonpath.JSONPathEnvironment(strict=True)
 _PLACEHOLDER = re.compile(r"\{\{(.*)\}\}", re.DOTALL)
 _MAX_SHOWN = 80
 _MISSING = object()
@@ -112,14 +112,23 @@ def compile_jsonpath(query: str) -> jsonpath.JSONPath:
 
 @lru_cache(maxsize=1024)
 def _compile_jsonpath(query: str) -> jsonpath.JSONPath:
+    import jsonpath
+
     try:
-        compiled = _ENV.compile(query)
+        compiled = _environment().compile(query)
     except jsonpath.JSONPathError as exc:
         reason = str(exc).splitlines()[0]
         raise ValueError(f"invalid JSONPath {query!r}: {reason}") from exc
     if not isinstance(compiled, jsonpath.JSONPath):
         raise ValueError(f"invalid JSONPath {query!r}: expected a single query")
     return compiled
+
+
+@lru_cache(maxsize=1)
+def _environment() -> jsonpath.JSONPathEnvironment:
+    import jsonpath
+
+    return jsonpath.JSONPathEnvironment(strict=True)
 
 
 def _placeholder(value: Any) -> str | None:
