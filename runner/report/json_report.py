@@ -2,23 +2,29 @@
 
 Text payloads are JSON strings; binary payloads are ``{"base64": "..."}``; beyond
 `MAX_REPORT_PAYLOAD` either is cut, with its length and SHA-256 (`runner.report.payloads`).
-Events are written one per line, as they are serialized, so that the report's text is the
-only copy of a run's events in memory as it is written. Steps are numbered
-from 1, as the console numbers them (`failure.step`, the `index` of steps and step events). The
-report is written atomically when the reporter is closed, which the CLI does even after a
-failure or Ctrl-C.
+Events are written one per line. The report streams: each event is serialized as it comes
+(by an encoder made once per event class, `event_json`) into a temporary spool file, and only
+what the summary needs (the scenarios' starts and ends, their steps' results, the services)
+stays in memory; closing the reporter writes the summary, then copies the spool's lines. Steps
+are numbered from 1, as the console numbers them (`failure.step`, the `index` of steps and step
+events). The report is written atomically when the reporter is closed, which the CLI does even
+after a failure or Ctrl-C.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
+import tempfile
 import types
 import typing
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Iterator
 from enum import Enum
-from typing import Any
+from json.encoder import encode_basestring
+from typing import IO, Any
 
 from runner.events import (
     Event,
@@ -35,10 +41,10 @@ from runner.events import (
     StepStarted,
 )
 from runner.report.files import write_atomically
-from runner.report.payloads import PayloadWriter, cut_payload
+from runner.report.payloads import MAX_REPORT_PAYLOAD, PayloadWriter, cut_payload
 from runner.report.text import latency_stats
 
-__all__ = ["REPORT_VERSION", "JsonReporter", "to_jsonable"]
+__all__ = ["REPORT_VERSION", "JsonReporter", "event_json", "to_jsonable"]
 
 #: Bumped when the report's shape changes incompatibly.
 REPORT_VERSION = 1
@@ -100,92 +106,194 @@ def _options(hint: Any) -> tuple[Any, ...]:
     return typing.get_args(hint) if union else (hint,)
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False)
+_ENCODERS: dict[type, Callable[[Event, Callable[[str | bytes], Any]], str]] = {}
+
+
+def event_json(event: Event, payload: Callable[[str | bytes], Any] = cut_payload) -> str:
+    """`event` as one line of the report: ``json.dumps(to_jsonable(event, payload),
+    ensure_ascii=False)``, the same text, made by an encoder written once per event class
+    (the generic walk cost a hundred times a send/expect pair's own work, for the events
+    of a long run)."""
+    encoder = _ENCODERS.get(event.__class__)
+    if encoder is None:
+        encoder = _ENCODERS[event.__class__] = _encoder(event.__class__)
+    return encoder(event, payload)
+
+
+def _encoder(cls: type) -> Callable[[Event, Callable[[str | bytes], Any]], str]:
+    """The encoder of an event class: its fields in order, each by what it may hold."""
+    payloads, counted = _payload_fields(cls), _STEP_NUMBERS.get(cls)
+    pieces = [repr('{"type": ' + encode_basestring(cls.type))]  # type: ignore[attr-defined]
+    for f in dataclasses.fields(cls):
+        value = f"event.{f.name}"
+        if f.name == counted:
+            value = f"(None if {value} is None else {value} + 1)"
+        how = "_payload_json" if f.name in payloads else "_value_json"
+        pieces += [repr(f", {encode_basestring(f.name)}: "), f"{how}({value}, payload)"]
+    source = f"def encode(event, payload):\n    return ''.join(({', '.join(pieces)}, '}}'))\n"
+    scope: dict[str, Any] = {"_payload_json": _payload_json, "_value_json": _value_json}
+    exec(source, scope)  # our own classes' field names: no outside input
+    encode: Callable[[Event, Callable[[str | bytes], Any]], str] = scope["encode"]
+    return encode
+
+
+def _value_json(value: Any, payload: Callable[[str | bytes], Any]) -> str:
+    """One value as `json.dumps` writes it (the common scalars without its machinery)."""
+    cls = value.__class__
+    if cls is str:
+        return str(encode_basestring(value))
+    if value is None:
+        return "null"
+    if cls is int:
+        return int.__repr__(value)
+    if cls is float and math.isfinite(value):
+        return float.__repr__(value)
+    return _ENCODER.encode(to_jsonable(value, payload))
+
+
+def _payload_json(value: Any, payload: Callable[[str | bytes], Any]) -> str:
+    """A message's payload: text whole up to the report's limit, else `payload` cuts it."""
+    if value.__class__ is str and len(value) <= MAX_REPORT_PAYLOAD:
+        return str(encode_basestring(value))
+    if isinstance(value, str | bytes):
+        return _ENCODER.encode(to_jsonable(payload(value), payload))
+    return _value_json(value, payload)
+
+
 class JsonReporter:
-    """Collects every event and writes the JSON report to `path` on `close()`."""
+    """Serializes every event as it comes (into a spool file) and writes the JSON report to
+    `path` on `close()`; `report()` gives it as a mapping at any time."""
 
     def __init__(
         self, path: str | os.PathLike[str], redact: Callable[[str], str] | None = None
     ) -> None:
         self.path = path
         self._redact = redact  # applied to the report's text (`runner.report.redaction`)
-        self._events: list[Event] = []
+        self._spool: IO[str] | None = None  # the events' lines, made at the first event
+        self._count = 0
+        self._last_at = 0.0
+        self._run_started: RunStarted | None = None
+        self._run_ended: RunEnded | None = None
+        self._started: dict[int, ScenarioStarted] = {}
+        self._ended: list[ScenarioEnded] = []
+        self._steps: dict[int, list[StepEnded]] = {}
+        self._services: dict[str, dict[str, Any]] = {}
 
     def __call__(self, event: Event) -> None:
-        """Keep one event (an `EventBus` listener)."""
-        self._events.append(event)
+        """Take one event (an `EventBus` listener): its line goes to the spool."""
+        spool = self._spool
+        if spool is None:
+            spool = self._spool = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115
+            weakref.finalize(self, spool.close)  # a reporter never closed (HTML's collector)
+        spool.write(event_json(event, PayloadWriter()))
+        spool.write("\n")
+        self._count += 1
+        self._last_at = event.at
+        keep = _KEEP.get(event.__class__)
+        if keep is not None:
+            keep(self, event)
+
+    def _keep_step(self, event: StepEnded) -> None:
+        self._steps.setdefault(event.scenario, []).append(event)
+
+    def _keep_started(self, event: ScenarioStarted) -> None:
+        self._started[event.scenario] = event
+
+    def _keep_ended(self, event: ScenarioEnded) -> None:
+        self._ended.append(event)
+
+    def _keep_run(self, event: RunStarted | RunEnded) -> None:
+        if isinstance(event, RunStarted):
+            self._run_started = self._run_started or event
+        else:
+            self._run_ended = self._run_ended or event
+
+    def _keep_service(self, event: ServiceStarted | ServiceOutput | ServiceStopped) -> None:
+        entry = self._services.setdefault(event.service, {"name": event.service})
+        entry.update(_service_fields(event))
+
+    def _lines(self) -> Iterator[str]:
+        """The events' lines so far, in order (the spool is read from its start)."""
+        spool = self._spool
+        if spool is None:
+            return
+        spool.flush()
+        spool.seek(0)
+        try:
+            for line in spool:
+                yield line.rstrip("\n")
+        finally:
+            spool.seek(0, os.SEEK_END)
 
     def report(self) -> dict[str, Any]:
         """The report as a JSON-ready mapping, built from the events seen so far."""
-        payload = PayloadWriter()
-        events = [to_jsonable(e, payload) for e in self._events]
-        return self._summary(payload) | {"events": events}
+        events = [json.loads(line) for line in self._lines()]
+        return self._summary(PayloadWriter()) | {"events": events}
 
     def _summary(self, payload: PayloadWriter) -> dict[str, Any]:
         """Everything in the report but its events."""
-        started = next((e for e in self._events if isinstance(e, RunStarted)), None)
-        ended = next((e for e in self._events if isinstance(e, RunEnded)), None)
+        started, ended = self._run_started, self._run_ended
         return {
             "report_version": REPORT_VERSION,
             "wsrun_version": started.version if started else None,
             "started_at": started.started_at if started else None,
             "status": (ended.status if ended else Status.INTERRUPTED).value,
-            "duration": ended.duration if ended else self._last_at(),
+            "duration": ended.duration if ended else self._last_at,
             "counts": ended.counts if ended else {},
             "scenarios": self._scenarios(payload),
             "latency": self._latency(),
-            "services": self._services(),
+            "services": list(self._services.values()),
         }
 
     def close(self) -> None:
-        """Write the report atomically: the summary, then the events one per line.
+        """Write the report atomically: the summary, then the events one per line, copied
+        from the spool a line at a time (each redacted and encoded on its own)."""
+        summary = json.dumps(self._summary(PayloadWriter()), indent=1, ensure_ascii=False)
+        write_atomically(self.path, self._pieces(summary))
+        if self._spool is not None:
+            self._spool.close()
+            self._spool = None
 
-        Each piece is redacted and encoded on its own, and the bytes are joined once: the
-        report never exists as text and as bytes at once.
-        """
-        payload = PayloadWriter()
-        summary = json.dumps(self._summary(payload), indent=1, ensure_ascii=False)
-        parts, separator = [self._encoded(summary[:-2] + ',\n "events": [')], b"\n  "
-        for event in self._events:
-            event_text = json.dumps(to_jsonable(event, payload), ensure_ascii=False)
-            parts += (separator, self._encoded(event_text))
+    def _pieces(self, summary: str) -> Iterator[bytes]:
+        yield self._encoded(summary[:-2] + ',\n "events": [')
+        separator = b"\n  "
+        for line in self._lines():
+            yield separator
+            yield self._encoded(line)
             separator = b",\n  "
-        parts.append(b"\n ]\n}\n" if self._events else b"]\n}\n")
-        write_atomically(self.path, b"".join(parts))
+        yield b"\n ]\n}\n" if self._count else b"]\n}\n"
 
     def _encoded(self, text: str) -> bytes:
         if self._redact is not None:
             text = self._redact(text)
         return text.encode("utf-8")
 
-    def _last_at(self) -> float:
-        return self._events[-1].at if self._events else 0.0
-
     def _scenarios(self, payload: PayloadWriter) -> list[dict[str, Any]]:
-        started = {e.scenario: e for e in self._events if isinstance(e, ScenarioStarted)}
-        steps: dict[int, list[StepEnded]] = {}
-        for event in self._events:
-            if isinstance(event, StepEnded):
-                steps.setdefault(event.scenario, []).append(event)
-        ended = [e for e in self._events if isinstance(e, ScenarioEnded)]
         return [
-            _scenario(e, started.get(e.scenario), steps.get(e.scenario, []), payload)
-            for e in sorted(ended, key=lambda e: e.scenario)
+            _scenario(e, self._started.get(e.scenario), self._steps.get(e.scenario, []), payload)
+            for e in sorted(self._ended, key=lambda e: e.scenario)
         ]
 
     def _latency(self) -> dict[str, Any]:
-        expects = [e for e in self._events if isinstance(e, StepEnded) and e.latency is not None]
+        expects = [e for steps in self._steps.values() for e in steps if e.latency is not None]
         return {
             "from_step_start": latency_stats(e.latency for e in expects).as_dict(),
             "from_last_send": latency_stats(e.latency_from_send for e in expects).as_dict(),
         }
 
-    def _services(self) -> list[dict[str, Any]]:
-        services: dict[str, dict[str, Any]] = {}
-        for event in self._events:
-            if isinstance(event, ServiceStarted | ServiceOutput | ServiceStopped):
-                entry = services.setdefault(event.service, {"name": event.service})
-                entry.update(_service_fields(event))
-        return list(services.values())
+
+#: What the summary keeps of each kind of event (the others are only in the spool).
+_KEEP: dict[type, Callable[[JsonReporter, Any], None]] = {
+    StepEnded: JsonReporter._keep_step,
+    ScenarioStarted: JsonReporter._keep_started,
+    ScenarioEnded: JsonReporter._keep_ended,
+    RunStarted: JsonReporter._keep_run,
+    RunEnded: JsonReporter._keep_run,
+    ServiceStarted: JsonReporter._keep_service,
+    ServiceOutput: JsonReporter._keep_service,
+    ServiceStopped: JsonReporter._keep_service,
+}
 
 
 def _service_fields(event: ServiceStarted | ServiceOutput | ServiceStopped) -> dict[str, Any]:
