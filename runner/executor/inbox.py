@@ -243,9 +243,13 @@ class Inbox:
         cancelled). Messages judged as noise are dropped; others that do not match stay.
 
         Raises:
-            NoMatch: the connection is closed, or (first_only) the oldest message did not match.
+            NoMatch: the connection is closed, or (first_only) the oldest message did not match,
+                or a malformed frame came since the last step waited.
         """
         with self._cond:
+            if self.malformed is not None:  # it came first: the next step that waits fails
+                detail, self.malformed = self.malformed, None
+                raise NoMatch("malformed", waiter.closest, detail)
             index = 0
             while index < len(self._waiting):
                 message = self._waiting[index]
@@ -263,9 +267,6 @@ class Inbox:
                 if waiter.first_only:
                     raise NoMatch("not-next", waiter.closest)
                 index += 1
-            if self.malformed is not None:
-                detail, self.malformed = self.malformed, None
-                raise NoMatch("malformed", waiter.closest, detail)
             if self.closed is not None or self.full is not None:
                 raise NoMatch("closed", waiter.closest)
             self._waiter = waiter
