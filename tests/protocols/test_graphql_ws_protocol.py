@@ -25,6 +25,7 @@ from runner.cli import ExitCode, main
 from runner.protocols.graphql_ws import GraphqlWs, GraphqlWsOptions
 from runner.server.running import TestServer
 from tests.protocols.peers_graphql import graphql_peer
+from tests.protocols.test_socketio_protocol import comparable, readme_section
 
 
 @dataclass(frozen=True)
@@ -246,3 +247,14 @@ def test_the_codec_on_its_own() -> None:
         ws.decode(b"{}")
     with pytest.raises(ValueError, match='with a "type"'):
         ws.encode({"id": "1"})
+
+
+def test_the_readme_example_runs_and_shows_what_the_readme_says(
+    tmp_path: Path, builtin: TestServer
+) -> None:
+    example, shown = readme_section("#### GraphQL over WebSocket (`protocol: graphql-ws`)")
+    code, output, _ = run(tmp_path, example, "-v", "--var", f"base_url={builtin.url}")
+    assert code == ExitCode.OK, output
+    printed = comparable(output)
+    for line in comparable(shown):
+        assert line in printed, line
