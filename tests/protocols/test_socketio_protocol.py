@@ -289,3 +289,21 @@ def test_the_readme_example_runs_and_shows_what_the_readme_says(
     printed = comparable(output)
     for line in comparable(shown):
         assert line in printed, line
+
+
+def test_python_socketios_default_cors_wants_the_origin_with_its_port(tmp_path: Path) -> None:
+    """As the README says: the default `cors_allowed_origins` refuses wsrun's `Origin` (no port)
+    with 403; writing the header with the port gets through."""
+    with socketio_peer(cors=None) as url:
+        text = f"""
+name: socket.io cors
+steps:
+  - connect: {{url: "{url}", protocol: socket.io, headers: HEADERS}}
+  - call: {{event: sum, args: [1], expect: {{json: {{args: [1]}}}}}}
+"""
+        code, output, _ = run(tmp_path, text.replace("HEADERS", "{}"))
+        assert code == ExitCode.FAILED, output
+        assert "handshake rejected with HTTP 403" in output
+        origin = url.replace("ws://", "http://")
+        code, output, _ = run(tmp_path, text.replace("HEADERS", f'{{Origin: "{origin}"}}'))
+        assert code == ExitCode.OK, output
