@@ -1,39 +1,53 @@
 """How fast the runner runs scenarios, measured against baselines taken in the same run.
 
-Three figures, each the median of several rounds:
+Each figure is the median of several rounds, printed with its target and ``met`` or ``MISSED``:
 
-1. Echo pairs: one scenario of N ``send``/``expect`` pairs (text) against a local echo server
-   (picows on uvloop, so the server is not the bottleneck), timed against a raw websocket-client
-   ``send``/``recv`` loop doing the same pairs on the same server, rounds interleaved. Target:
-   runner >= 0.5x raw. Two more baselines say what bounds the runner: the client core with each
-   next send made from its message listener (the ceiling: wsrun's executor runs send/expect
-   steps on the connection's thread the same way), and the client core with a hand-off to a
-   waiting thread (what an executor waiting on its own thread would pay).
-2. ``-j 8`` on 40 scenarios that each connect, wait 200 ms, and do one echo pair: wall time
+1. Run phase, pinned: one scenario of N ``send``/``expect`` pairs (text, each pair its own
+   steps) against a local echo server (picows on uvloop, so the server is not the
+   bottleneck), timed in-process around `run_suite` (loading is not timed) against a raw
+   websocket-client ``send``/``recv`` loop doing the same pairs on the same server, rounds
+   interleaved. The runner runs as ``wsrun -q`` does (a quiet console reporter). Target:
+   runner >= 0.5x raw. Two more baselines say what bounds it: the client core with each next
+   send made from its message listener (the ceiling: wsrun's executor runs send/expect steps
+   on the connection's thread the same way), and the client core with a hand-off to a waiting
+   thread (what an executor waiting on its own thread would pay). The client (this process)
+   and the echo server share one CPU: a round trip then costs client CPU + server CPU + two
+   context switches, which is stable, and the ratio compares what each client costs.
+2. The JSON report's cost: the same run with ``--json-report`` (its reporter, closed and
+   written, inside the timing) against the run without it. Target: < 10% more time.
+3. Run phase, unpinned (the scheduler places client and server): runner >= 0.7x raw.
+4. Whole process: ``python -m runner -q`` on the same file (start-up, loading, run, exit)
+   against a fresh ``python`` process running the raw loop (its imports included). Target:
+   within 3x.
+5. ``-j 50``: 50 scenarios of 200 pairs each as whole processes, peak RSS with
+   ``--json-report`` against without it. Target: the report must not double it (< 2x).
+6. ``-j 8`` on 40 scenarios that each connect, wait 200 ms, and do one echo pair: wall time
    against the ideal 40 x 0.2 / 8 = 1 s. Target: <= 1.5x.
-3. ``wsrun --version`` start time (``python -m runner --version`` in a fresh process). Target:
+7. ``wsrun --version`` start time (``python -m runner --version`` in a fresh process). Target:
    < 0.3 s.
 
-By default the client (this process) and the echo server share CPU 1, as in the main table of
-perf-baselines.md: a round trip then costs client CPU + server CPU + two context switches, which
-is stable, and the ratio compares what each client costs (for the runner: the client core plus
-the executor's Python per step, events and reporters). ``--no-pin`` lets the scheduler choose:
-client and server then overlap on two CPUs, and the figures vary much more from round to round.
+``--profile`` runs the pinned runner once more under cProfile (every thread, the connection's
+where the steps run included) and prints the top functions by own time, with each thread's
+CPU time per pair (``time.thread_time``).
 
-    python -m bench.bench_runner [--pairs 5000] [--rounds 5] [--no-pin]
+    python -m bench.bench_runner [--pairs 5000] [--rounds 5] [--profile]
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import io
 import os
+import pstats
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from io import StringIO
 from pathlib import Path
 
@@ -42,6 +56,9 @@ import websocket  # bench/ may use websocket-client directly: it is the baseline
 from bench.servers import echo_server
 
 CPU = 1
+#: The fresh processes import this checkout's `runner`, wherever they start.
+ROOT = Path(__file__).resolve().parents[1]
+ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
 
 
 def write_pairs_scenario(folder: Path, pairs: int) -> None:
@@ -68,11 +85,12 @@ def write_waiting_scenarios(folder: Path, count: int, wait_ms: int) -> None:
         (folder / f"wait_{i:02}.yaml").write_text(text, encoding="utf-8")
 
 
-def run_folder(folder: Path, url: str, jobs: int) -> float:
+def run_folder(folder: Path, url: str, jobs: int, json_report: bool = False) -> float:
     """Run every scenario of `folder` in-process, as ``wsrun -q -j N`` would; return seconds.
 
-    The events go to a quiet console reporter (on a throwaway console) and a JSON reporter, as in
-    a CI run; loading the files is not timed.
+    The events go to a quiet console reporter (on a throwaway console) and, with
+    `json_report`, to a JSON reporter, closed (its report written) inside the timing; loading
+    the files is not timed.
     """
     from rich.console import Console
 
@@ -85,9 +103,13 @@ def run_folder(folder: Path, url: str, jobs: int) -> float:
     suite = load_suite([str(folder)], {"url": url})
     bus = EventBus()
     bus.subscribe(ConsoleReporter(Console(file=StringIO(), color_system=None), QUIET, jobs))
-    bus.subscribe(JsonReporter(folder / "report.json"))  # collects; not written
+    report = JsonReporter(folder / "report.json") if json_report else None
+    if report is not None:
+        bus.subscribe(report)
     started = time.perf_counter()
     status = run_suite(suite, suite.scenarios, RunOptions(jobs=jobs), bus.emit)
+    if report is not None:
+        report.close()
     elapsed = time.perf_counter() - started
     if status is not Status.PASSED:
         raise SystemExit(f"the benchmark scenarios did not pass: {status}")
@@ -166,42 +188,197 @@ def core_handoff_pairs(url: str, pairs: int) -> float:
     return elapsed
 
 
-def bench_pairs(pairs: int, rounds: int, cpu: int | None) -> None:
-    """Figure 1: runner vs raw websocket-client, same server, rounds interleaved."""
+def mark(ok: bool) -> str:
+    """``met`` or ``MISSED``, for a figure against its target."""
+    return "met" if ok else "MISSED"
+
+
+def _spread(values: list[float]) -> str:
+    return f"{min(values):.2f}-{max(values):.2f}"
+
+
+def _pin(cpu: int | None) -> None:
+    """Put this thread (and the threads it starts from now on) on `cpu`, or on every CPU."""
+    os.sched_setaffinity(0, {cpu} if cpu is not None else range(os.cpu_count() or 1))
+
+
+def bench_pairs(pairs: int, rounds: int, cpu: int | None, baselines: bool) -> None:
+    """Figures 1-3: runner vs raw websocket-client, same server, rounds interleaved."""
+    _pin(cpu)
+    kinds = ["raw", "runner"] + (["inline", "core", "json"] if baselines else [])
     with tempfile.TemporaryDirectory() as temp, echo_server("picows", cpu) as server:
         folder = Path(temp)
         write_pairs_scenario(folder, pairs)
-        rates: dict[str, list[float]] = {"raw": [], "inline": [], "core": [], "runner": []}
+        run_folder(folder, server.url, jobs=1)  # warm-up: imports, first connection
+        times: dict[str, list[float]] = {kind: [] for kind in kinds}
         for _ in range(rounds):
-            rates["raw"].append(pairs / raw_pairs(server.url, pairs))
-            rates["inline"].append(pairs / core_inline_pairs(server.url, pairs))
-            rates["core"].append(pairs / core_handoff_pairs(server.url, pairs))
-            rates["runner"].append(pairs / run_folder(folder, server.url, jobs=1))
+            times["raw"].append(raw_pairs(server.url, pairs))
+            if baselines:
+                times["inline"].append(core_inline_pairs(server.url, pairs))
+                times["core"].append(core_handoff_pairs(server.url, pairs))
+            times["runner"].append(run_folder(folder, server.url, jobs=1))
+            if baselines:
+                times["json"].append(run_folder(folder, server.url, jobs=1, json_report=True))
 
-    def ratio(key: str) -> float:
-        return statistics.median(a / b for a, b in zip(rates[key], rates["raw"], strict=True))
+    def ratios(key: str, base: str = "raw") -> list[float]:
+        return [b / a for a, b in zip(times[key], times[base], strict=True)]
 
-    ratios = [ran / raw for ran, raw in zip(rates["runner"], rates["raw"], strict=True)]
-    rate = {key: statistics.median(values) for key, values in rates.items()}
-    print(f"echo pairs ({pairs} per round, {rounds} rounds, server {server.kind}):")
-    print(f"  raw websocket-client send/recv   {rate['raw']:9,.0f} pairs/s")
+    def rate(key: str) -> float:
+        return pairs / statistics.median(times[key])
+
+    where = f"pinned to CPU {cpu} with the server" if cpu is not None else "not pinned"
+    print(f"echo pairs, {where} ({pairs} per round, {rounds} rounds, server {server.kind}):")
+    print(f"  raw websocket-client send/recv   {rate('raw'):9,.0f} pairs/s")
+    if baselines:
+        for key, what in (
+            ("inline", "client core, send from listener "),
+            ("core", "client core + thread hand-off   "),
+        ):
+            r = ratios(key)
+            print(f"  {what} {rate(key):9,.0f} pairs/s  {statistics.median(r):.2f}x raw")
+    r = ratios("runner")
+    target = 0.5 if cpu is not None else 0.7
+    ok = statistics.median(r) >= target
     print(
-        f"  client core, send from listener  {rate['inline']:9,.0f} pairs/s  "
-        f"{ratio('inline'):.2f}x raw (the executor's ceiling)"
+        f"  wsrun -q                         {rate('runner'):9,.0f} pairs/s  "
+        f"{statistics.median(r):.2f}x raw ({_spread(r)}), target >= {target}x: {mark(ok)}"
     )
+    if baselines:
+        cost = [j / q - 1 for j, q in zip(times["json"], times["runner"], strict=True)]
+        ok = statistics.median(cost) < 0.10
+        print(
+            f"  wsrun -q --json-report           {rate('json'):9,.0f} pairs/s  report cost "
+            f"{statistics.median(cost):+.0%} ({min(cost):+.0%} to {max(cost):+.0%}), "
+            f"target < +10%: {mark(ok)}"
+        )
+
+
+RAW_SCRIPT = """
+import sys, websocket
+ws = websocket.create_connection(sys.argv[1])
+for i in range(int(sys.argv[2])):
+    text = f"m{i}"
+    ws.send(text)
+    assert ws.recv() == text
+ws.close()
+"""
+
+
+def bench_process(pairs: int, rounds: int, cpu: int | None) -> None:
+    """Figure 4: ``python -m runner -q`` against a raw script, each a fresh process."""
+    _pin(cpu)
+    with tempfile.TemporaryDirectory() as temp, echo_server("picows", cpu) as server:
+        folder = Path(temp)
+        write_pairs_scenario(folder, pairs)
+        wsrun = [sys.executable, "-m", "runner", "-q", str(folder), "--var", f"url={server.url}"]
+        raw = [sys.executable, "-c", RAW_SCRIPT, server.url, str(pairs)]
+        runs: dict[str, list[float]] = {"raw": [], "wsrun": []}
+        for _ in range(rounds):
+            runs["raw"].append(_process_time(raw, folder))
+            runs["wsrun"].append(_process_time(wsrun, folder))
+    ratios = [w / r for w, r in zip(runs["wsrun"], runs["raw"], strict=True)]
+    ok = statistics.median(ratios) <= 3.0
+    print(f"whole process, {pairs} pairs ({rounds} rounds):")
+    print(f"  raw script        {statistics.median(runs['raw']):.3f} s")
     print(
-        f"  client core + thread hand-off    {rate['core']:9,.0f} pairs/s  "
-        f"{ratio('core'):.2f}x raw (what waiting on another thread costs)"
+        f"  python -m runner  {statistics.median(runs['wsrun']):.3f} s  "
+        f"{statistics.median(ratios):.2f}x raw ({_spread(ratios)}), target <= 3x: {mark(ok)}"
     )
+
+
+def _process_time(command: list[str], cwd: Path) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, cwd=cwd, env=ENV)
+    return time.perf_counter() - started
+
+
+PEAK_SCRIPT = """
+import resource, subprocess, sys
+subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+"""
+
+
+def peak_rss_kib(command: list[str], cwd: Path) -> int:
+    """Peak RSS of `command` as a fresh process, in KiB (the only child of a small parent)."""
+    out = subprocess.run(
+        [sys.executable, "-c", PEAK_SCRIPT, *command],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=ENV,
+    )
+    return int(out.stdout.split()[-1])
+
+
+def bench_report_memory(cpu: int | None, scenarios: int = 50, pairs: int = 200) -> None:
+    """Figure 5: peak RSS of ``-j 50`` with and without the JSON report."""
+    _pin(cpu)
+    with tempfile.TemporaryDirectory() as temp, echo_server("picows", cpu) as server:
+        folder = Path(temp)
+        (folder / "s").mkdir()
+        for n in range(scenarios):
+            write_pairs_scenario(folder / "s", pairs)
+            (folder / "s" / "pairs.yaml").rename(folder / "s" / f"pairs_{n:02}.yaml")
+        command = [sys.executable, "-m", "runner", "-q", "-j", str(scenarios), "s"]
+        command += ["--var", f"url={server.url}"]
+        plain = peak_rss_kib(command, folder)
+        report = peak_rss_kib([*command, "--json-report", "r.json"], folder)
+    ok = report < 2 * plain
+    print(f"-j {scenarios}, {scenarios} scenarios of {pairs} pairs, peak RSS:")
     print(
-        f"  wsrun runner                     {rate['runner']:9,.0f} pairs/s  "
-        f"{ratio('runner'):.2f}x raw (target >= 0.5x; rounds: "
-        f"{', '.join(f'{r:.2f}' for r in ratios)})"
+        f"  without a report {plain / 1024:.0f} MiB, with --json-report {report / 1024:.0f} MiB: "
+        f"{report / plain:.2f}x, target < 2x: {mark(ok)}"
     )
+
+
+@contextmanager
+def _thread_times() -> Iterator[dict[str, float]]:
+    """Each thread's CPU time (``time.thread_time`` as it ends), by name, while inside."""
+    times: dict[str, float] = {}
+    run = threading.Thread.run
+    profiles: list[cProfile.Profile] = []
+
+    def timed(self: threading.Thread) -> None:
+        profile = cProfile.Profile()
+        profiles.append(profile)
+        profile.enable()
+        try:
+            run(self)
+        finally:
+            profile.disable()
+            times[self.name] = times.get(self.name, 0.0) + time.thread_time()
+
+    threading.Thread.run = timed  # type: ignore[method-assign]
+    try:
+        yield times
+    finally:
+        threading.Thread.run = run  # type: ignore[method-assign]
+        stats = pstats.Stats(profiles[0], stream=(out := io.StringIO()))
+        for profile in profiles[1:]:
+            stats.add(profile)
+        stats.sort_stats("tottime").print_stats(30)
+        print(out.getvalue())
+
+
+def bench_profile(pairs: int, cpu: int | None) -> None:
+    """``--profile``: one pinned runner round under cProfile, every thread."""
+    _pin(cpu)
+    with tempfile.TemporaryDirectory() as temp, echo_server("picows", cpu) as server:
+        folder = Path(temp)
+        write_pairs_scenario(folder, pairs)
+        run_folder(folder, server.url, jobs=1)
+        with _thread_times() as times:
+            run_folder(folder, server.url, jobs=1)
+            time.sleep(0.1)  # the connection's thread ends after the run
+            cpu_times = dict(times)
+    for name, seconds in sorted(cpu_times.items(), key=lambda item: -item[1]):
+        print(f"  thread {name}: {seconds / pairs * 1e6:.1f} µs CPU per pair (under cProfile)")
 
 
 def bench_jobs(rounds: int, cpu: int | None) -> None:
-    """Figure 2: -j 8 on 40 scenarios of 200 ms each, against the ideal 1 s."""
+    """Figure 6: -j 8 on 40 scenarios of 200 ms each, against the ideal 1 s."""
     count, wait_ms, jobs = 40, 200, 8
     ideal = count * wait_ms / 1000 / jobs
     with tempfile.TemporaryDirectory() as temp, echo_server("picows", cpu) as server:
@@ -221,13 +398,13 @@ def median_start(command: list[str], runs: int) -> float:
     times = []
     for _ in range(runs):
         started = time.perf_counter()
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=ENV)
         times.append(time.perf_counter() - started)
     return statistics.median(times)
 
 
 def bench_start(runs: int) -> None:
-    """Figure 3: `wsrun --version` start time, against a bare interpreter."""
+    """Figure 7: `wsrun --version` start time, against a bare interpreter."""
     bare = median_start([sys.executable, "-c", "pass"], runs)
     version = median_start([sys.executable, "-m", "runner", "--version"], runs)
     print(f"start time (median of {runs} runs):")
@@ -241,20 +418,30 @@ def _timed(name: str, work: Callable[[], None]) -> None:
     print(f"  ({name} took {time.perf_counter() - started:.1f} s)\n")
 
 
+def load_average() -> str:
+    """The 1-, 5- and 15-minute load averages (other work on the machine skews the figures)."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Run the three benchmarks and print their figures."""
+    """Run the benchmarks and print their figures."""
     parser = argparse.ArgumentParser(prog="python -m bench.bench_runner")
     parser.add_argument("--pairs", type=int, default=5000)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--no-pin", action="store_true", help="do not pin to one CPU")
+    parser.add_argument("--profile", action="store_true", help="cProfile one runner round")
     args = parser.parse_args(argv)
-    cpu = None if args.no_pin or os.cpu_count() == 1 else CPU
-    if cpu is not None:
-        os.sched_setaffinity(0, {cpu})  # this process and every thread it starts
-    print(f"pinned to CPU {cpu}" if cpu is not None else "not pinned", "\n")
-    _timed("echo pairs", lambda: bench_pairs(args.pairs, args.rounds, cpu))
+    cpu = None if os.cpu_count() == 1 else CPU
+    print(f"load average {load_average()} at the start\n")
+    if args.profile:
+        bench_profile(args.pairs, cpu)
+        return
+    _timed("echo pairs, pinned", lambda: bench_pairs(args.pairs, args.rounds, cpu, True))
+    _timed("echo pairs, unpinned", lambda: bench_pairs(args.pairs, args.rounds, None, False))
+    _timed("whole process", lambda: bench_process(args.pairs, args.rounds, cpu))
+    _timed("report memory", lambda: bench_report_memory(cpu))
     _timed("jobs", lambda: bench_jobs(max(3, args.rounds // 2), cpu))
     _timed("start", lambda: bench_start(15))
+    print(f"load average {load_average()} at the end")
 
 
 if __name__ == "__main__":

@@ -186,7 +186,10 @@ class JsonReporter:
         if spool is None:
             spool = self._spool = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115
             weakref.finalize(self, spool.close)  # a reporter never closed (HTML's collector)
-        spool.write(event_json(event, PayloadWriter()))
+        # A payload that shows up in several places of one event (a failure's closest message
+        # and its transcript) is cut and hashed once; a frame's, once anyway.
+        payload = PayloadWriter() if event.__class__ is ScenarioEnded else cut_payload
+        spool.write(event_json(event, payload))
         spool.write("\n")
         self._count += 1
         self._last_at = event.at
