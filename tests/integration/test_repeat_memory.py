@@ -12,9 +12,17 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from runner.cli import ExitCode
+from runner.events import EventBus, Status
+from runner.executor import RunOptions, context, run_suite
+from runner.executor.scenario_run import StepPlan
+from runner.scenario import load_suite
 from tests.support import echo, timeout, url_of, websockets_server
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,3 +68,39 @@ def test_a_long_repeat_runs_in_constant_memory(tmp_path: Path) -> None:
         long = _peak_kib(tmp_path, url, 25_000)
     grown = long - short
     assert grown < 4 * 1024, f"20,000 iterations more: {grown:,} KiB more ({short:,} -> {long:,})"
+
+
+def test_plain_steps_are_prepared_once_however_many_iterations(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """300 iterations of a send/expect pair without templates: each step's plan and matcher
+    are made once, and only the templated connect goes through pydantic again (`render_step`)."""
+    made: dict[str, int] = {"plan": 0, "matcher": 0, "render": 0}
+
+    def counted(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            made[name] += 1
+            return function(*args, **kwargs)
+
+        return call
+
+    monkeypatch.setattr(StepPlan, "of", staticmethod(counted("plan", StepPlan.of)))
+    monkeypatch.setattr(context, "compile_matcher", counted("matcher", context.compile_matcher))
+    monkeypatch.setattr(context, "render_step", counted("render", context.render_step))
+    (tmp_path / "r.yaml").write_text(
+        "name: r\nsteps:\n"
+        '  - connect: {url: "${url}"}\n'
+        "  - repeat:\n      count: 300\n      steps:\n"
+        "        - send: hello\n"
+        "        - expect: {text: hello}\n"
+        "  - close\n",
+        encoding="utf-8",
+    )
+    with websockets_server(echo) as server:
+        suite = load_suite([str(tmp_path)], {"url": url_of(server)})
+        bus, ended = EventBus(), []
+        bus.subscribe(lambda event: ended.append(event) if event.type == "step_ended" else None)
+        status = run_suite(suite, suite.scenarios, RunOptions(), bus.emit)
+    assert status is Status.PASSED
+    assert len(ended) == 2 * 300 + 3
+    assert made == {"plan": 5, "matcher": 1, "render": 1}  # the connect: its url is ${url}
