@@ -235,6 +235,8 @@ class SocketIO(Protocol):
         if kind == _CONNECT_ERROR:
             return Incoming({"connect_error": data, **where}, handshake=not self._connected)
         if kind == _DISCONNECT:
+            if namespace == self.namespace:
+                self._connected = False  # the server ended it: no 41 back at the close
             return Incoming({"disconnect": True, **where})
         if not isinstance(data, list):
             what = "an event" if kind in (_EVENT, _BINARY_EVENT) else "an ack"

@@ -256,6 +256,9 @@ def test_the_codec_on_its_own() -> None:
     with pytest.raises(ValueError, match=r"a socket\.io envelope to send is"):
         io.encode({"type": "say"})
     assert io.closing() == ["41/chat,"]
+    [gone] = io.decode("41/chat,")  # the server disconnected the namespace
+    assert gone.envelope == {"disconnect": True, "namespace": "/chat"}
+    assert io.closing() == []
 
 
 def readme_section(heading: str) -> tuple[str, str]:
