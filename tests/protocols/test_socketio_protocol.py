@@ -310,3 +310,28 @@ steps:
         origin = url.replace("ws://", "http://")
         code, output, _ = run(tmp_path, text.replace("HEADERS", f'{{Origin: "{origin}"}}'))
         assert code == ExitCode.OK, output
+
+
+def test_binary_arguments_sent_as_attachments_come_back(
+    tmp_path: Path, builtin: TestServer
+) -> None:
+    code, output, _ = run(
+        tmp_path,
+        f"""
+name: socket.io binary round trip
+steps:
+  - connect: {{url: "{builtin.url}", protocol: socket.io}}
+  - call:
+      event: echo
+      args: [{{base64: AAH+}}, {{nested: [{{base64: /w==}}]}}]
+      expect: {{json: {{args: [{{base64: AAH+}}, {{nested: [{{base64: /w==}}]}}]}}}}
+""",
+        "-v",
+    )
+    assert code == ExitCode.OK, output
+    sent = '452-1["echo",{"_placeholder":true,"num":0},{"nested":[{"_placeholder":true,"num":1}]}]'
+    assert f"→ sent      {sent}" in output
+    assert "→ sent      <3 bytes> 00 01 fe ⇒" in output and "→ sent      <1 bytes> ff ⇒" in output
+    echoed = '← received  462-1[{"_placeholder":true,"num":0},{"nested":[{"_placeholder":true,"num":1}]}]'
+    assert echoed in output  # python-socketio acks with binary attachments (46)
+    assert "← received  <1 bytes> ff ⇒" in output
