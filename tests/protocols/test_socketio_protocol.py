@@ -332,6 +332,6 @@ steps:
     sent = '452-1["echo",{"_placeholder":true,"num":0},{"nested":[{"_placeholder":true,"num":1}]}]'
     assert f"→ sent      {sent}" in output
     assert "→ sent      <3 bytes> 00 01 fe ⇒" in output and "→ sent      <1 bytes> ff ⇒" in output
-    echoed = '← received  462-1[{"_placeholder":true,"num":0},{"nested":[{"_placeholder":true,"num":1}]}]'
-    assert echoed in output  # python-socketio acks with binary attachments (46)
+    echoed = '462-1[{"_placeholder":true,"num":0},{"nested":[{"_placeholder":true,"num":1}]}]'
+    assert f"← received  {echoed}" in output  # python-socketio acks with binary attachments (46)
     assert "← received  <1 bytes> ff ⇒" in output
