@@ -12,9 +12,11 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runner.load.reporter import SCENARIO, UNEXPECTED
@@ -157,8 +159,8 @@ def _vars(pairs: Sequence[str]) -> dict[str, str]:
 
 
 def _check(args: argparse.Namespace) -> None:
-    if args.file is None:
-        raise _Usage("the scenario FILE is missing (workers need it too)")
+    if args.file is None and not args.worker:
+        raise _Usage("the scenario FILE is missing")
     if args.master and args.worker:
         raise _Usage("--master and --worker exclude each other")
     if args.processes and (args.master or args.worker):
@@ -190,28 +192,36 @@ def load_main(argv: Sequence[str]) -> int:
         return OK if not exit_.code else USAGE
     import locust  # noqa: F401  (patches the standard library with gevent, first)
 
-    from runner.errors import ScenarioErrors
-    from runner.load.plan import load_plan
-
     try:
-        plan = load_plan([args.file], variables, args.allow_outside)
-    except ScenarioErrors as errors:  # as `wsrun run` shows them
-        from runner.cli import make_console
-        from runner.report.console import print_scenario_errors
-
-        print_scenario_errors(make_console(no_color=False), errors.errors)
-        return USAGE
-    except (ValueError, OSError) as error:
-        print(f"wsrun load: error: {error}", file=sys.stderr)
-        return USAGE
-    try:
-        return _run(args, plan)
+        if args.file is None:  # a worker: the master sends the files
+            return _worker(args, None, variables)
+        plan = _plan(args.file, variables, args.allow_outside)
+        if plan is None:
+            return USAGE
+        return _run(args, plan, variables)
     except KeyboardInterrupt:
         say("interrupted (Ctrl-C)")
         return INTERRUPTED
 
 
-def _run(args: argparse.Namespace, plan: Plan) -> int:
+def _plan(file: str, variables: dict[str, str], allow_outside: Sequence[str]) -> Plan | None:
+    """The loaded scenarios; None when they have errors (said, as `wsrun run` says them)."""
+    from runner.errors import ScenarioErrors
+    from runner.load.plan import load_plan
+
+    try:
+        return load_plan([file], variables, allow_outside)
+    except ScenarioErrors as errors:
+        from runner.cli import make_console
+        from runner.report.console import print_scenario_errors
+
+        print_scenario_errors(make_console(no_color=False), errors.errors)
+    except (ValueError, OSError) as error:
+        print(f"wsrun load: error: {error}", file=sys.stderr)
+    return None
+
+
+def _run(args: argparse.Namespace, plan: Plan, variables: dict[str, str]) -> int:
     from runner.errors import ServiceError
 
     if not args.master:  # the users' process (with --processes: before it forks)
@@ -226,8 +236,10 @@ def _run(args: argparse.Namespace, plan: Plan) -> int:
             children = _fork_workers(args)
             if args.worker:  # a child
                 plan._services.clear()  # the parent's, to stop
-                return _worker(args, plan)
-        return _worker(args, plan) if args.worker else _lead(args, plan)
+                return _worker(args, plan, variables)
+        if args.worker:
+            return _worker(args, plan, variables)
+        return _lead(args, plan, variables)
     finally:
         plan.stop_services()
         for pid in children:  # they quit with the master's test
@@ -251,7 +263,7 @@ def _fork_workers(args: argparse.Namespace) -> list[int]:
     return children
 
 
-def _environment(args: argparse.Namespace, plan: Plan) -> Environment:
+def _environment(args: argparse.Namespace, plan: Plan | None) -> Environment:
     from locust import between
     from locust.env import Environment
 
@@ -271,29 +283,90 @@ def _environment(args: argparse.Namespace, plan: Plan) -> Environment:
     return Environment(user_classes=[user], stop_timeout=0.0)
 
 
-def _worker(args: argparse.Namespace, plan: Plan) -> int:
-    """Run users for a master until it quits; say how many requests this worker reported."""
+def _worker(args: argparse.Namespace, plan: Plan | None, variables: dict[str, str]) -> int:
+    """Run users for a master until it quits; say how many requests this worker reported.
+
+    Without a plan (no FILE), the plan comes from the files the master sends on connecting."""
     from runner.load.user import ScenarioUser
 
     env = _environment(args, plan)
+    user = env.user_classes[0]
     try:
         runner = env.create_worker_runner(args.master_host, args.master_port)
     except OSError as error:
         print(f"wsrun load: error: cannot reach the master: {error}", file=sys.stderr)
         return USAGE
+    failed: list[str] = []
+    unpacked: list[Path] = []  # the folders of the files the master sent
 
     def last_report(**_: Any) -> None:  # the stats first, then the count: one socket, in order
         runner._send_stats()  # Locust's own final report, as on "quit"
         runner.send_message("wsrun_sent", {"requests": ScenarioUser.fired})
 
+    def finished() -> None:
+        runner.send_message("wsrun_finished", {})
+
+    def shipped(msg: Any, **_: Any) -> None:
+        if getattr(user, "plan", None) is not None:
+            return  # sent again as this worker is ready again after a stop
+        received = _unpacked(msg.data, variables, unpacked)
+        if received is None:
+            failed.append("the master's files")
+            runner.quit()
+            return
+        received.on_finished = finished
+        user.plan = received  # type: ignore[attr-defined]
+        runner.send_message("wsrun_ready", {})
+
     env.events.test_stop.add_listener(last_report)  # type: ignore[no-untyped-call]
-    plan.on_finished = lambda: runner.send_message("wsrun_finished", {})
-    runner.greenlet.join()
+    if plan is not None:  # its own FILE: what the master sends is not needed
+        plan.on_finished = finished
+    runner.register_message("wsrun_files", shipped)
+    # the master starts the test once every worker has its plan (and its services started)
+    runner.send_message("wsrun_want_files" if plan is None else "wsrun_ready", {})
+    try:
+        runner.greenlet.join()
+    finally:
+        received = getattr(user, "plan", None)
+        if plan is None and received is not None:
+            received.stop_services()
+        for folder in unpacked:
+            shutil.rmtree(folder, ignore_errors=True)
+    if failed:
+        return USAGE
     say(f"worker {os.getpid()}: {ScenarioUser.fired} requests reported")
     return OK
 
 
-def _lead(args: argparse.Namespace, plan: Plan) -> int:
+def _unpacked(data: Any, variables: dict[str, str], folders: list[Path]) -> Plan | None:
+    """On a worker: the plan of the files a master sent, its services started; None when they
+    cannot be loaded (said). The folder they are written in joins `folders`."""
+    import tempfile
+
+    from runner.errors import ServiceError
+    from runner.load.shipping import unpack
+
+    folder = Path(tempfile.mkdtemp(prefix="wsrun-load-"))
+    folders.append(folder)
+    try:
+        file, shipped_vars = unpack(data, folder)
+    except (ValueError, OSError, KeyError, TypeError) as error:
+        print(f"wsrun load: error: {error}", file=sys.stderr)
+        return None
+    plan = _plan(file, {**shipped_vars, **variables}, ())
+    if plan is None:
+        return None
+    try:
+        plan.start_services(say)
+    except ServiceError as error:
+        print(f"wsrun load: error: {error}", file=sys.stderr)
+        return None
+    count = len(data["files"])
+    say(f"worker {os.getpid()}: got {count} file{'s' * (count != 1)} from the master")
+    return plan
+
+
+def _lead(args: argparse.Namespace, plan: Plan, variables: dict[str, str]) -> int:
     """Local or master: start the users, wait for the end, stop, report, judge."""
     import gevent
 
@@ -311,8 +384,21 @@ def _lead(args: argparse.Namespace, plan: Plan) -> int:
 
         runner.register_message("wsrun_sent", on_sent)
         runner.register_message("wsrun_finished", on_finished)
+        from runner.load.shipping import pack
+
+        files = pack(plan.suite, args.file, variables)
+        ready: set[str] = set()
+
+        def ship(msg: Any, **_: Any) -> None:  # to a worker started without FILE
+            runner.send_message("wsrun_files", files, client_id=msg.node_id)
+
+        def on_ready(msg: Any, **_: Any) -> None:
+            ready.add(msg.node_id)
+
+        runner.register_message("wsrun_want_files", ship)
+        runner.register_message("wsrun_ready", on_ready)
         say(f"master: waiting for {args.expect_workers} workers on port {args.master_bind_port}")
-        while len(runner.clients.ready) < args.expect_workers:
+        while len(runner.clients.ready) < args.expect_workers or len(ready) < args.expect_workers:
             gevent.sleep(TICK)
     else:
         runner = env.create_local_runner()

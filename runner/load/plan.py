@@ -58,6 +58,8 @@ class Plan:
         services = SuiteServices(suite_file, self.clock, _output_to(say))
         self._services.append(services)
         self.variables.update(services.start())
+        names = ", ".join(service.name for service in suite_file.services)
+        say(f"suite file {suite_file.path}: services started: {names}")
 
     def stop_services(self) -> None:
         """Stop what `start_services` started (safe to call twice)."""

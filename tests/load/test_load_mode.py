@@ -27,6 +27,7 @@ ENV = {
     **os.environ,
     "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
 }
+LOAD = (sys.executable, "-m", "runner", "load")
 READY = re.compile(r"^wsrun test server listening on (ws://127\.0\.0\.1:\d+)\n$")
 
 ECHO = """\
@@ -246,31 +247,22 @@ def test_a_master_and_two_workers_total_the_workers_requests(base_url: str, tmp_
          "-u", "4", "-r", "40", "--duration", "2s", "--csv", str(prefix)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
     )  # fmt: skip
+    # one worker with its own copy of the scenario, one without: the master sends it the files
+    own = [str(scenario), *common]
     workers = [
         subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "runner",
-                "load",
-                str(scenario),
-                *common,
-                "--worker",
-                "--master-host",
-                "127.0.0.1",
-                "--master-port",
-                port,
-            ],
+            [*LOAD, *args, "--worker", "--master-host", "127.0.0.1", "--master-port", port],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
             env=ENV,
+            cwd=tmp_path,
         )
-        for _ in range(2)
+        for args in (own, [])
     ]
     try:
-        out, err = master.communicate(timeout=timeout(12))
-        said = [w.communicate(timeout=timeout(4)) for w in workers]
+        out, err = master.communicate(timeout=timeout(30))
+        said = [w.communicate(timeout=timeout(10)) for w in workers]
     finally:
         for proc in (master, *workers):
             if proc.poll() is None:
@@ -284,6 +276,7 @@ def test_a_master_and_two_workers_total_the_workers_requests(base_url: str, tmp_
         assert match, worker_out
         counts.append(int(match.group(1)))
     assert all(count > 0 for count in counts)  # both ran users
+    assert "got 1 file from the master" in said[1][0]  # the scenario (it has no suite file)
     total = stats_rows(prefix)[("", "Aggregated")]
     assert int(total["Request Count"]) == sum(counts)
     assert f"workers reported {sum(counts)} requests (2 workers)" in out
