@@ -243,3 +243,13 @@ def test_the_codec_refuses_what_is_not_json_rpc(frame: str | bytes, why: str) ->
         _codec().decode(frame)
     if why == 'no "jsonrpc": "2.0"':
         assert _codec(strict=False).decode(frame)[0].reply_to == "1"
+
+
+def test_the_readme_example_runs_against_the_builtin_server(
+    tmp_path: Path, builtin: TestServer
+) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    block = readme.split("```yaml\nname: json-rpc\n", 1)[1].split("```", 1)[0]
+    code, output, _ = run(tmp_path, "name: json-rpc\n" + block, "--var", f"base_url={builtin.url}")
+    assert code == ExitCode.OK, output
+    assert "6/6 steps" in output

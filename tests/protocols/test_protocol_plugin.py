@@ -119,3 +119,21 @@ steps:
     assert "bad.yaml:5:83: wrong type for 'shout'" in done.stdout
     without = wsrun(Path(tmp_path / "nothing"), scenario, "validate")
     assert "unknown protocol 'upper'" in without.stdout  # not installed: not known
+
+
+def test_the_readme_shows_this_plugin_and_its_scenario_runs(
+    installed: Path, server: TestServer, tmp_path: Path
+) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    code = readme.split("```python\n# wsrun_upper/__init__.py\n", 1)[1].split("```", 1)[0]
+    source = (PLUGIN / "wsrun_upper" / "__init__.py").read_text(encoding="utf-8").splitlines()
+    missing = [line for line in code.splitlines() if line.strip() and line not in source]
+    assert missing == []  # the README's worked example is the package the tests install
+    entry = 'upper = "wsrun_upper:Upper"'
+    assert entry in readme and entry in (PLUGIN / "pyproject.toml").read_text(encoding="utf-8")
+    block = readme.split("```yaml-plugin\n", 1)[1].split("```", 1)[0]
+    scenario = tmp_path / "readme.yaml"
+    scenario.write_text(block.replace("ws://127.0.0.1:8765", server.url), encoding="utf-8")
+    done = wsrun(installed, scenario, "run")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "4/4 steps" in done.stdout
