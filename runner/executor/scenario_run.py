@@ -54,7 +54,7 @@ from runner.executor import expect as _expect  # noqa: F401  (registers the expe
 from runner.executor import expect_many as _expect_many  # noqa: F401  (and these)
 from runner.executor import flow as _flow  # noqa: F401  (registers the repeat runner)
 from runner.executor import steps as _steps  # noqa: F401  (registers the other runners)
-from runner.executor.clock import POLL, Clock, Deadline, Interrupted, check_stop, watch_stop
+from runner.executor.clock import POLL, Clock, Deadline, Interrupted, watch_stop
 from runner.executor.connection import Connection
 from runner.executor.context import CLOSING_AT_END, ScenarioContext
 from runner.executor.failures import ConnectionFailed, StepFailed
@@ -230,6 +230,7 @@ class ScenarioRunner:
     def _advance(self, *, on_connection: bool) -> str:
         """Run steps from `_pos` until the end, a step that waits, or (on a connection's
         thread) a step whose runner is not inline."""
+        ctx, plans, stopped = self.ctx, self._plans, self.ctx.stop.is_set
         while True:
             steps = self._steps
             if self._pos >= len(steps):
@@ -238,15 +239,18 @@ class ScenarioRunner:
                 self._loop_step_done(self._loops[-1])
                 continue
             step = steps[self._pos]
-            plan = self._plans.get(id(step)) or self._plan(step)
+            plan = plans.get(id(step)) or self._plan(step)
             runner = plan.runner
-            if on_connection and (not runner.inline or self.ctx.stop.is_set()):
+            if stopped():
+                if on_connection:
+                    return _HANDED_BACK
+                raise Interrupted
+            if on_connection and not runner.inline:
                 return _HANDED_BACK
-            check_stop(self.ctx.stop)
             self._begin(self._loops[0].index if self._loops else self._pos, plan)
-            if self._limited and self.ctx.limit.expired():
+            if self._limited and ctx.limit.expired():
                 raise _OutOfTime("out of time", step.location)
-            result = runner.run(self.ctx, step)
+            result = runner.run(ctx, step)
             if not isinstance(result, Outcome):  # a Wait (Outcome is the cheaper isinstance)
                 self._watch(result)
                 if not result.begin(self._settled):
@@ -364,7 +368,24 @@ class ScenarioRunner:
             assert isinstance(outcome, Enter) and outcome.loop is not None
             self._enter(outcome.loop)
             return
-        self._step_ended(self._index, self._step, Status.PASSED, outcome)
+        ctx, step = self.ctx, self._step
+        assert step is not None
+        now = ctx.clock.now()
+        ctx.emit(
+            StepEnded(
+                at=now,
+                scenario=ctx.index,
+                index=self._index,
+                kind=step.kind,
+                location=self._location,
+                status=Status.PASSED,
+                duration=now - self._step_start,
+                conn=outcome.conn,
+                latency=outcome.latency,
+                latency_from_send=outcome.latency_from_send,
+                note=outcome.note,
+            )
+        )
         if not self._loops:  # steps_passed counts the scenario's own steps
             self.passed += 1
         self._pos += 1
