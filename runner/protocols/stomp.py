@@ -10,7 +10,8 @@ shown only with -v). Every frame becomes an envelope::
 The body is parsed when the content-type is JSON, and is ``{"base64": "..."}`` when it is not
 UTF-8. ``send: {json: {command: SEND, headers: {destination: ...}, body: ...}}`` sends a frame
 (a JSON body gets ``content-type: application/json``); ``call`` sends one with a ``receipt``
-header and waits for its RECEIPT; an ERROR naming that receipt fails the call.
+header and waits for its RECEIPT; an ERROR naming that receipt (or naming none while calls
+wait) fails the call.
 """
 
 from __future__ import annotations
@@ -60,11 +61,16 @@ class StompOptions(Model):
     host: str | None = None
     heart_beat: list[TemplatedDuration] = Field(
         default_factory=lambda: [0.0, 0.0],
-        min_length=2,
-        max_length=2,
         description="[outgoing, incoming]: heart-beat intervals (0: none)",
     )
     headers: dict[str, str] = Field(default_factory=dict, description="more CONNECT headers")
+
+    @field_validator("heart_beat")
+    @classmethod
+    def _two(cls, value: list[Any]) -> list[Any]:
+        if len(value) != 2:
+            raise ValueError(f"heart_beat is [outgoing, incoming], two durations; found {value}")
+        return value
 
 
 class StompRequest(Model):
@@ -99,6 +105,7 @@ class Stomp(Protocol):
         self.host = options.host or "localhost"
         self._splitter = Splitter(SERVER_COMMANDS)
         self._connected = False
+        self._disconnecting = False  # a DISCONNECT went out: closing() sends no other
         self._send_every = 0  # ms between the heart-beats sent, once negotiated
         self._receipts: dict[str, str] = {}  # receipt of a pending call -> its reply key
 
@@ -136,12 +143,17 @@ class Stomp(Protocol):
     def decode(self, frame: Frame) -> list[Incoming]:
         data = frame.encode("utf-8") if isinstance(frame, str) else frame
         try:
-            return [self._incoming(item, frame) for item in self._splitter.feed(data)]
+            items = [self._incoming(item) for item in self._splitter.feed(data)]
         except CodecError as exc:
             raise MalformedFrame(f"malformed STOMP frame: {exc}", frame) from exc
+        # EOLs after a frame are padding (STOMP 1.2 "Augmented BNF"); a message of EOLs only
+        # is a heart-beat
+        frames = [item for item in items if not item.heartbeat]
+        return frames if frames else items[:1]
 
     def encode(self, envelope: Envelope) -> list[Frame]:
         request = validate(StompRequest, envelope, "a STOMP frame to send", RENDERED)
+        self._disconnecting |= request.command == "DISCONNECT"
         return [_message(encode(_frame(request)))]
 
     def call(self, request: Envelope, call_id: int) -> tuple[list[Frame], str]:
@@ -150,6 +162,7 @@ class Stomp(Protocol):
         model = model.model_copy(update={"headers": {**model.headers, "receipt": receipt}})
         key = f"receipt:{receipt}"
         self._receipts[receipt] = key
+        self._disconnecting |= model.command == "DISCONNECT"
         return [_message(encode(_frame(model)))], key
 
     def heartbeat_interval(self) -> float | None:
@@ -159,12 +172,14 @@ class Stomp(Protocol):
         return ["\n"]  # STOMP 1.2 "Heart-beating": an EOL
 
     def closing(self) -> list[Frame]:
-        return [_message(encode(StompFrame("DISCONNECT")))] if self._connected else []
+        if not self._connected or self._disconnecting:
+            return []
+        return [_message(encode(StompFrame("DISCONNECT")))]
 
-    def _incoming(self, frame: StompFrame, raw: Frame) -> Incoming:
+    def _incoming(self, frame: StompFrame) -> Incoming:
         if frame is HEARTBEAT:
             return Incoming({"heartbeat": True}, heartbeat=True)
-        envelope = _envelope(frame, raw)
+        envelope = _envelope(frame)
         if not self._connected:
             if frame.command not in ("CONNECTED", "ERROR"):
                 raise CodecError(f"{frame.command} came before CONNECTED")
@@ -172,14 +187,22 @@ class Stomp(Protocol):
         if frame.command == "RECEIPT":
             key = self._receipts.pop(frame.header("receipt-id") or "", None)
             return Incoming(envelope, reply_to=key)
-        receipt = frame.header("receipt-id")
-        if frame.command == "ERROR" and receipt in self._receipts:
-            del self._receipts[receipt]
+        if frame.command == "ERROR" and self._fails_a_call(frame.header("receipt-id")):
             raise ProtocolFailure(f"the broker answered with ERROR: {_error_text(envelope)}")
         return Incoming(envelope)
 
+    def _fails_a_call(self, receipt: str | None) -> bool:
+        """Whether an ERROR answers a pending call: it names the call's receipt, or names none
+        while calls wait (STOMP 1.2 "ERROR": the broker then closes the connection; RabbitMQ
+        sends no receipt-id)."""
+        if receipt is None:
+            pending = bool(self._receipts)
+            self._receipts.clear()
+            return pending
+        return self._receipts.pop(receipt, None) is not None
 
-def _envelope(frame: StompFrame, raw: Frame) -> Envelope:
+
+def _envelope(frame: StompFrame) -> Envelope:
     headers = frame.header_map()
     body: Any = bytes_out(frame.body)
     content_type = headers.get("content-type", "").split(";")[0].strip().lower()
@@ -187,8 +210,8 @@ def _envelope(frame: StompFrame, raw: Frame) -> Envelope:
         try:
             body = json.loads(frame.body)
         except ValueError as exc:
-            raise MalformedFrame(
-                f"{frame.command}'s body is not the JSON its content-type says: {exc}", raw
+            raise CodecError(
+                f"{frame.command}'s body is not the JSON its content-type says: {exc}"
             ) from None
     return {"command": frame.command, "headers": headers, "body": body}
 

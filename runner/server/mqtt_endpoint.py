@@ -32,9 +32,18 @@ from runner.protocols.mqtt_codec import (
 from runner.server.common import Handler
 from runner.server.target import Target
 
-__all__ = ["SILENT", "MqttBroker", "topic_matches", "valid_filter"]
+__all__ = [
+    "DISCONNECT_GRACE",
+    "SILENT",
+    "MqttBroker",
+    "after_disconnect",
+    "topic_matches",
+    "valid_filter",
+]
 
 _MAX_PACKET = 1024 * 1024
+#: How long a broker waits, after DISCONNECT, for the client to close the connection.
+DISCONNECT_GRACE = 1.0
 #: Topics whose PUBLISH the broker drops without an answer.
 SILENT = "silent/"
 
@@ -145,7 +154,7 @@ class MqttBroker:
                 return
             for packet in packets:
                 if packet.kind == Kind.DISCONNECT:
-                    await session.conn.close()
+                    await after_disconnect(session.conn)
                     return
                 await self._handle(session, packet)
 
@@ -193,6 +202,14 @@ class MqttBroker:
         routed = Packet(Kind.PUBLISH, None, packet.topic, packet.payload, min(packet.qos, 1))
         for other in list(self.sessions):
             await other.deliver(routed)
+
+
+async def after_disconnect(conn: ServerConnection) -> None:
+    """The client sent DISCONNECT: let it close the connection, as it does next, or close it
+    after `DISCONNECT_GRACE` (MQTT 3.1.1 3.14.4: the server closes it if the client has not)."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(conn.wait_closed(), DISCONNECT_GRACE)
+    await conn.close()
 
 
 async def _first_packet(conn: ServerConnection, stream: Reassembler) -> Packet | None:

@@ -32,6 +32,7 @@ from runner.protocols.stomp_codec import (
     negotiate_heartbeat,
 )
 from runner.server.common import Handler, background
+from runner.server.mqtt_endpoint import after_disconnect
 from runner.server.target import Target
 
 __all__ = ["SILENT", "StompBroker"]
@@ -125,7 +126,7 @@ class StompBroker:
                 return
             await self._handle(session, frame)
             if frame.command == "DISCONNECT":
-                await session.conn.close()
+                await after_disconnect(session.conn)
                 return
 
     async def _handle(self, session: _Session, frame: StompFrame) -> None:

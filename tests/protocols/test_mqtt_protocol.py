@@ -224,7 +224,7 @@ steps:
     assert code == ExitCode.FAILED, output
     assert "(step 2, call on default)" in output
     assert re.search(
-        r"no reply to the mqtt call \{.*silent/here.*\} on 'default' within 0\.300s", output
+        r"no reply to the mqtt call \{.*silent/here.*\} on 'default' within 0\.3\d\ds", output
     ), output
     assert "expected: the mqtt reply publish:1" in output, output
 
