@@ -22,7 +22,7 @@ import types
 import typing
 import weakref
 from collections.abc import Callable, Iterator
-from enum import Enum
+from enum import Enum, StrEnum
 from json.encoder import encode_basestring
 from typing import IO, Any
 
@@ -122,20 +122,56 @@ def event_json(event: Event, payload: Callable[[str | bytes], Any] = cut_payload
 
 
 def _encoder(cls: type) -> Callable[[Event, Callable[[str | bytes], Any]], str]:
-    """The encoder of an event class: its fields in order, each by what it may hold."""
+    """The encoder of an event class: one f-string, each field written by what its type
+    says it holds (a string, a number, maybe None; anything else by `_value_json`)."""
     payloads, counted = _payload_fields(cls), _STEP_NUMBERS.get(cls)
-    pieces = [repr('{"type": ' + encode_basestring(cls.type))]  # type: ignore[attr-defined]
+    hints = typing.get_type_hints(cls)
+    kind = encode_basestring(cls.type)  # type: ignore[attr-defined]
+    pieces = ['{{"type": ' + kind.replace("{", "{{").replace("}", "}}")]
     for f in dataclasses.fields(cls):
         value = f"event.{f.name}"
         if f.name == counted:
             value = f"(None if {value} is None else {value} + 1)"
-        how = "_payload_json" if f.name in payloads else "_value_json"
-        pieces += [repr(f", {encode_basestring(f.name)}: "), f"{how}({value}, payload)"]
-    source = f"def encode(event, payload):\n    return ''.join(({', '.join(pieces)}, '}}'))\n"
-    scope: dict[str, Any] = {"_payload_json": _payload_json, "_value_json": _value_json}
-    exec(source, scope)  # our own classes' field names: no outside input
+        pieces.append(f", {encode_basestring(f.name)}: ".replace("{", "{{").replace("}", "}}"))
+        pieces.append("{" + _field_json(value, hints[f.name], f.name in payloads) + "}")
+    source = f"def encode(event, payload):\n    return f{''.join(pieces) + '}}'!r}\n"
+    scope: dict[str, Any] = {
+        "_payload_json": _payload_json,
+        "_value_json": _value_json,
+        "_text": encode_basestring,
+        "_number": _number_json,
+        "_null": "null",
+    }
+    exec(source, scope)  # our own classes' field names and types: no outside input
     encode: Callable[[Event, Callable[[str | bytes], Any]], str] = scope["encode"]
     return encode
+
+
+def _field_json(value: str, hint: Any, payload: bool) -> str:
+    """The expression that writes one field, `value`, of type `hint`."""
+    options = set(_options(hint))
+    optional = type(None) in options
+    options.discard(type(None))
+    if payload:
+        return f"_payload_json({value}, payload)"
+    only = next(iter(options)) if len(options) == 1 else None
+    if only is str or (isinstance(only, type) and issubclass(only, StrEnum)):
+        written = f"_text({value})"  # a StrEnum is written as its value, as json.dumps does
+    elif options and options <= {int, float} and bool not in options:
+        written = f"_number({value}, payload)"
+    else:
+        return f"_value_json({value}, payload)"
+    return f"(_null if {value} is None else {written})" if optional else written
+
+
+def _number_json(value: Any, payload: Callable[[str | bytes], Any]) -> str:
+    """An int or a float as `json.dumps` writes it (Infinity and NaN, bools, by its walk)."""
+    cls = value.__class__
+    if cls is float and -math.inf < value < math.inf:
+        return float.__repr__(value)
+    if cls is int:
+        return int.__repr__(value)
+    return _value_json(value, payload)
 
 
 def _value_json(value: Any, payload: Callable[[str | bytes], Any]) -> str:
