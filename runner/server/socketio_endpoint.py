@@ -18,8 +18,9 @@ Events of the namespace ``/``:
 The namespace ``/admin`` wants ``auth: {"token": "secret"}`` and refuses anything else with
 ``44{"message": "bad token"}``; its ``whoami`` acks ``{"sid": ..., "user": auth.user}``.
 
-``?pingInterval=MS`` (100 to 60000, default 25000; ``pingTimeout`` is the same) chooses a
-server that pings that often (one server per interval).
+``?pingInterval=MS`` (100 to 60000, default 25000) and ``?pingTimeout=MS`` (100 to 60000,
+default 20000, python-socketio's defaults) choose a server that pings that often and drops a
+client that has not answered within that long (one server per pair).
 """
 
 from __future__ import annotations
@@ -49,35 +50,37 @@ class SocketIoServers:
     first asked for (python-socketio is imported then)."""
 
     def __init__(self) -> None:
-        self._apps: dict[int, Callable[..., Awaitable[None]]] = {}
+        self._apps: dict[tuple[int, int], Callable[..., Awaitable[None]]] = {}
 
     def endpoint(self, target: Target) -> Handler:
-        """`/socket.io/?EIO=4&transport=websocket[&pingInterval=MS]`."""
+        """`/socket.io/?EIO=4&transport=websocket[&pingInterval=MS][&pingTimeout=MS]`."""
         interval = target.integer("pingInterval", 25_000, 100, 60_000)
+        timeout = target.integer("pingTimeout", 20_000, 100, 60_000)
         target.choice("transport", "websocket", ("websocket",))
         target.choice("EIO", "4", ("4",))
 
         async def run(conn: ServerConnection) -> None:
-            app = self._app(interval)
+            app = self._app(interval, timeout)
             await _AsgiBridge(conn).serve(app)
 
         return run
 
-    def _app(self, interval_ms: int) -> Callable[..., Awaitable[None]]:
-        app = self._apps.get(interval_ms)
+    def _app(self, interval_ms: int, timeout_ms: int) -> Callable[..., Awaitable[None]]:
+        app = self._apps.get((interval_ms, timeout_ms))
         if app is None:
-            app = self._apps[interval_ms] = _make_app(interval_ms / 1000)
+            app = _make_app(interval_ms / 1000, timeout_ms / 1000)
+            self._apps[interval_ms, timeout_ms] = app
         return app
 
 
-def _make_app(interval: float) -> Callable[..., Awaitable[None]]:
+def _make_app(interval: float, timeout: float) -> Callable[..., Awaitable[None]]:
     import socketio
 
     sio = socketio.AsyncServer(
         async_mode="asgi",
         cors_allowed_origins="*",
         ping_interval=interval,
-        ping_timeout=interval,
+        ping_timeout=timeout,
         transports=["websocket"],
     )
 

@@ -73,7 +73,12 @@ def test_ping_interval_and_bad_parameters(server: TestServer) -> None:
                 pass
         return caught.value.response.status_code
 
-    for query in ("EIO=3&transport=websocket", "EIO=4&transport=polling", "pingInterval=5"):
+    for query in (
+        "EIO=3&transport=websocket",
+        "EIO=4&transport=polling",
+        "pingInterval=5",
+        "pingTimeout=9",
+    ):
         assert asyncio.run(refused(query)) == 400, query
     with pytest.raises(urllib.error.HTTPError) as caught:  # plain HTTP (long-polling): refused
         urllib.request.urlopen(f"http://127.0.0.1:{server.port}/socket.io/?EIO=4&transport=polling")

@@ -131,20 +131,22 @@ steps:
 def test_engine_io_pings_are_answered_so_the_connection_outlives_ping_timeout(
     tmp_path: Path, builtin: TestServer
 ) -> None:
-    # The peer pings every 0.2 s and drops a client that has not answered within 0.3 s
-    # (the built-in: ?pingInterval=200, its timeout the same); the scenario idles for 1.2 s.
+    # The peer pings every 0.2 s and drops a client that has not answered within 0.8 s; the
+    # scenario idles for 1.5 s. The built-in (?pingInterval=200&pingTimeout=1000): with -v.
     text = """
 name: socket.io heartbeat
 steps:
   - connect: {url: "URL", protocol: socket.io}
-  - sleep: 1200ms
+  - sleep: 1500ms
   - call: {event: sum, args: [1, 1], expect: {json: {args: [2]}}}
 """
-    with socketio_peer(ping_interval=0.2, ping_timeout=0.3) as url:
+    with socketio_peer(ping_interval=0.2, ping_timeout=0.8) as url:
         code, output, _ = run(tmp_path, text.replace("URL", url))
         assert code == ExitCode.OK, output
         assert "sent      3" not in output  # heartbeats are hidden without -v
-    code, verbose, _ = run(tmp_path, text.replace("URL", builtin.url + "?pingInterval=200"), "-v")
+    code, verbose, _ = run(
+        tmp_path, text.replace("URL", builtin.url + "?pingInterval=200&pingTimeout=1000"), "-v"
+    )
     assert code == ExitCode.OK, verbose
     assert verbose.count('← received  2 ⇒ {"ping": true}\n') >= 4, verbose  # pinged every 0.2 s...
     assert verbose.count("→ sent      3\n") >= 4, verbose  # ... and answered each time
