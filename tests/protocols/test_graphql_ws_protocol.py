@@ -142,7 +142,7 @@ steps:
       url: "{target.ping_url}"
       protocol: graphql-ws
       protocol_options: {{init: {target.ping_init}}}
-  - sleep: 300ms
+  - sleep: 500ms
   - call:
       query: "{{ pongs }}"
       expect:
