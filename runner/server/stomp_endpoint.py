@@ -5,7 +5,7 @@ CONNECT (or STOMP) / CONNECTED (``?login=L&passcode=P`` makes it require those: 
 ``/topic/``, delivered as MESSAGE to every subscription of that destination, the sender's own
 included; RECEIPT for every frame with a ``receipt`` header; heart-beats both ways (it offers
 ``?heart_beat=SX,SY``, default ``1000,1000`` ms; it sends an EOL at the negotiated interval and
-closes a client silent for twice its own); DISCONNECT. A bad frame (malformed, no destination,
+closes a client silent for three times its own); DISCONNECT. A bad frame (malformed, no destination,
 an unknown destination) gets an ERROR, with the ``receipt-id`` of its receipt, then the broker
 closes the connection (STOMP 1.2 "ERROR"). A frame to a destination under ``/queue/silent``
 gets no RECEIPT and is not routed: a `call` with it times out.
@@ -118,8 +118,8 @@ class StompBroker:
         return send / 1000, expect / 1000
 
     async def _serve(self, session: _Session, reader: _Reader, expect_every: float) -> None:
-        # STOMP 1.2 "Heart-beating": some tolerance; twice the interval here.
-        wait = expect_every * 2 if expect_every else None
+        # STOMP 1.2 "Heart-beating": some tolerance; three times the interval here.
+        wait = expect_every * 3 if expect_every else None
         while True:
             frame = await reader.next(wait)
             if frame is None:
