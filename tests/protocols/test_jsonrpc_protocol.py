@@ -253,3 +253,21 @@ def test_the_readme_example_runs_against_the_builtin_server(
     code, output, _ = run(tmp_path, "name: json-rpc\n" + block, "--var", f"base_url={builtin.url}")
     assert code == ExitCode.OK, output
     assert "6/6 steps" in output
+
+
+def test_the_builtin_rpc_answers_json_rpc_2_0_in_2_0(builtin: TestServer) -> None:
+    from websockets.sync.client import connect
+
+    with connect(builtin.url + "/rpc", open_timeout=5) as ws:
+        ws.send('{"jsonrpc": "2.0", "method": "echo", "params": ["quiet"]}')  # a notification
+        ws.send('{"jsonrpc": "2.0", "method": "add", "params": [1, 2], "id": 1}')
+        assert json.loads(ws.recv(timeout=5)) == {"jsonrpc": "2.0", "id": 1, "result": 3}
+        ws.send('{"jsonrpc": "2.0", "method": "subscribe", "params": {"count": 1}, "id": 2}')
+        assert json.loads(ws.recv(timeout=5))["result"]["subscription"] == 1
+        assert json.loads(ws.recv(timeout=5)) == {
+            "jsonrpc": "2.0",
+            "method": "notification",
+            "params": {"subscription": 1, "topic": "news", "seq": 1},
+        }
+        ws.send('{"id": 3, "method": "add", "params": [1, 1]}')  # no "jsonrpc": the old shape
+        assert json.loads(ws.recv(timeout=5)) == {"id": 3, "result": 2}
