@@ -141,6 +141,7 @@ def _encoder(cls: type) -> Callable[[Event, Callable[[str | bytes], Any]], str]:
         "_text": encode_basestring,
         "_number": _number_json,
         "_null": "null",
+        "_int": int.__repr__,
     }
     exec(source, scope)  # our own classes' field names and types: no outside input
     encode: Callable[[Event, Callable[[str | bytes], Any]], str] = scope["encode"]
@@ -157,6 +158,8 @@ def _field_json(value: str, hint: Any, payload: bool) -> str:
     only = next(iter(options)) if len(options) == 1 else None
     if only is str or (isinstance(only, type) and issubclass(only, StrEnum)):
         written = f"_text({value})"  # a StrEnum is written as its value, as json.dumps does
+    elif only is int:  # an int's own repr: what json.dumps writes (and a bool is no int field)
+        written = f"_int({value})"
     elif options and options <= {int, float} and bool not in options:
         written = f"_number({value}, payload)"
     else:
@@ -181,6 +184,8 @@ def _value_json(value: Any, payload: Callable[[str | bytes], Any]) -> str:
         return str(encode_basestring(value))
     if value is None:
         return "null"
+    if cls is bool:
+        return "true" if value else "false"
     if cls is int:
         return int.__repr__(value)
     if cls is float and math.isfinite(value):
@@ -206,7 +211,8 @@ class JsonReporter:
     ) -> None:
         self.path = path
         self._redact = redact  # applied to the report's text (`runner.report.redaction`)
-        self._spool: IO[str] | None = None  # the events' lines, made at the first event
+        self._spool: IO[bytes] | None = None  # the events' lines, made at the first event
+        self._pending: list[str] = []  # lines not in the spool yet (written SPOOLED at once)
         self._count = 0
         self._last_at = 0.0
         self._run_started: RunStarted | None = None
@@ -218,15 +224,13 @@ class JsonReporter:
 
     def __call__(self, event: Event) -> None:
         """Take one event (an `EventBus` listener): its line goes to the spool."""
-        spool = self._spool
-        if spool is None:
-            spool = self._spool = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115
-            weakref.finalize(self, spool.close)  # a reporter never closed (HTML's collector)
         # A payload that shows up in several places of one event (a failure's closest message
         # and its transcript) is cut and hashed once; a frame's, once anyway.
         payload = PayloadWriter() if event.__class__ is ScenarioEnded else cut_payload
-        spool.write(event_json(event, payload))
-        spool.write("\n")
+        pending = self._pending
+        pending.append(event_json(event, payload))
+        if len(pending) >= SPOOLED:
+            self._spill()
         self._count += 1
         self._last_at = event.at
         keep = _KEEP.get(event.__class__)
@@ -252,8 +256,20 @@ class JsonReporter:
         entry = self._services.setdefault(event.service, {"name": event.service})
         entry.update(_service_fields(event))
 
-    def _lines(self) -> Iterator[str]:
-        """The events' lines so far, in order (the spool is read from its start)."""
+    def _spill(self) -> None:
+        """Write the pending lines to the spool (made at the first spill), in one piece."""
+        spool = self._spool
+        if spool is None:
+            spool = self._spool = tempfile.TemporaryFile()  # noqa: SIM115
+            weakref.finalize(self, spool.close)  # a reporter never closed (HTML's collector)
+        spool.write("\n".join(self._pending).encode("utf-8"))
+        spool.write(b"\n")
+        self._pending.clear()
+
+    def _lines(self) -> Iterator[bytes]:
+        """The events' lines so far, in order, UTF-8 (the spool is read from its start)."""
+        if self._pending:
+            self._spill()
         spool = self._spool
         if spool is None:
             return
@@ -261,7 +277,7 @@ class JsonReporter:
         spool.seek(0)
         try:
             for line in spool:
-                yield line.rstrip("\n")
+                yield line[:-1]
         finally:
             spool.seek(0, os.SEEK_END)
 
@@ -297,9 +313,10 @@ class JsonReporter:
     def _pieces(self, summary: str) -> Iterator[bytes]:
         yield self._encoded(summary[:-2] + ',\n "events": [')
         separator = b"\n  "
+        redact = self._redact
         for line in self._lines():
             yield separator
-            yield self._encoded(line)
+            yield line if redact is None else redact(line.decode("utf-8")).encode("utf-8")
             separator = b",\n  "
         yield b"\n ]\n}\n" if self._count else b"]\n}\n"
 
@@ -321,6 +338,9 @@ class JsonReporter:
             "from_last_send": latency_stats(e.latency_from_send for e in expects).as_dict(),
         }
 
+
+#: How many events' lines wait in memory before they are written to the spool in one piece.
+SPOOLED = 256
 
 #: What the summary keeps of each kind of event (the others are only in the spool).
 _KEEP: dict[type, Callable[[JsonReporter, Any], None]] = {
