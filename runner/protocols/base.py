@@ -20,6 +20,10 @@ and sends what it returns; it never reads or writes a socket itself:
   PINGREQ); asked once the handshake is done;
 - ``closing()``: frames sent before the WebSocket's close (MQTT DISCONNECT).
 
+Threads: `decode` and `handshake_done` run on the connection's thread; `heartbeat` on the
+connection's heartbeat timer; the others on the scenario's thread. A protocol whose state these
+share guards it (most keep none that two of them touch).
+
 Envelopes are JSON objects (`Envelope`): the inbox holds each one as JSON text, so every
 matcher, `save`, `ignore`, `reply` and ``expect_*`` step works on them unchanged; the raw frame
 is kept beside it for ``-v`` and the reports.

@@ -258,6 +258,7 @@ def test_a_run_without_a_protocol_imports_no_protocol_module(tmp_path: Path) -> 
     scenario.write_text("name: plain\nsteps:\n  - connect: ws://127.0.0.1:1/\n", encoding="utf-8")
     probe = (
         "import sys\nfrom runner.cli import main\nmain(['run', sys.argv[1], '-q'])\n"
+        "main(['validate', sys.argv[1]])\n"
         "print(sorted(m for m in sys.modules if m.startswith('runner.protocols')))\n"
     )
     done = subprocess.run(
