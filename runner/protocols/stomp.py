@@ -62,6 +62,7 @@ class StompOptions(Model):
     heart_beat: list[TemplatedDuration] = Field(
         default_factory=lambda: [0.0, 0.0],
         description="[outgoing, incoming]: heart-beat intervals (0: none)",
+        json_schema_extra={"minItems": 2, "maxItems": 2},  # checked by _two, with its message
     )
     headers: dict[str, str] = Field(default_factory=dict, description="more CONNECT headers")
 

@@ -350,3 +350,35 @@ def run_validate(tmp_path: Path, text: str) -> tuple[int, str, None]:
     console = Console(file=StringIO(), width=250, color_system=None)
     code = main(["validate", str(scenario)], console=console)
     return code, console.file.getvalue(), None  # type: ignore[attr-defined]
+
+
+def readme_section(heading: str) -> tuple[str, str]:
+    """The YAML example and the -v output shown under `heading` in the README."""
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    start = text.index(f"\n{heading}\n")
+    section = text[start : text.index("\n#### ", start + len(heading) + 2)]
+    example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    shown = section.split("```text\n", 1)[1].split("```", 1)[0]
+    return example, shown
+
+
+def comparable(lines: str) -> list[str]:
+    """Console lines without their times, addresses and NULs (the console prints a STOMP
+    frame's final NUL as it is; the README cannot show it)."""
+    out = []
+    for line in lines.replace("\x00", "").splitlines():
+        line = re.sub(r"^\s*[\d.]+s ", "", line)
+        line = re.sub(r"127\.0\.0\.1:\d+", "HOST", line)
+        out.append(line.rstrip())
+    return out
+
+
+def test_the_readme_example_runs_and_shows_what_the_readme_says(
+    tmp_path: Path, builtin: TestServer
+) -> None:
+    example, shown = readme_section("#### MQTT (`protocol: mqtt`)")
+    code, output, _ = run(tmp_path, example, "-v", "--var", f"base_url={builtin.url}")
+    assert code == ExitCode.OK, output
+    printed = comparable(output)
+    for line in comparable(shown):
+        assert line in printed, line

@@ -26,6 +26,7 @@ from websockets.sync.server import ServerConnection
 from runner.cli import ExitCode, main
 from runner.server.running import TestServer
 from tests.protocols.peers_stomp import rabbitmq_peer, stomp_peer
+from tests.protocols.test_mqtt_protocol import comparable, readme_section
 from tests.support import timeout, url_of, websockets_server
 
 
@@ -327,3 +328,14 @@ steps:
     output = console.file.getvalue()  # type: ignore[attr-defined]
     assert code != ExitCode.OK
     assert "heart_beat is [outgoing, incoming], two durations; found [1.0]" in output, output
+
+
+def test_the_readme_example_runs_and_shows_what_the_readme_says(
+    tmp_path: Path, builtin: TestServer
+) -> None:
+    example, shown = readme_section("#### STOMP (`protocol: stomp`)")
+    code, output, _ = run(tmp_path, example, "-v", "--var", f"base_url={builtin.url}")
+    assert code == ExitCode.OK, output
+    printed = comparable(output)
+    for line in comparable(shown):
+        assert line in printed, line
