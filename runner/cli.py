@@ -325,10 +325,15 @@ class _DeferredConsole:
 
     def plain_line(self, text: str) -> bool:
         """Write `text` as one line without rich, as rich would write it here (no colour, no
-        wrapping: the output is not a terminal); False when rich is needed for that."""
-        if self._made is not None or _piped_width(self.file) is None:
+        wrapping: not a terminal, and shorter than ``COLUMNS``); False when rich is needed."""
+        if self._made is not None or any(map(os.environ.get, ("FORCE_COLOR", "TTY_COMPATIBLE"))):
             return False
-        if any(os.environ.get(name) for name in ("FORCE_COLOR", "TTY_COMPATIBLE")):
+        try:
+            terminal = self.file.isatty()
+        except (AttributeError, ValueError):
+            terminal = False
+        columns = os.environ.get("COLUMNS", "").strip()
+        if terminal or (columns.isdigit() and len(text) >= int(columns)):
             return False
         self.file.write(text + "\n")
         self.file.flush()

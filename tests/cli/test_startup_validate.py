@@ -1,0 +1,63 @@
+"""``wsrun validate`` starts light: what it imports, checked in a fresh process (not timed)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.support import timeout
+
+ROOT = Path(__file__).resolve().parents[2]
+#: Modules a one-step file's validation does not need: python-jsonpath (~50 ms to import) and
+#: rich's console (~40 ms), of a 100 ms budget.
+HEAVY = ("jsonpath", "rich.console")
+PROBE = """
+import sys
+from runner.cli import main
+code = main(sys.argv[1:])
+print("imported:", ",".join(m for m in {heavy!r} if m in sys.modules) or "none")
+sys.exit(code)
+"""
+
+
+def validate(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", PROBE.format(heavy=HEAVY), "validate", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout(30),
+    )
+
+
+def test_validating_a_one_step_file_imports_neither_jsonpath_nor_riches_console(
+    tmp_path: Path,
+) -> None:
+    scenario = tmp_path / "one.yaml"
+    scenario.write_text("name: one\nsteps:\n  - connect: ws://127.0.0.1:9/\n", encoding="utf-8")
+    done = validate(str(scenario))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["valid: 1 path checked, no errors", "imported: none"]
+
+
+def test_a_file_with_a_jsonpath_matcher_still_has_its_queries_checked(tmp_path: Path) -> None:
+    scenario = tmp_path / "query.yaml"
+    scenario.write_text(
+        "name: query\nsteps:\n  - connect: ws://127.0.0.1:9/\n"
+        "  - expect: {jsonpath: {'$.a[': 1}}\n",
+        encoding="utf-8",
+    )
+    done = validate(str(scenario))
+    assert done.returncode == 2
+    assert "invalid JSONPath '$.a['" in done.stdout
+    assert "imported: jsonpath,rich.console" in done.stdout  # errors are printed by rich
+
+
+def test_a_file_with_errors_is_reported_as_before(tmp_path: Path) -> None:
+    scenario = tmp_path / "bad.yaml"
+    scenario.write_text("name: bad\nsteps:\n  - sendd: hello\n", encoding="utf-8")
+    done = validate(str(scenario))
+    assert done.returncode == 2
+    assert f"{scenario}:3:5: unknown step kind 'sendd'" in done.stdout
+    assert "did you mean 'send'?" in done.stdout
