@@ -51,6 +51,7 @@ from runner.events import (
 from runner.executor.clock import POLL, Clock, Deadline, Interrupted
 from runner.executor.inbox import Inbox, Message
 from runner.executor.replies import AutoReply
+from runner.scenario.outgoing import Outgoing
 
 if TYPE_CHECKING:  # imported with the protocol: a connection without one needs none of it
     from runner.protocols.base import Frame, Incoming, Protocol, ProtocolFailure
@@ -542,6 +543,22 @@ class Connection:
         frames = self.protocol.encode(envelope)
         for frame in frames:
             self.send(frame, envelope)
+
+    def send_outgoing(self, outgoing: Outgoing) -> None:
+        """Send what a step writes (`send`, a `poll` round): on a protocol connection, `json`
+        is an envelope, encoded; `text` and `binary` go as written.
+
+        Raises:
+            ValueError: the protocol cannot send the envelope (its message says why).
+            BusinessError: the connection cannot send.
+        """
+        if self.protocol is None or "json_" not in outgoing.model_fields_set:
+            self.send(outgoing.payload())
+            return
+        envelope = outgoing.json_
+        if not isinstance(envelope, dict):
+            raise ValueError(f"expected an envelope (a JSON object), found {envelope!r}")
+        self.send_envelope(envelope)
 
     def next_call_id(self) -> int:
         """A fresh id for a `call` on this connection (1, 2, ...); the scenario's thread."""

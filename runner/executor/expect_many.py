@@ -204,7 +204,10 @@ class PollWait(InboxWait):
         self.rounds += 1
         self.sent_at = self.ctx.clock.now()  # before the frame goes: its answer can be quick
         try:
-            self.conn.send(self.spec.send.payload())
+            self.conn.send_outgoing(self.spec.send)  # an envelope on a protocol connection
+        except ValueError as error:
+            message = f"cannot send on {self.conn.name!r}: {error}"
+            raise StepFailed(message, self.spec.location, conn=self.conn.name) from None
         except BusinessError as error:
             message = f"cannot send on {self.conn.name!r}: {error.message}"
             raise ConnectionFailed(message, self.conn.name, self.spec.location) from None

@@ -304,10 +304,11 @@ def run_send(ctx: ScenarioContext, step: SendStep) -> Outcome:
     conn = ctx.connection(step)
     spec = ctx.rendered(step)
     try:
-        if conn.protocol is not None and "json_" in spec.model_fields_set:
-            _send_envelope(conn, spec)
-        else:
-            conn.send(spec.payload())
+        conn.send_outgoing(spec)
+    except ValueError as error:  # the protocol cannot encode the envelope
+        name = conn.protocol.name if conn.protocol is not None else "?"
+        message = f"cannot send on {conn.name!r}: {name}: {error}"
+        raise StepFailed(message, spec.location, conn=conn.name) from None
     except BusinessError as error:
         raise ConnectionFailed(
             f"cannot send on {conn.name!r}: {error.message}{closed_note(conn)}",
@@ -315,19 +316,6 @@ def run_send(ctx: ScenarioContext, step: SendStep) -> Outcome:
             step.location,
         ) from None
     return Outcome(conn=conn.name)
-
-
-def _send_envelope(conn: Connection, spec: SendStep) -> None:
-    """``send: {json: ...}`` on a protocol connection: the envelope, encoded by the protocol."""
-    assert conn.protocol is not None
-    envelope = spec.json_
-    try:
-        if not isinstance(envelope, dict):
-            raise ValueError(f"expected an envelope (a JSON object), found {envelope!r}")
-        conn.send_envelope(envelope)
-    except ValueError as error:
-        message = f"cannot send on {conn.name!r}: {conn.protocol.name}: {error}"
-        raise StepFailed(message, spec.location, conn=conn.name) from None
 
 
 def closed_note(conn: Connection) -> str:

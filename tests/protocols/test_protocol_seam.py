@@ -180,6 +180,22 @@ steps:
     assert "cannot send on 'default': seam: expected {say: text}, found {'shout': 'x'}" in output
 
 
+def test_poll_sends_envelopes_encoded_on_a_protocol_connection(tmp_path: Path) -> None:
+    server = SeamServer()
+    with websockets_server(server.handler()) as ws:
+        code, output, _ = run(
+            tmp_path,
+            f"""
+name: poll
+steps:
+  - connect: {{url: "{url_of(ws, "")}", protocol: seam, protocol_options: {{user: a}}}}
+  - poll: {{send: {{json: {{say: tick}}}}, until: {{json: {{msg: tick}}}}, every: 50ms}}
+""",
+        )
+    assert code == ExitCode.OK, output
+    assert "SAY tick" in [str(m) for m in server.received]
+
+
 def test_a_call_timeout_shows_the_request_and_what_arrived(tmp_path: Path) -> None:
     server = SeamServer()
     with websockets_server(server.handler()) as ws:
