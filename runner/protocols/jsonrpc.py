@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from typing import Any, ClassVar
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from runner.protocols.base import Envelope, Frame, Incoming, MalformedFrame, Protocol
 from runner.scenario.fields import Model, TemplatedBool
@@ -43,13 +43,6 @@ class JsonRpcCall(Model):
         None, description="its parameters: a list (by position) or a mapping (by name)"
     )
 
-    @field_validator("method")
-    @classmethod
-    def _not_reserved(cls, value: str) -> str:
-        if value.startswith("rpc."):
-            raise ValueError(f"method names starting with 'rpc.' are reserved, found {value!r}")
-        return value
-
 
 class JsonRpc(Protocol):
     """JSON-RPC 2.0: requests with ids, their responses, and notifications."""
@@ -57,6 +50,11 @@ class JsonRpc(Protocol):
     name: ClassVar[str] = "json-rpc"
     options_model: ClassVar[type[Model]] = JsonRpcOptions
     request_model: ClassVar[type[Model] | None] = JsonRpcCall
+
+    def __init__(self, options: Model) -> None:
+        super().__init__(options)
+        assert isinstance(options, JsonRpcOptions)
+        self.strict = options.strict is not False
 
     def decode(self, frame: Frame) -> list[Incoming]:
         if isinstance(frame, bytes):
@@ -74,7 +72,7 @@ class JsonRpc(Protocol):
     def _item(self, message: Any, frame: Frame) -> Incoming:
         if not isinstance(message, dict):
             raise MalformedFrame(f"a JSON-RPC message is an object, found {message!r}", frame)
-        strict = self.options.strict is not False  # type: ignore[attr-defined]
+        strict = self.strict
         if strict and message.get("jsonrpc") != "2.0":
             raise MalformedFrame('no "jsonrpc": "2.0" in the message', frame)
         is_response = "method" not in message and ("result" in message or "error" in message)
