@@ -13,6 +13,7 @@ import argparse
 import csv
 import os
 import shutil
+import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -324,6 +325,10 @@ def _worker(args: argparse.Namespace, plan: Plan | None, variables: dict[str, st
     runner.register_message("wsrun_files", shipped)
     # the master starts the test once every worker has its plan (and its services started)
     runner.send_message("wsrun_want_files" if plan is None else "wsrun_ready", {})
+    import gevent
+
+    gevent.signal_handler(signal.SIGINT, runner.quit)  # leave the master, say so
+    gevent.signal_handler(signal.SIGTERM, runner.quit)
     try:
         runner.greenlet.join()
     finally:
@@ -413,16 +418,20 @@ def _lead(args: argparse.Namespace, plan: Plan, variables: dict[str, str]) -> in
         + (f", {workers} workers" if workers else "")
     )
     gevent.spawn(runner.start, args.users, args.spawn_rate)
+    interrupted = _interrupts()
+    _wait_for_end(args, plan, started, interrupted)
+    if interrupted:  # Ctrl-C: stop, and still write and print what was measured
+        say("interrupted (Ctrl-C): stopping the users")
+    elapsed = time.monotonic() - started
     try:
-        _wait_for_end(args, plan, started)
-        elapsed = time.monotonic() - started
-    finally:
         runner.stop()
         if args.master:
             _last_reports(runner, sent, workers)
         runner.quit()
         if args.web:
             web.stop()  # type: ignore[no-untyped-call]
+    except KeyboardInterrupt:  # raised where the signal found the main greenlet
+        interrupted.append(signal.SIGINT)
     if writer is not None:
         _write_csv(env, writer, args.csv_prefix)
     if args.html:
@@ -439,15 +448,30 @@ def _lead(args: argparse.Namespace, plan: Plan, variables: dict[str, str]) -> in
         f"ran {elapsed:.1f}s, {stats.total.num_requests} requests, "
         f"{stats.total.num_failures} failed"
     )
-    return judge(stats, args.threshold)
+    code = judge(stats, args.threshold)
+    return INTERRUPTED if interrupted else code
 
 
-def _wait_for_end(args: argparse.Namespace, plan: Plan, started: float) -> None:
-    """Until ``--duration`` is over, or every user ran its ``--iterations``."""
+def _interrupts() -> list[int]:
+    """From now on, SIGINT (Ctrl-C) and SIGTERM are noted in the list returned, by a greenlet
+    of gevent's hub: Python's own handler would raise KeyboardInterrupt in whichever greenlet
+    runs at that moment (a connection's, as likely as not)."""
+    import gevent
+
+    noted: list[int] = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        gevent.signal_handler(signum, noted.append, signum)
+    return noted
+
+
+def _wait_for_end(
+    args: argparse.Namespace, plan: Plan, started: float, interrupted: list[int]
+) -> None:
+    """Until ``--duration`` is over, every user ran its ``--iterations``, or a signal came."""
     import gevent
 
     deadline = started + args.duration if args.duration else None
-    while deadline is None or time.monotonic() < deadline:
+    while not interrupted and (deadline is None or time.monotonic() < deadline):
         gevent.sleep(TICK)
         if args.iterations and plan.finished >= args.users:
             return

@@ -34,6 +34,11 @@ from runner.load.reporter import StepReporter
 
 __all__ = ["ScenarioUser"]
 
+# Importing wsrun's executor takes a while, and gevent's loop keeps the time of its last turn:
+# a timer set right after this import (a locustfile's, as Locust's --run-time) would count from
+# before it and fire that much early.
+gevent.get_hub().loop.update_now()
+
 #: How long a user stopped by Locust waits for each connection's closing handshake (seconds).
 STOP_CLOSE_WAIT = 0.2
 #: How long an idle user sleeps at a time, until Locust stops it (seconds).

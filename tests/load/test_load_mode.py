@@ -10,10 +10,12 @@ from __future__ import annotations
 import csv
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -301,7 +303,7 @@ def test_a_hand_written_locustfile_runs_a_scenario_user(base_url: str, tmp_path:
     )
     command = [
         sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "-u", "2",
-        "-r", "20", "--run-time", "2s", "--csv", str(tmp_path / "lf"), "--only-summary",
+        "-r", "20", "--run-time", "3s", "--csv", str(tmp_path / "lf"), "--only-summary",
     ]  # fmt: skip
     done = subprocess.run(
         command, capture_output=True, text=True, cwd=tmp_path, timeout=timeout(8), env=ENV
@@ -355,3 +357,29 @@ def test_only_runner_load_imports_locust_or_gevent() -> None:
             if any(n.split(".")[0] in ("locust", "gevent") for n in names):
                 offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert offenders == []
+
+
+def test_ctrl_c_stops_the_users_and_still_reports(base_url: str, tmp_path: Path) -> None:
+    scenario = write(tmp_path, "echo.yaml", ECHO)
+    prefix = tmp_path / "run"
+    proc = subprocess.Popen(
+        [*LOAD, str(scenario), "--var", f"base_url={base_url}", "-u", "2", "--csv", str(prefix)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().startswith("load: echo load: 2 users")
+        time.sleep(1)  # no --duration: it would run until stopped
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=timeout(6))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, out + err
+    assert "interrupted (Ctrl-C): stopping the users" in out
+    assert "Traceback" not in err
+    assert int(stats_rows(prefix)[("", "Aggregated")]["Request Count"]) > 0
