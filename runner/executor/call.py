@@ -40,12 +40,12 @@ def start_protocol(
     the URL it opens and the subprotocols it offers (its own first)."""
     import dataclasses
 
-    from runner.protocols.registry import UnknownProtocol, protocol_class
+    from runner.protocols.registry import UnknownProtocol, check_options, protocol_class
 
     assert step.protocol is not None
     try:
         cls = protocol_class(step.protocol)
-        settings = cls.options_model.model_validate(step.protocol_options, context=RENDERED)
+        settings = check_options(step.protocol, step.protocol_options, RENDERED)
     except (UnknownProtocol, ValidationError) as error:
         message = f"protocol {step.protocol}: {_first_error(error)}"
         raise ConnectionFailed(message, conn.name, step.location) from None

@@ -24,6 +24,7 @@ __all__ = [
     "ENTRY_POINT_GROUP",
     "UnknownProtocol",
     "add_option_schemas",
+    "check_options",
     "protocol_class",
     "protocol_names",
 ]
@@ -140,3 +141,40 @@ def add_option_schemas(schema: dict[str, Any]) -> None:
         )
     if branches:
         schema["allOf"] = branches
+
+
+def check_options(name: str, options: dict[str, Any], context: Any = None) -> Any:
+    """The protocol `name`'s options model instance for `options` (validated with `context`).
+
+    Raises:
+        UnknownProtocol: no protocol has that name.
+        pydantic.ValidationError: the options are wrong; an unknown key says which keys the
+            protocol knows (and the closest).
+    """
+    from pydantic import ValidationError
+
+    model = protocol_class(name).options_model
+    try:
+        return model.model_validate(options, context=context)
+    except ValidationError as error:
+        raise _known_keys(error, name, model) from None
+
+
+def _known_keys(error: Any, name: str, model: Any) -> Any:
+    """`error` with each unknown top-level key's error saying which keys `name` knows."""
+    import difflib
+
+    from pydantic import ValidationError
+
+    known = [field.alias or key for key, field in model.model_fields.items()]
+    details = []
+    for detail in error.errors(include_url=False):
+        loc = detail["loc"]
+        if detail["type"] == "extra_forbidden" and len(loc) == 1:
+            close = difflib.get_close_matches(str(loc[0]), known, n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            listed = ", ".join(known) or "none"
+            message = f"{name} has no option {loc[0]!r} (its options: {listed}){hint}"
+            detail = {**detail, "type": "value_error", "ctx": {"error": ValueError(message)}}
+        details.append(detail)
+    return ValidationError.from_exception_data(error.title, details)

@@ -247,9 +247,9 @@ class ConnectStep(ConnectionStep):
             if value and "protocol" in info.data:
                 raise ValueError("protocol_options needs protocol: the protocol they are for")
             return value
-        from runner.protocols.registry import protocol_class
+        from runner.protocols.registry import check_options
 
-        protocol_class(name).options_model.model_validate(value, context=info.context)
+        check_options(name, value, info.context)
         return value
 
     @field_validator("reply", mode="before")

@@ -229,6 +229,7 @@ steps:
   - connect: {url: "ws://h/", protocol: sea}
   - connect: {url: "ws://h/", conn: b, protocol: seam, protocol_options: {user: 3}}
   - connect: {url: "ws://h/", conn: c, protocol_options: {user: x}}
+  - connect: {url: "ws://h/", conn: d, protocol: seam, protocol_options: {usr: x}}
 """,
     )
     assert code == ExitCode.USAGE
@@ -238,6 +239,10 @@ steps:
     )
     assert "scenario.yaml:5:81: wrong type for 'user'" in output
     assert "protocol_options needs protocol: the protocol they are for" in output
+    assert (
+        "scenario.yaml:7:80: seam has no option 'usr' (its options: user, ping); did you mean "
+        "'user'?" in output
+    )
 
 
 def test_a_call_is_checked_against_its_connection_at_load_time(tmp_path: Path) -> None:
