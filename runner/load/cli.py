@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("file", nargs="?", metavar="FILE", help="the scenario file (or folder)")
     parser.add_argument("-u", "--users", type=_count, default=1, help="virtual users (peak)")
     parser.add_argument(
-        "-r", "--spawn-rate", type=float, default=1.0, help="users started per second"
+        "-r", "--spawn-rate", type=_rate, default=1.0, help="users started per second"
     )
     parser.add_argument(
         "-t",
@@ -119,6 +119,16 @@ def _count(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number above 0, found {text!r}")
     return int(text)
+
+
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, found {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a rate above 0, found {text!r}")
+    return value
 
 
 def _seconds(text: str) -> float:

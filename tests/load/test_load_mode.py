@@ -215,6 +215,7 @@ def test_thresholds_decide_the_exit_code(base_url: str, tmp_path: Path) -> None:
         (("--threshold", "errors<3ms"), "errors take a percentage"),
         (("--wait", "3s..1s"), "the longest wait comes second"),
         (("--users", "0"), "expected a whole number above 0"),
+        (("--spawn-rate", "0"), "expected a rate above 0"),
         (("--master", "--worker"), "--master and --worker exclude each other"),
         (("--csv", "/no/such/folder/x"), "the folder /no/such/folder does not exist"),
     ],
