@@ -141,7 +141,10 @@ class Inbox:
         max_bytes: int | None = None,
     ) -> None:
         self._stop = stop
-        self._cond = threading.Condition()
+        # `wait_closed` waits on the condition; the rest takes its lock alone (a C call, where
+        # the condition's own `with` is two Python calls: once per message, per step).
+        self._lock = threading.RLock()
+        self._cond = threading.Condition(self._lock)
         self._waiting: list[Message] = []
         self._waiter: Waiter | None = None
         self._max_messages = MAX_WAITING_MESSAGES if max_messages is None else max_messages
@@ -163,9 +166,8 @@ class Inbox:
         """Add a message, or settle the waiting step with it (called by the listener)."""
         if self.full is not None:
             return  # dropped: the steps were told, and memory stays bounded
-        with self._cond:
+        with self._lock:  # no notify: a message changes nothing `wait_closed` waits for
             settled = self._offer(message)
-            self._cond.notify_all()
         if settled is not None:
             settled[0].settle(settled[1])
         if self.full is not None and self.on_full is not None:
@@ -246,7 +248,7 @@ class Inbox:
             NoMatch: the connection is closed, or (first_only) the oldest message did not match,
                 or a malformed frame came since the last step waited.
         """
-        with self._cond:
+        with self._lock:
             if self.malformed is not None:  # it came first: the next step that waits fails
                 detail, self.malformed = self.malformed, None
                 raise NoMatch("malformed", waiter.closest, detail)
@@ -274,7 +276,7 @@ class Inbox:
 
     def cancel(self, waiter: Waiter) -> bool:
         """Withdraw `waiter` unless it was settled already; True when this call removed it."""
-        with self._cond:
+        with self._lock:
             if self._waiter is not waiter:
                 return False
             self._waiter = None
