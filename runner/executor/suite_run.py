@@ -32,7 +32,15 @@ from typing import Any
 
 from runner import __version__
 from runner.errors import ServiceError
-from runner.events import Event, RunEnded, RunStarted, ScenarioEnded, Status
+from runner.events import (
+    ConnectionOpened,
+    Event,
+    RunEnded,
+    RunStarted,
+    ScenarioEnded,
+    Status,
+    StepEnded,
+)
 from runner.executor.clock import POLL, Clock, StopFlag
 from runner.executor.scenario_run import ScenarioRunner
 from runner.executor.suite_services import SuiteServices
@@ -46,6 +54,14 @@ EXIT_WAIT = 0.05
 #: The most open files asked for when the hard limit is unlimited (macOS refuses more than its
 #: kernel's maximum, and a finite number is what the limit is for).
 FD_LIMIT_CAP = 1 << 20
+#: At most this many scenarios start at once (a start lasts until its first connection opens or
+#: its first step ends). Thousands of scenarios starting together, each handshake contending for
+#: the GIL with all the others, took minutes for 5,000 and timed some out; paced, they start at
+#: the rate one CPU can open connections.
+STARTING = 64
+#: The longest the next start waits for one of those (seconds): starts are paced, never held up
+#: by a scenario whose first step takes long.
+START_WAIT = 0.005
 
 
 @dataclass(frozen=True)
@@ -67,8 +83,31 @@ class _Run:
         self.results: dict[int, ScenarioEnded] = {}
         self.variables: dict[Path | None, dict[str, Any]] = {}  # suite file → provided
         self.services: dict[Path, SuiteServices] = {}  # in the order they started
+        self.starting = threading.BoundedSemaphore(STARTING)
 
-    def scenario(self, index: int, scenario: Scenario) -> None:
+    def pace(self) -> bool:
+        """Wait a little for a start to end before the next (see `STARTING`); whether this
+        start holds a place among them."""
+        if self.options.jobs <= STARTING:
+            return False
+        return self.starting.acquire(timeout=START_WAIT)
+
+    def scenario(self, index: int, scenario: Scenario, paced: bool = False) -> None:
+        held = [True] if paced else []
+
+        def started() -> None:
+            try:
+                held.pop()  # atomic: only the first caller gives the place back
+            except IndexError:
+                return
+            self.starting.release()
+
+        try:
+            self._scenario(index, scenario, started)
+        finally:
+            started()
+
+    def _scenario(self, index: int, scenario: Scenario, started: Callable[[], None]) -> None:
         if self.stop.is_set() or self.no_more.is_set():
             self.results[index] = self._skipped(index, scenario)
             return
@@ -77,6 +116,8 @@ class _Run:
         ended_as: list[ScenarioEnded] = []
 
         def emit(event: Event) -> None:
+            if isinstance(event, ConnectionOpened | StepEnded | ScenarioEnded):
+                started()
             if isinstance(event, ScenarioEnded) and services is not None:
                 event = _with_exits(event, services)
                 ended_as.append(event)
@@ -254,8 +295,10 @@ def _stop_services(run: _Run) -> None:
 
 def _run_pool(run: _Run, scenarios: Sequence[Scenario]) -> None:
     with ThreadPoolExecutor(run.options.jobs, thread_name_prefix="wsrun-scenario") as pool:
-        futures = [pool.submit(run.scenario, i, s) for i, s in enumerate(scenarios)]
+        futures: list[Future[None]] = []
         try:
+            for index, scenario in enumerate(scenarios):  # those never submitted: skipped
+                futures.append(pool.submit(run.scenario, index, scenario, run.pace()))
             _wait_all(futures)
         except KeyboardInterrupt:
             run.stop.set()  # every step's wait ends within POLL; connections get closed
