@@ -382,3 +382,20 @@ def test_the_readme_example_runs_and_shows_what_the_readme_says(
     printed = comparable(output)
     for line in comparable(shown):
         assert line in printed, line
+
+
+def test_a_qos2_publish_call_waits_for_pubcomp(tmp_path: Path, broker: Broker) -> None:
+    """QoS 2 (MQTT 3.1.1 4.3.3): PUBLISH, PUBREC, PUBREL (sent by the protocol), PUBCOMP."""
+    code, output, report = run(
+        tmp_path,
+        f"""
+name: mqtt qos 2
+steps:
+  - connect: {{url: "{broker.url()}", protocol: mqtt}}
+  - call:
+      {{type: publish, topic: q2/t, qos: 2, payload: once, expect: {{json: {{type: pubcomp, id: 1}}}}}}
+""",
+    )
+    assert code == ExitCode.OK, output
+    assert b"\x50\x02\x00\x01" in frames(report, "frame_received")  # PUBREC 1
+    assert b"\x62\x02\x00\x01" in frames(report, "frame_sent")  # PUBREL 1, answered at once
