@@ -393,7 +393,11 @@ name: mqtt qos 2
 steps:
   - connect: {{url: "{broker.url()}", protocol: mqtt}}
   - call:
-      {{type: publish, topic: q2/t, qos: 2, payload: once, expect: {{json: {{type: pubcomp, id: 1}}}}}}
+      type: publish
+      topic: q2/t
+      qos: 2
+      payload: once
+      expect: {{json: {{type: pubcomp, id: 1}}}}
 """,
     )
     assert code == ExitCode.OK, output
