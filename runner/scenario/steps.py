@@ -480,11 +480,13 @@ class UseStep(StepModel):
 # so they are imported here, before the union is built (runner.scenario imports this module
 # first, whoever imports them).
 from runner.scenario import steps_expect as _steps_expect  # noqa: E402, F401
-from runner.scenario import steps_flow as _steps_flow  # noqa: E402, F401
+from runner.scenario import steps_flow as _steps_flow  # noqa: E402
 from runner.scenario import steps_http as _steps_http  # noqa: E402, F401
 
 # isort: split
 from runner.scenario import steps_call as _steps_call  # noqa: E402, F401  (after http)
+
+_steps_flow.complete_loops()  # a loop may hold every kind, those defined after it too
 
 if TYPE_CHECKING:
     #: A step as written in a file (a `use` is expanded by the loader).

@@ -103,6 +103,13 @@ class RepeatStep(StepModel):
 
 if TYPE_CHECKING:
     _Step = StepModel
-else:  # every kind, this one included: a loop may hold a loop
-    _Step = Annotated[Union[step_models()], Field(discriminator="kind")]  # noqa: UP007
-RepeatStep.model_rebuild()
+
+
+def complete_loops() -> None:
+    """Give `repeat` its steps' type, the union of every kind (this one included: a loop may
+    hold a loop; and those defined after this module, http and call): `steps.py` calls it once
+    every kind's module is imported. Until then `_Step` is undefined and the model incomplete."""
+    global _Step
+    if not TYPE_CHECKING:
+        _Step = Annotated[Union[step_models()], Field(discriminator="kind")]  # noqa: UP007
+    RepeatStep.model_rebuild()

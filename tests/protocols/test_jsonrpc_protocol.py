@@ -120,6 +120,25 @@ def test_the_example_scenario_passes_and_notifications_reach_expect(
     assert '"method": "notification"' in output
 
 
+def test_calls_in_a_loop_get_fresh_ids(tmp_path: Path, builtin: TestServer) -> None:
+    code, output, report = run(
+        tmp_path,
+        f"""
+name: loop
+steps:
+  - connect: {{url: "{builtin.url}/rpc", protocol: json-rpc}}
+  - repeat:
+      count: 3
+      as: i
+      steps:
+        - call: {{method: add, params: ["${{i}}", 10], expect: {{json: {{result: "{{{{number}}}}"}}}}}}
+""",
+    )
+    assert code == ExitCode.OK, output
+    sent = [json.loads(e["data"]) for e in report["events"] if e["type"] == "frame_sent"]
+    assert [(m["id"], m["params"]) for m in sent] == [(1, [1, 10]), (2, [2, 10]), (3, [3, 10])]
+
+
 def test_a_call_timeout_names_the_protocol_the_request_and_what_arrived(
     tmp_path: Path, builtin: TestServer
 ) -> None:

@@ -298,3 +298,20 @@ def test_protocols_know_only_the_language_and_the_errors(path: Path) -> None:
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("runner"):
             assert node.module.startswith(allowed), f"{path.name} imports {node.module}"
+
+
+def test_a_loop_may_hold_every_kind_those_defined_after_it_too(tmp_path: Path) -> None:
+    code, output = validate(
+        tmp_path,
+        """
+name: loops
+steps:
+  - connect: {url: "ws://h/", protocol: seam, protocol_options: {user: u}}
+  - repeat:
+      count: 2
+      steps:
+        - http: http://127.0.0.1:1/
+        - call: {text: x}
+""",
+    )
+    assert code == ExitCode.OK, output
