@@ -9,6 +9,7 @@ iteration.
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
@@ -104,3 +105,20 @@ def test_plain_steps_are_prepared_once_however_many_iterations(
     assert status is Status.PASSED
     assert len(ended) == 2 * 300 + 3
     assert made == {"plan": 5, "matcher": 1, "render": 1}  # the connect: its url is ${url}
+
+
+def test_the_collector_skips_the_loaded_suite_while_it_runs(tmp_path: Path) -> None:
+    """What was alive when the run started (the loaded suite) is frozen through the run: the
+    collector's full passes no longer walk it once per pass; it is thawed at the end."""
+    (tmp_path / "s.yaml").write_text(
+        'name: s\nsteps:\n  - connect: {url: "${url}"}\n  - send: a\n  - expect: {text: a}\n',
+        encoding="utf-8",
+    )
+    frozen: list[int] = []
+    with websockets_server(echo) as server:
+        suite = load_suite([str(tmp_path)], {"url": url_of(server)})
+        bus = EventBus()
+        bus.subscribe(lambda event: frozen.append(gc.get_freeze_count()))
+        assert run_suite(suite, suite.scenarios, RunOptions(), bus.emit) is Status.PASSED
+    assert min(frozen[1:-1]) > 10_000  # the models, the modules: all that lived before
+    assert gc.get_freeze_count() == 0
