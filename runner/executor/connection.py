@@ -144,11 +144,11 @@ class Connection:
         self._closing = False  # wsrun started the closing handshake (or failed the connection)
         self._aborted = False  # wsrun dropped the connection itself
         # The connection's protocol (set before connect; None: raw frames), its handshake's
-        # end (set by this thread) and its heartbeat timer's stop.
+        # end (set by this thread) and its heartbeat timer's stop: made by `connect` for a
+        # protocol connection only (a scenario may hold thousands of raw ones).
         self.protocol: Protocol | None = None
-        self._handshake = threading.Event()
+        self._handshake = self._heartbeat_stop = _NO_EVENT
         self._handshake_failure: ProtocolFailure | None = None
-        self._heartbeat_stop = threading.Event()
         self.calls = 0  # the last call id given on this connection
         self.ws: WebSocket = create_websocket()
         self.ws.on("open", self._on_open)
@@ -469,6 +469,8 @@ class Connection:
             TimeoutError: `deadline` passed first (the connection is dropped).
             Interrupted: the run was stopped.
         """
+        if self.protocol is not None:  # before the listeners can see a frame
+            self._handshake, self._heartbeat_stop = threading.Event(), threading.Event()
         future = self.ws.connect(url, options)
         assert future is not None
         while True:
@@ -680,6 +682,10 @@ class Connection:
         self.ws.wait_closed(max(wait, _ABORT_GRACE))
         return False
 
+
+#: The events of a connection without a protocol: set, so that nothing ever waits on them.
+_NO_EVENT = threading.Event()
+_NO_EVENT.set()
 
 #: How long a dropped connection may take to report its end (its thread wakes at once).
 _ABORT_GRACE = 0.5
