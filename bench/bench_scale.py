@@ -1,0 +1,246 @@
+"""Scale: many connections in one run, latency under load, start-up time, loader memory.
+
+Each figure is printed with its target and ``met`` or ``MISSED``; each comes from a fresh
+``python -m runner`` process (the echo server runs in a process of its own, `bench.servers`),
+the medians of ``--rounds`` rounds with their range:
+
+1. Connections: ``--connections`` parametrize rows (1,000) run with ``-j`` as many, each
+   connecting, holding the connection for ``--hold`` seconds (5) and closing. From the JSON
+   report: how long the opens took, first to last (target < 0.5 s), the closes (< 0.5 s), the
+   run (< hold + 1.5 s), and the process's peak RSS (< 200 MiB); then one run of ``--big``
+   (5,000) rows that must pass without a failure.
+2. Latency: 1,000 connections, each doing one echo round trip a second (``sleep: 1s``, send,
+   expect) for ``--latency-rounds`` rounds; the report's p95 of ``from_last_send`` (target
+   < 5 ms) and its median.
+3. ``wsrun validate`` of a one-step file, wall time against ``python -c pass`` (target < 100 ms),
+   and its CPU time (user + system): on a busy machine CPU time says more.
+4. Loading 100,000 steps: peak memory per step (target <= 1 KiB) and wall µs per step (< 25),
+   as `bench.bench_loader` measures them.
+
+    python -m bench.bench_scale [--rounds 3] [--connections 1000] [--hold 5] [--big 5000]
+                                [--latency-rounds 5] [--skip connections,latency,validate,loader]
+
+Say the load average (printed first and last) when quoting figures: the targets assume the
+machine is otherwise idle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.bench_loader import load, memory_kib, timed, write_steps
+from bench.servers import available_kind, echo_server
+
+ROOT = Path(__file__).resolve().parents[1]
+OPEN_TARGET_S = 0.5
+CLOSE_TARGET_S = 0.5
+RUN_MARGIN_S = 1.5
+RSS_TARGET_MIB = 200.0
+LATENCY_P95_TARGET_MS = 5.0
+VALIDATE_TARGET_MS = 100.0
+STEP_MEMORY_TARGET_KIB = 1.0
+STEP_TARGET_US = 25.0
+
+
+@dataclass
+class Run:
+    """One ``wsrun run`` process: its exit status, wall and CPU seconds, peak RSS, report."""
+
+    code: int
+    wall: float
+    cpu: float
+    rss_mib: float
+    report: dict[str, Any]
+
+
+def wsrun(args: Sequence[str], folder: Path) -> Run:
+    """Run ``python -m runner run ARGS --json-report`` and measure it."""
+    report = folder / "report.json"
+    command = [sys.executable, "-m", "runner", "run", "-q", *args, "--json-report", str(report)]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    # ru_maxrss of children is the largest child so far: the server is larger than none of
+    # these runs, and the runs only grow with their size.
+    data = json.loads(report.read_text()) if report.exists() else {}
+    return Run(done.returncode, wall, cpu, after.ru_maxrss / 1024, data)
+
+
+def rows_file(folder: Path, rows: int, steps: list[str], name: str) -> Path:
+    lines = [f"name: {name}", "timeout: 60s", "parametrize:"]
+    lines += [f"  - {{i: {i}}}" for i in range(rows)]
+    lines += ["steps:", '  - connect: {url: "${url}"}', *steps, "  - close"]
+    path = folder / f"{name}.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def times(report: dict[str, Any], kind: str) -> list[float]:
+    return [e["at"] for e in report.get("events", []) if e["type"] == kind]
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
+def spread(values: list[float]) -> str:
+    """Median and range of `values`."""
+    return f"{statistics.median(values):.2f} ({min(values):.2f}-{max(values):.2f})"
+
+
+def line(label: str, values: list[float], unit: str, target: float, below: bool = True) -> None:
+    ok = statistics.median(values) < target if below else statistics.median(values) <= target
+    sign = "<" if below else "<="
+    print(f"  {label:<34} {spread(values):>22} {unit:<4} target {sign} {target:g}  {verdict(ok)}")
+
+
+def bench_connections(url: str, folder: Path, rows: int, hold: float, rounds: int) -> None:
+    steps = [f"  - sleep: {hold:g}s"]
+    path = rows_file(folder, rows, steps, "held")
+    opens, closes, runs, rss, cpu, failed = [], [], [], [], [], 0
+    for _ in range(rounds):
+        run = wsrun(["-j", str(rows), "--var", f"url={url}", str(path)], folder)
+        opened, closed = (
+            times(run.report, "connection_opened"),
+            times(run.report, "connection_closed"),
+        )
+        failed += run.code != 0 or len(opened) != rows
+        if opened and closed:
+            opens.append(max(opened) - min(opened))
+            closes.append(max(closed) - min(closed))
+        runs.append(run.report.get("duration", run.wall))
+        rss.append(run.rss_mib)
+        cpu.append(run.cpu)
+    print(f"connections: {rows:,} rows, -j {rows}, each holding its connection {hold:g} s")
+    if opens:
+        line("opens, first to last", opens, "s", OPEN_TARGET_S)
+        line("closes, first to last", closes, "s", CLOSE_TARGET_S)
+    line("the run (report duration)", runs, "s", hold + RUN_MARGIN_S)
+    line("peak RSS", rss, "MiB", RSS_TARGET_MIB)
+    print(f"  {'CPU of the process':<34} {spread(cpu):>22} s    ({failed} rounds failed)")
+
+
+def bench_big(url: str, folder: Path, rows: int, hold: float) -> None:
+    path = rows_file(folder, rows, [f"  - sleep: {hold:g}s"], "big")
+    run = wsrun(["-j", str(rows), "--var", f"url={url}", str(path)], folder)
+    counts = run.report.get("counts", {})
+    opened = times(run.report, "connection_opened")
+    took = max(opened) - min(opened) if opened else float("nan")
+    ok = run.code == 0 and counts.get("passed") == rows
+    print(
+        f"connections: {rows:,} in one run: exit {run.code}, {counts}; opens over {took:.1f} s, "
+        f"run {run.report.get('duration', run.wall):.1f} s, peak RSS {run.rss_mib:.0f} MiB "
+        f"(target: no failure)  {verdict(ok)}"
+    )
+
+
+def bench_latency(url: str, folder: Path, rows: int, rounds: int, repeats: int) -> None:
+    steps = [
+        "  - repeat:",
+        f"      count: {rounds}",
+        "      steps:",
+        "        - sleep: 1s",
+        '        - send: "m${i}"',
+        '        - expect: "m${i}"',
+    ]
+    path = rows_file(folder, rows, steps, "round_trips")
+    p95, median = [], []
+    for _ in range(repeats):
+        run = wsrun(["-j", str(rows), "--var", f"url={url}", str(path)], folder)
+        stats = run.report.get("latency", {}).get("from_last_send")
+        if run.code == 0 and stats:
+            p95.append(stats["p95"] * 1000)
+            median.append(stats["median"] * 1000)
+    print(f"latency: {rows:,} connections, one round trip a second each, {rounds} rounds")
+    if p95:
+        line("p95, send to matching message", p95, "ms", LATENCY_P95_TARGET_MS)
+        print(f"  {'median':<34} {spread(median):>22} ms")
+
+
+def bench_validate(folder: Path, runs: int) -> None:
+    path = folder / "one.yaml"
+    path.write_text('name: one\nsteps:\n  - connect: {url: "ws://127.0.0.1:9/"}\n')
+
+    def process(command: list[str]) -> Callable[[Path], object]:
+        return lambda _: subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+
+    validate = process([sys.executable, "-m", "runner", "validate", str(path)])
+    empty = process([sys.executable, "-c", "pass"])
+    walls: dict[str, list[float]] = {"validate": [], "pass": []}
+    cpus: dict[str, list[float]] = {"validate": [], "pass": []}
+    for _ in range(runs):
+        for name, function in (("pass", empty), ("validate", validate)):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            walls[name].append(timed(function, path) * 1000)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+            cpus[name].append(used * 1000)
+    print(f"wsrun validate, one-step file ({runs} runs, interleaved with python -c pass)")
+    line("wall", walls["validate"], "ms", VALIDATE_TARGET_MS)
+    print(f"  {'CPU (user + system)':<34} {spread(cpus['validate']):>22} ms")
+    print(f"  {'python -c pass: wall':<34} {spread(walls['pass']):>22} ms")
+    print(f"  {'python -c pass: CPU':<34} {spread(cpus['pass']):>22} ms")
+
+
+def bench_loader(folder: Path, steps: int, rounds: int) -> None:
+    path = folder / "steps.yaml"
+    write_steps(path, steps)
+    load(path)  # the first load also builds what is cached
+    per_step = [timed(load, path) / steps * 1e6 for _ in range(rounds)]
+    kib = [memory_kib(path) / steps for _ in range(rounds)]
+    print(f"loading {steps:,} steps (load_suite)")
+    line("peak memory per step", kib, "KiB", STEP_MEMORY_TARGET_KIB, below=False)
+    line("wall per step", per_step, "µs", STEP_TARGET_US)
+
+
+def load_average() -> str:
+    with open("/proc/loadavg") as file:
+        return " ".join(file.read().split()[:3])
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=1000)
+    parser.add_argument("--hold", type=float, default=5.0)
+    parser.add_argument("--big", type=int, default=5000, help="rows of the one big run (0: none)")
+    parser.add_argument("--latency-rounds", type=int, default=5)
+    parser.add_argument("--validate-runs", type=int, default=10)
+    parser.add_argument("--steps", type=int, default=100_000)
+    parser.add_argument("--skip", default="", help="parts to skip, by commas")
+    args = parser.parse_args(argv)
+    skip = set(filter(None, args.skip.split(",")))
+    kind = available_kind()
+    print(f"load average {load_average()}; echo server: {kind}; CPUs: {os.cpu_count()}")
+    with tempfile.TemporaryDirectory() as temp, echo_server(kind, None) as server:
+        folder = Path(temp)
+        if "connections" not in skip:
+            bench_connections(server.url, folder, args.connections, args.hold, args.rounds)
+            if args.big:
+                bench_big(server.url, folder, args.big, args.hold)
+        if "latency" not in skip:
+            bench_latency(server.url, folder, 1000, args.latency_rounds, args.rounds)
+        if "validate" not in skip:
+            bench_validate(folder, args.validate_runs)
+        if "loader" not in skip:
+            bench_loader(folder, args.steps, args.rounds)
+    print(f"load average {load_average()}")
+
+
+if __name__ == "__main__":
+    main()
