@@ -86,10 +86,12 @@ class _Run:
         self.services: dict[Path, SuiteServices] = {}  # in the order they started
         self.starting = threading.BoundedSemaphore(STARTING)
 
-    def pace(self) -> bool:
-        """Wait a little for a start to end before the next (see `STARTING`); whether this
-        start holds a place among them."""
-        if self.options.jobs <= STARTING:
+    def pace(self, index: int) -> bool:
+        """Before submitting scenario `index`: wait a little for a start to end (see
+        `STARTING`); whether its start holds a place among them. Only the first `jobs`
+        scenarios start as they are submitted; the others queue until a worker is free, and
+        a place held in the queue would slow every submission after it."""
+        if self.options.jobs <= STARTING or index >= self.options.jobs:
             return False
         return self.starting.acquire(timeout=START_WAIT)
 
@@ -303,7 +305,7 @@ def _run_pool(run: _Run, scenarios: Sequence[Scenario]) -> None:
         futures: list[Future[None]] = []
         try:
             for index, scenario in enumerate(scenarios):  # those never submitted: skipped
-                futures.append(pool.submit(run.scenario, index, scenario, run.pace()))
+                futures.append(pool.submit(run.scenario, index, scenario, run.pace(index)))
             _wait_all(futures)
         except KeyboardInterrupt:
             run.stop.set()  # every step's wait ends within POLL; connections get closed
