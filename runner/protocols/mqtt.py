@@ -20,7 +20,7 @@ import json
 import secrets
 from typing import Any, ClassVar, Literal
 
-from pydantic import field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from runner.protocols.base import (
     Envelope,
@@ -54,11 +54,15 @@ _SIMPLE |= {"pubcomp": Kind.PUBCOMP}
 class MqttOptions(Model):
     """``protocol_options`` of ``connect: {protocol: mqtt}``."""
 
-    client_id: str | None = None
-    username: str | None = None
-    password: str | None = None
-    keepalive: TemplatedDuration = 60.0
-    clean_session: TemplatedBool = True
+    client_id: str | None = Field(
+        None, description="the client identifier of CONNECT (default: wsrun- and 8 hex digits)"
+    )
+    username: str | None = Field(None, description="the user name of CONNECT")
+    password: str | None = Field(None, description="the password of CONNECT")
+    keepalive: TemplatedDuration = Field(
+        60.0, description="CONNECT's Keep Alive, whole seconds: a PINGREQ that often (0: none)"
+    )
+    clean_session: TemplatedBool = Field(True, description="CONNECT's Clean Session flag")
 
     @field_validator("keepalive")
     @classmethod

@@ -56,9 +56,11 @@ class StompOptions(Model):
     sends, and the time it wishes between those it receives (STOMP's ``cx,cy``; 0: none).
     """
 
-    login: str | None = None
-    passcode: str | None = None
-    host: str | None = None
+    login: str | None = Field(None, description="the login header of CONNECT")
+    passcode: str | None = Field(None, description="the passcode header of CONNECT")
+    host: str | None = Field(
+        None, description="the host header of CONNECT (default: the URL's host)"
+    )
     heart_beat: list[TemplatedDuration] = Field(
         default_factory=lambda: [0.0, 0.0],
         description="[outgoing, incoming]: heart-beat intervals (0: none)",
