@@ -131,7 +131,10 @@ steps:
       count: 3
       as: i
       steps:
-        - call: {{method: add, params: ["${{i}}", 10], expect: {{json: {{result: "{{{{number}}}}"}}}}}}
+        - call:
+            method: add
+            params: ["${{i}}", 10]
+            expect: {{json: {{result: "{{{{number}}}}"}}}}
 """,
     )
     assert code == ExitCode.OK, output
