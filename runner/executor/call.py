@@ -160,6 +160,8 @@ class CallWait(InboxWait):
         elif why == "malformed":
             head = f"a malformed frame arrived on {conn.name!r} while the {name} call waited: "
             head += detail
+        elif why == "refused":
+            head = f"the server refused the {name} call {request} on {conn.name!r}: {detail}"
         else:
             head = f"no reply to the {name} call {request} on {conn.name!r} within {waited:.3f}s"
         arrived = "; ".join(self.arrived) if self.arrived else "nothing"

@@ -205,12 +205,15 @@ class Connection:
     ) -> None:
         """Decode a frame with the connection's protocol: answer what it answers, feed the
         handshake, and put each envelope in the inbox as JSON text (the frame kept beside)."""
-        from runner.protocols.base import MalformedFrame
+        from runner.protocols.base import MalformedFrame, ProtocolFailure
 
         try:
             items = protocol.decode(frame)
         except MalformedFrame as error:
             self._malformed(frame, error.message, at, wire)
+            return
+        except ProtocolFailure as failure:  # a refusal the protocol knows (SUBACK 0x80...)
+            self._malformed(frame, failure.message, at, wire, refused=True)
             return
         except Exception as error:  # a codec's bug must not kill the connection's thread
             self._malformed(frame, f"the {protocol.name} codec failed: {error!r}", at, wire)
@@ -258,11 +261,18 @@ class Connection:
         if done:
             self._handshake.set()
 
-    def _malformed(self, frame: str | bytes, why: str, at: float, wire: int | None) -> None:
-        """A frame the protocol cannot read: the waiting step (or the next) fails with why."""
+    def _malformed(
+        self, frame: str | bytes, why: str, at: float, wire: int | None, *, refused: bool = False
+    ) -> None:
+        """A frame the protocol cannot read (or, `refused`, a refusal it read: an MQTT SUBACK
+        0x80, a STOMP ERROR): the waiting step (or the next) fails with why."""
         assert self.protocol is not None
+        name = self.protocol.name
         detail = f"{why}; the frame: {_cut(frame)}"
-        self._note("error", f"malformed {self.protocol.name} frame: {detail}", at)
+        shown = f"the {name} server refused: {detail}" if refused else f"malformed {name} frame: "
+        if not refused:
+            shown += detail
+        self._note("error", shown, at)
         try:
             self.emit(
                 FrameReceived(
@@ -280,15 +290,16 @@ class Connection:
                     scenario=self.scenario,
                     conn=self.name,
                     code=ErrorCode.OTHER,
-                    message=f"malformed {self.protocol.name} frame: {why}",
+                    message=f"the {name} server refused: {why}"
+                    if refused
+                    else f"malformed {name} frame: {why}",
                 )
             )
         finally:
-            self.inbox.set_malformed(f"{self.protocol.name}: {detail}")
+            self.inbox.set_malformed(f"{name}: {detail}", "refused" if refused else "malformed")
             if not self._handshake.is_set() and self.protocol.has_handshake:
-                self._handshake_failure = _failure(
-                    f"malformed frame during the handshake: {detail}"
-                )
+                what = "a refusal" if refused else "malformed frame"
+                self._handshake_failure = _failure(f"{what} during the handshake: {detail}")
                 self._handshake.set()
 
     def _send_frame(
@@ -617,25 +628,36 @@ class Connection:
         """
         if self.inbox.full is not None:
             raise self._not_open()
-        self._protocol_closing()
+        said_goodbye = self._protocol_closing()
         future = self.ws.close({"code": code, "reason": reason})
         assert future is not None
+        if said_goodbye and future.exception(timeout=0) is not None and not self.is_open_only:
+            # The protocol's goodbye (MQTT DISCONNECT) made the server close first (MQTT
+            # 3.1.1 3.14.4 asks it to): that is the end the step asked for; wait for it.
+            return self.inbox.wait_closed(deadline)
         future.result(timeout=0)
         self._closing = True
         return self.inbox.wait_closed(deadline)
 
-    def _protocol_closing(self) -> None:
-        """The protocol's closing frames (MQTT DISCONNECT), while the connection is open."""
+    @property
+    def is_open_only(self) -> bool:
+        """Whether the connection is open (not opening, closing or closed)."""
+        return self.ws.ready_state.value == "OPEN"
+
+    def _protocol_closing(self) -> bool:
+        """Send the protocol's closing frames (MQTT DISCONNECT) while the connection is open;
+        whether it sent any."""
         self._heartbeat_stop.set()
         protocol = self.protocol
         if protocol is None or self.ws.ready_state.value != "OPEN":
-            return
+            return False
         try:
             frames = protocol.closing()
         except Exception:  # a codec's bug must not keep the connection open
             frames = []
         for frame in frames:
             self._send_frame(frame)
+        return bool(frames)
 
     def _not_open(self) -> BusinessError:
         """Why a step cannot use the connection: wsrun dropped it for a full inbox, or its state."""

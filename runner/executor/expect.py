@@ -111,7 +111,7 @@ class ExpectWait(InboxWait):
     def finish(self) -> Outcome:
         outcome = self.outcome
         if isinstance(outcome, NoMatch):
-            if self.spec.optional and outcome.why not in ("closed", "malformed"):
+            if self.spec.optional and outcome.why not in ("closed", "malformed", "refused"):
                 return self._missed(outcome)
             raise self._failed(outcome)
         assert outcome is not None and self._taken is not None, "finish before settled"
@@ -173,6 +173,7 @@ class ExpectWait(InboxWait):
                 f"{close_detail(conn)}" + (f" ({self.matched} of {count})" if count > 1 else ""),
                 "not-next": f"the next message on {conn.name!r} did not match (next: true)",
                 "malformed": f"a malformed frame arrived on {conn.name!r}: {miss.detail}",
+                "refused": f"the server refused on {conn.name!r}: {miss.detail}",
             }[miss.why]
         expected = self.matcher.description
         if self._correlation is not None:

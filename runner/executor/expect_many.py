@@ -84,6 +84,7 @@ class _EntriesWait(InboxWait):
             "not-next": f"the next message on {conn!r} did not match entry "
             f"#{done + 1} (strict: true)",
             "malformed": f"a malformed frame arrived on {conn!r}: {detail}",
+            "refused": f"the server refused on {conn!r}: {detail}",
         }[why]
         closest = self.closest
         return StepFailed(

@@ -83,8 +83,9 @@ class Closest:
 
 
 class NoMatch(Exception):
-    """No message matched; `why` is ``timeout``, ``closed``, ``not-next`` or ``malformed``
-    (`detail` then says what the protocol could not decode)."""
+    """No message matched; `why` is ``timeout``, ``closed``, ``not-next``, ``malformed``
+    (`detail` then says what the protocol could not decode) or ``refused`` (the peer answered
+    with a refusal its protocol knows, e.g. an MQTT SUBACK 0x80: `detail` says which)."""
 
     def __init__(self, why: str, closest: Closest | None, detail: str = "") -> None:
         self.why = why
@@ -155,7 +156,7 @@ class Inbox:
         #: Why the inbox keeps no more messages (None while it does): it overflowed.
         self.full: str | None = None
         #: A malformed frame's problem no waiting step has failed with yet (see set_malformed).
-        self.malformed: str | None = None
+        self.malformed: tuple[str, str] | None = None  # (why, detail)
         #: Called once, on the connection's thread, when the inbox overflows (e.g. to drop the
         #: connection, which stops the flood); set by the inbox's owner.
         self.on_full: Callable[[], None] | None = None
@@ -217,16 +218,17 @@ class Inbox:
         if waiter is not None:
             waiter.settle(NoMatch("closed", waiter.closest))
 
-    def set_malformed(self, detail: str) -> None:
-        """A frame the connection's protocol could not decode: the waiting step fails now
-        with `detail`; with none waiting, the next step that waits fails with it."""
+    def set_malformed(self, detail: str, why: str = "malformed") -> None:
+        """A frame the connection's protocol could not decode (or, with `why` ``refused``, a
+        refusal it decoded): the waiting step fails now with `detail`; with none waiting, the
+        next step that waits fails with it."""
         with self._cond:
             waiter, self._waiter = self._waiter, None
             if waiter is None:
-                self.malformed = detail
+                self.malformed = (why, detail)
             self._cond.notify_all()
         if waiter is not None:
-            waiter.settle(NoMatch("malformed", waiter.closest, detail))
+            waiter.settle(NoMatch(why, waiter.closest, detail))
 
     def set_error(self, error: BusinessError) -> None:
         """Record the connection's last error; a close (or a failed connect) follows. After an
@@ -250,8 +252,8 @@ class Inbox:
         """
         with self._lock:
             if self.malformed is not None:  # it came first: the next step that waits fails
-                detail, self.malformed = self.malformed, None
-                raise NoMatch("malformed", waiter.closest, detail)
+                (why, detail), self.malformed = self.malformed, None
+                raise NoMatch(why, waiter.closest, detail)
             index = 0
             while index < len(self._waiting):
                 message = self._waiting[index]

@@ -5,7 +5,8 @@ Client → server: ``HELLO <user>`` (opening), ``PING`` (its heartbeat), ``CALL 
 ``SAY <text>`` (an envelope ``{"say": text}`` sent), ``BEAT-ACK``, ``BYE`` (closing).
 Server → client: ``WELCOME`` or ``DENIED <why>`` (the handshake), ``BEAT`` (answered with
 ``BEAT-ACK``: a heartbeat), ``REPLY <id> <TEXT>`` (a call's reply), ``MSG <text>`` (an envelope
-``{"msg": text}``); anything else is malformed.
+``{"msg": text}``), ``NOPE <why>`` (a refusal the protocol knows: the answer to ``CALL <id> nope``);
+anything else is malformed.
 """
 
 from __future__ import annotations
@@ -77,6 +78,8 @@ class Seam(Protocol):
             return [Incoming({"reply": text}, reply_to=call_id)]
         if word == "MSG":
             return [Incoming({"msg": rest})]
+        if word == "NOPE":
+            raise ProtocolFailure(f"the server said no: {rest}")
         raise MalformedFrame(f"unknown word {word!r}", frame)
 
     def encode(self, envelope: Envelope) -> list[Frame]:
@@ -100,9 +103,12 @@ class Seam(Protocol):
 class SeamServer:
     """The server side: what it received, in order; how it answers HELLO."""
 
-    def __init__(self, welcome: str = "WELCOME", beat: bool = False) -> None:
+    def __init__(
+        self, welcome: str = "WELCOME", beat: bool = False, bye_closes: bool = False
+    ) -> None:
         self.welcome = welcome  # "" never answers
         self.beat = beat
+        self.bye_closes = bye_closes  # close at once on BYE (as an MQTT broker on DISCONNECT)
         self.received: list[str | bytes] = []
         self.subprotocol: str | None = None
         self.closed = threading.Event()
@@ -128,7 +134,11 @@ class SeamServer:
         elif word == "CALL":
             call_id, _, text = rest.partition(" ")
             conn.send(f"MSG working on {call_id}")
-            if text != "never":
+            if text == "nope":
+                conn.send(f"NOPE no {call_id} for you")
+            elif text != "never":
                 conn.send(f"REPLY {call_id} {text.upper()}")
+        elif word == "BYE" and self.bye_closes:
+            conn.close(1000, "bye")
         elif word == "SAY":
             conn.send(f"MSG {rest}" if rest != "garbage" else "???")

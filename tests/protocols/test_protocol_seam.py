@@ -315,3 +315,45 @@ steps:
 """,
     )
     assert code == ExitCode.OK, output
+
+
+def test_a_close_step_accepts_the_close_the_protocols_goodbye_brings(tmp_path: Path) -> None:
+    """The server closes at once on the closing frame (an MQTT broker on DISCONNECT, RabbitMQ
+    after a STOMP DISCONNECT): the close step passes, and says the server closed."""
+    for _ in range(5):  # the server's close races the client's: each order, likely
+        server = SeamServer(bye_closes=True)
+        with websockets_server(server.handler()) as ws:
+            code, output, report = run(
+                tmp_path,
+                f"""
+name: goodbye
+timeout: 2s
+steps:
+  - connect: {{url: "{url_of(ws, "")}", protocol: seam, protocol_options: {{user: bob}}}}
+  - close
+""",
+            )
+        assert code == ExitCode.OK, output
+        assert "already closing" not in output
+        assert [str(m) for m in server.received][-1] == "BYE"
+        closes = [e for e in report["events"] if e["type"] == "connection_closed"]
+        assert [(e["code"], e["was_clean"]) for e in closes] == [(1000, True)]
+
+
+def test_a_refusal_the_protocol_decodes_fails_the_call_with_its_words(tmp_path: Path) -> None:
+    server = SeamServer()
+    with websockets_server(server.handler()) as ws:
+        code, output, _ = run(
+            tmp_path,
+            f"""
+name: refused
+timeout: 2s
+steps:
+  - connect: {{url: "{url_of(ws, "")}", protocol: seam, protocol_options: {{user: bob}}}}
+  - call: {{text: nope}}
+""",
+        )
+    assert code == ExitCode.FAILED, output
+    assert "the server refused the seam call" in output, output
+    assert "the server said no: no 1 for you" in output
+    assert "malformed" not in output and "codec failed" not in output
