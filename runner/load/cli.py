@@ -419,6 +419,9 @@ def _lead(args: argparse.Namespace, plan: Plan, variables: dict[str, str]) -> in
         runner = env.create_local_runner()
     writer = _csv_writer(env, args.csv_prefix)
     if args.web:
+        # Locust's web UI reads its own options from sys.argv when it renders its page:
+        # ours are parsed already, and Locust's parser would refuse them
+        sys.argv[1:] = []
         web = env.create_web_ui(host=args.web_host, port=args.web_port)
         say(f"web UI on http://{args.web_host or '0.0.0.0'}:{args.web_port}")
     workers = len(runner.clients.ready) if args.master else 0

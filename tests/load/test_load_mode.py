@@ -384,3 +384,33 @@ def test_ctrl_c_stops_the_users_and_still_reports(base_url: str, tmp_path: Path)
     assert "interrupted (Ctrl-C): stopping the users" in out
     assert "Traceback" not in err
     assert int(stats_rows(prefix)[("", "Aggregated")]["Request Count"]) > 0
+
+
+def test_web_serves_locusts_ui_while_the_test_runs(base_url: str, tmp_path: Path) -> None:
+    import json
+    import urllib.request
+
+    scenario = write(tmp_path, "echo.yaml", ECHO)
+    port = free_port()
+    proc = subprocess.Popen(
+        [*LOAD, str(scenario), "--var", f"base_url={base_url}", "-u", "2", "-t", "4s", "--web",
+         "--web-host", "127.0.0.1", "--web-port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == f"web UI on http://127.0.0.1:{port}\n"
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=timeout()) as page:
+            assert b"<html" in page.read(2000).lower()
+        time.sleep(1)
+        url = f"http://127.0.0.1:{port}/stats/requests"
+        with urllib.request.urlopen(url, timeout=timeout()) as answer:
+            stats = json.load(answer)
+        names = {row["name"] for row in stats["stats"]}
+        assert "echo load open" in names, names
+        out, err = proc.communicate(timeout=timeout(4))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, out + err
