@@ -414,3 +414,24 @@ def test_web_serves_locusts_ui_while_the_test_runs(base_url: str, tmp_path: Path
             proc.kill()
             proc.communicate()
     assert proc.returncode == 0, out + err
+
+
+def test_a_scenario_failing_after_its_steps_is_one_scenario_failure(
+    base_url: str, tmp_path: Path
+) -> None:
+    """Its steps all passed, but the echo nobody took fails it (fail_on_unexpected)."""
+    scenario = write(
+        tmp_path,
+        "strict.yaml",
+        "name: strict\nfail_on_unexpected: true\nsteps:\n"
+        '  - connect: "${base_url}/echo"\n  - send: hello\n  - sleep: 100ms\n',
+    )
+    prefix = tmp_path / "run"
+    done = load(scenario, "--var", f"base_url={base_url}", "--iterations", "2", "--csv", prefix)
+    assert done.returncode == 1, done.stdout + done.stderr
+    rows = stats_rows(prefix)
+    assert rows[("SEND", "strict strict.yaml:5")]["Failure Count"] == "0"
+    failed = rows[("SCENARIO", "strict")]
+    assert (failed["Request Count"], failed["Failure Count"]) == ("2", "2")
+    assert rows[("WS UNEXPECTED", "strict default")]["Request Count"] == "2"
+    assert "left unexpected on default (fail_on_unexpected)" in done.stdout
