@@ -357,7 +357,7 @@ class ErrorOccurred(Event):
 
 def _quick_init(cls: type) -> None:
     """Give the frozen dataclass `cls` an ``__init__`` that sets each slot through its
-    descriptor: the same signature, defaults and result, in a third of the time of the one
+    descriptor: the same signature, defaults and result, in 0.4 to 0.6 of the time of the one
     `dataclasses` writes (which calls ``object.__setattr__`` for each field). For the events
     a send/expect pair emits by the thousand: their construction was a tenth of a pair's cost.
     """
