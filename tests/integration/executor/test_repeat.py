@@ -199,12 +199,12 @@ def test_validate_refuses_each_misuse_at_its_line(tmp_path: Path) -> None:
     assert shown[:6] == [
         "repeat: expected exactly one of count, for_each; found neither",
         "count: expected 1 or more iterations, found 0",
-        "unknown key 'times'; expected one of count, for_each, as, steps",
+        "unknown key 'times'; expected one of name, count, for_each, as, steps",
         "repeat: expected exactly one of count, for_each; found count and for_each",
         "for_each: expected at least one item, found an empty list",
         "unknown step kind 'expct'; expected one of connect, send, expect, expect_none, close, "
-        "expect_close, sleep, use, expect_all, expect_sequence, poll, repeat, http (did you mean "
-        "'expect'?)",
+        "expect_close, sleep, use, expect_all, expect_sequence, poll, repeat, http, call (did "
+        "you mean 'expect'?)",
     ]
     assert lines[:6] == ["5", "6", "7", "8", "9", "15"]
 
