@@ -536,10 +536,10 @@ def _timeline_rows(
 
 def _row(event: Mapping[str, Any], failure: Any, limit: int) -> Row | None:
     kind, at, conn = event.get("type"), float(event.get("at") or 0), str(event.get("conn") or "")
-    if kind == "frame_sent":
-        return Row(at, conn, "sent", "tx", _payload_preview(event.get("data"), limit))
-    if kind == "frame_received":
-        return Row(at, conn, "received", "rx", _payload_preview(event.get("data"), limit))
+    if kind in ("frame_sent", "frame_received"):
+        return _frame_row(event, at, conn, limit)
+    if kind == "http_request":
+        return _http_row(event, at, limit)
     if kind == "connection_opened":
         proto = f", {event['protocol']}" if event.get("protocol") else ""
         text = f"open {event.get('url')} ({event.get('status')}{proto})"
@@ -561,6 +561,32 @@ def _row(event: Mapping[str, Any], failure: Any, limit: int) -> Row | None:
     return None
 
 
+def _frame_row(event: Mapping[str, Any], at: float, conn: str, limit: int) -> Row | None:
+    """A message sent or received; on a protocol connection, its envelopes (what the steps
+    matched), and no row for the protocol's heartbeats (the console hides them too unless -v;
+    the JSON report keeps them)."""
+    if event.get("heartbeat"):
+        return None
+    sent = event.get("type") == "frame_sent"
+    envelopes = event.get("envelopes")
+    if envelopes:
+        shown: Any = envelopes[0] if len(envelopes) == 1 else envelopes
+        label = _payload_preview(json.dumps(shown, ensure_ascii=False), limit)
+    else:
+        label = _payload_preview(event.get("data"), limit)
+    return Row(at, conn, "sent" if sent else "received", "tx" if sent else "rx", label)
+
+
+def _http_row(event: Mapping[str, Any], at: float, limit: int) -> Row:
+    """An `http` step's request: method, URL, status (or why none came) and latency."""
+    status = event.get("status")
+    answer = str(status) if status is not None else f"no answer: {event.get('error')}"
+    latency = format_duration(float(event.get("latency") or 0))
+    text = f"HTTP {event.get('method')} {event.get('url')} → {answer} in {latency}"
+    tone = "in" if status is not None else "no"
+    return Row(at, "http", "other", tone, _cut_label(text, limit))
+
+
 def _close_row(event: Mapping[str, Any], at: float, conn: str, limit: int) -> Row:
     by = {"client": "by wsrun", "server": "by the server"}.get(str(event.get("by")), "link lost")
     text = f"close {event.get('code')} {event.get('reason') or ''} ({by})"
@@ -570,7 +596,7 @@ def _close_row(event: Mapping[str, Any], at: float, conn: str, limit: int) -> Ro
 
 def _step_row(event: Mapping[str, Any], at: float, failure: Any, limit: int) -> Row | None:
     kind, status = str(event.get("kind")), _status(event.get("status"))
-    watched = kind.startswith("expect") or kind == "poll"
+    watched = kind.startswith("expect") or kind in ("poll", "call")
     if not watched and status == "passed":
         return None
     name = f"step {event.get('index')} {kind}"

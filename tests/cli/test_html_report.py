@@ -22,7 +22,7 @@ from rich.console import Console
 from websockets.sync.server import ServerConnection
 
 from runner.cli import ExitCode, main
-from runner.report.html_report import TIMELINE_ROWS_PASSED
+from runner.report.html_report import TIMELINE_ROWS_PASSED, _row
 from tests.integration.executor import peers
 from tests.support import echo, timeout, url_of, websockets_server
 
@@ -409,3 +409,22 @@ steps:
     assert re.search(r'<details class="sc interrupted" id="s0" open><summary><i>interrupted</i> '
                      r"<b>waits long</b>", page)  # fmt: skip
     assert ">anyone</text>" in page  # its timeline, up to the interruption
+
+
+def test_the_timeline_shows_http_requests_envelopes_and_no_heartbeats(tmp_path: Path) -> None:
+    """An `http` step is a row (method, URL, status, latency); a protocol connection's rows
+    show the envelopes the steps matched, not the bytes; heartbeats get no row."""
+    root = Path(__file__).resolve().parents[2]
+    page = tmp_path / "report.html"
+    files = [root / "scenarios" / name for name in ("18-http-login.yaml", "27-mqtt.yaml")]
+    console = Console(file=StringIO(), width=200, color_system=None)
+    code = main([*map(str, files), "--html-report", str(page)], console=console)
+    assert code == ExitCode.OK, console.file.getvalue()  # type: ignore[attr-defined]
+    text = page.read_text(encoding="utf-8")
+    assert re.search(r"HTTP POST http://127\.0\.0\.1:\d+/login → 200 in \d", text), text[:2000]
+    assert "→ 401 in" in text  # the wrong password, as the step expected
+    assert '{"type": "connack", "code": 0, "session_present": false}' in text  # not its bytes
+    beat = {"type": "frame_received", "at": 1.0, "conn": "a", "data": "2", "heartbeat": True}
+    pong = {**beat, "heartbeat": False, "data": "3"}
+    assert _row(beat, None, 80) is None
+    assert _row(pong, None, 80) is not None
