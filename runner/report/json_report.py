@@ -21,6 +21,7 @@ import tempfile
 import types
 import typing
 import weakref
+from array import array
 from collections.abc import Callable, Iterator
 from enum import Enum, StrEnum
 from json.encoder import encode_basestring
@@ -219,7 +220,11 @@ class JsonReporter:
         self._run_ended: RunEnded | None = None
         self._started: dict[int, ScenarioStarted] = {}
         self._ended: list[ScenarioEnded] = []
-        self._steps: dict[int, list[StepEnded]] = {}
+        # Each scenario's steps as their entries' JSON text (a str: nothing for the cyclic
+        # collector to walk), and the expects' latencies for the summary's figures.
+        self._steps: dict[int, list[str]] = {}
+        self._latencies: array[float] = array("d")
+        self._from_send: array[float] = array("d")
         self._services: dict[str, dict[str, Any]] = {}
 
     def __call__(self, event: Event) -> None:
@@ -238,7 +243,11 @@ class JsonReporter:
             keep(self, event)
 
     def _keep_step(self, event: StepEnded) -> None:
-        self._steps.setdefault(event.scenario, []).append(event)
+        self._steps.setdefault(event.scenario, []).append(_step_json(event))
+        if event.latency is not None:
+            self._latencies.append(event.latency)
+            if event.latency_from_send is not None:
+                self._from_send.append(event.latency_from_send)
 
     def _keep_started(self, event: ScenarioStarted) -> None:
         self._started[event.scenario] = event
@@ -284,7 +293,12 @@ class JsonReporter:
     def report(self) -> dict[str, Any]:
         """The report as a JSON-ready mapping, built from the events seen so far."""
         events = [json.loads(line) for line in self._lines()]
-        return self._summary(PayloadWriter()) | {"events": events}
+        summary = self._summary(PayloadWriter())
+        for scenario in summary["scenarios"]:
+            scenario["steps"] = [
+                json.loads(step) for step in self._steps.get(scenario["index"], [])
+            ]
+        return summary | {"events": events}
 
     def _summary(self, payload: PayloadWriter) -> dict[str, Any]:
         """Everything in the report but its events."""
@@ -311,13 +325,19 @@ class JsonReporter:
         summary = self._summary(PayloadWriter())
         scenarios, summary["scenarios"] = summary["scenarios"], _SCENARIOS
         text = json.dumps(summary, indent=1, ensure_ascii=False)
-        lines = ",\n  ".join(_ENCODER.encode(scenario) for scenario in scenarios)
+        lines = ",\n  ".join(self._scenario_line(scenario) for scenario in scenarios)
         listed = f"[\n  {lines}\n ]" if scenarios else "[]"
         text = text.replace(json.dumps(_SCENARIOS), listed, 1)
         write_atomically(self.path, self._pieces(text))
         if self._spool is not None:
             self._spool.close()
             self._spool = None
+
+    def _scenario_line(self, scenario: dict[str, Any]) -> str:
+        """A scenario's entry, its steps' texts put in the place kept for them."""
+        steps = self._steps.get(scenario["index"], [])
+        line = _ENCODER.encode(scenario)
+        return line.replace(_STEPS_JSON, f"[{', '.join(steps)}]", 1)
 
     def _pieces(self, summary: str) -> Iterator[bytes]:
         yield self._encoded(summary[:-2] + ',\n "events": [')
@@ -335,21 +355,25 @@ class JsonReporter:
         return text.encode("utf-8")
 
     def _scenarios(self, payload: PayloadWriter) -> list[dict[str, Any]]:
+        """The scenarios' entries, their steps left as `_STEPS` (filled in by the caller)."""
         return [
-            _scenario(e, self._started.get(e.scenario), self._steps.get(e.scenario, []), payload)
+            _scenario(e, self._started.get(e.scenario), payload)
             for e in sorted(self._ended, key=lambda e: e.scenario)
         ]
 
     def _latency(self) -> dict[str, Any]:
-        expects = [e for steps in self._steps.values() for e in steps if e.latency is not None]
         return {
-            "from_step_start": latency_stats(e.latency for e in expects).as_dict(),
-            "from_last_send": latency_stats(e.latency_from_send for e in expects).as_dict(),
+            "from_step_start": latency_stats(self._latencies).as_dict(),
+            "from_last_send": latency_stats(self._from_send).as_dict(),
         }
 
 
 #: Where the scenarios go in the summary's text (`JsonReporter.close`).
 _SCENARIOS = "\x00scenarios\x00"
+
+#: Where a scenario's steps go in its entry's text (`JsonReporter._scenario_line`).
+_STEPS = "\x00steps\x00"
+_STEPS_JSON = json.dumps(_STEPS)
 
 #: How many events' lines wait in memory before they are written to the spool in one piece.
 SPOOLED = 256
@@ -374,10 +398,7 @@ def _service_fields(event: ServiceStarted | ServiceOutput | ServiceStopped) -> d
 
 
 def _scenario(
-    ended: ScenarioEnded,
-    started: ScenarioStarted | None,
-    steps: list[StepEnded],
-    payload: PayloadWriter,
+    ended: ScenarioEnded, started: ScenarioStarted | None, payload: PayloadWriter
 ) -> dict[str, Any]:
     return {
         "index": ended.scenario,
@@ -388,20 +409,21 @@ def _scenario(
         "duration": ended.duration,
         "steps_passed": ended.steps_passed,
         "steps_total": ended.steps_total,
-        "steps": [_step(s) for s in steps],
+        "steps": _STEPS,
         "failure": to_jsonable(ended.failure, payload),
         "unexpected": to_jsonable(ended.unexpected, payload),
     }
 
 
-def _step(step: StepEnded) -> dict[str, Any]:
-    return {
-        "index": step.index + 1,
-        "kind": step.kind,
-        "location": step.location,
-        "status": step.status.value,
-        "duration": step.duration,
-        "conn": step.conn,
-        "latency": step.latency,
-        "latency_from_send": step.latency_from_send,
-    }
+def _step_json(step: StepEnded) -> str:
+    """A step's entry in its scenario's `steps`, as the C encoder writes the mapping."""
+    value = _value_json
+    return (
+        f'{{"index": {step.index + 1}, "kind": {value(step.kind, cut_payload)}, '
+        f'"location": {value(step.location, cut_payload)}, '
+        f'"status": {value(step.status.value, cut_payload)}, '
+        f'"duration": {value(step.duration, cut_payload)}, '
+        f'"conn": {value(step.conn, cut_payload)}, '
+        f'"latency": {value(step.latency, cut_payload)}, '
+        f'"latency_from_send": {value(step.latency_from_send, cut_payload)}}}'
+    )

@@ -4,6 +4,7 @@ per event class, and the reporter keeps only what the summary needs."""
 from __future__ import annotations
 
 import json
+import math
 import tracemalloc
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from runner.events import (
     TranscriptEntry,
     Unexpected,
 )
-from runner.report.json_report import JsonReporter, event_json, to_jsonable
+from runner.report.json_report import JsonReporter, _step_json, event_json, to_jsonable
 from runner.report.payloads import MAX_REPORT_PAYLOAD, PayloadWriter
 from tests.unit.test_report_render import run_events
 
@@ -100,3 +101,22 @@ def test_report_mid_run_and_close_agree(tmp_path: Path) -> None:
     reporter.close()
     assert json.loads((tmp_path / "r.json").read_text(encoding="utf-8")) == whole
     assert [e["type"] for e in whole["events"]] == [e.type for e in events]
+
+
+def test_a_steps_entry_is_what_the_encoder_writes_of_its_mapping() -> None:
+    """The summary keeps each step as its entry's text: the text json writes of the mapping."""
+    for event in ODD_EVENTS + run_events():
+        if not isinstance(event, StepEnded):
+            continue
+        mapping = {
+            "index": event.index + 1,
+            "kind": event.kind,
+            "location": event.location,
+            "status": event.status.value,
+            "duration": event.duration,
+            "conn": event.conn,
+            "latency": event.latency,
+            "latency_from_send": event.latency_from_send,
+        }
+        if math.isfinite(event.duration):
+            assert _step_json(event) == json.dumps(mapping, ensure_ascii=False)
