@@ -443,6 +443,8 @@ class EventBus:
         SystemExit is contained too: rich's console raises it on a broken pipe, and a reporter
         must not end a run (least of all from a connection's thread). Ctrl-C still propagates.
         """
+        if not self._routes.get(event.__class__, True):  # nobody takes it (frames with -q)
+            return
         with self._lock:
             route = self._routes.get(event.__class__)
             for listener in self._route(event.__class__) if route is None else route:

@@ -63,6 +63,8 @@ STARTING = 64
 #: The longest the next start waits for one of those (seconds): starts are paced, never held up
 #: by a scenario whose first step takes long.
 START_WAIT = 0.005
+#: The events that end a scenario's start (its place among the `STARTING` is given back).
+_STARTED = frozenset({ConnectionOpened, StepEnded, ScenarioEnded})
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,8 @@ class _Run:
         held = [True] if paced else []
 
         def started() -> None:
+            if not held:  # given back already (or never held): the common case, no raise
+                return
             try:
                 held.pop()  # atomic: only the first caller gives the place back
             except IndexError:
@@ -106,32 +110,44 @@ class _Run:
             self.starting.release()
 
         try:
-            self._scenario(index, scenario, started)
+            self._scenario(index, scenario, started, paced)
         finally:
             started()
 
-    def _scenario(self, index: int, scenario: Scenario, started: Callable[[], None]) -> None:
+    def _scenario(
+        self, index: int, scenario: Scenario, started: Callable[[], None], paced: bool
+    ) -> None:
         if self.stop.is_set() or self.no_more.is_set():
             self.results[index] = self._skipped(index, scenario)
             return
         services = self.services.get(scenario.suite) if scenario.suite is not None else None
         marks = services.marks() if services is not None else {}
         ended_as: list[ScenarioEnded] = []
+        forward = self.emit
 
-        def emit(event: Event) -> None:
-            if isinstance(event, ConnectionOpened | StepEnded | ScenarioEnded):
-                started()
+        def named_exits(event: Event) -> None:  # the end names the suite's services that exited
             if isinstance(event, ScenarioEnded) and services is not None:
                 event = _with_exits(event, services)
                 ended_as.append(event)
-            self.emit(event)
+            forward(event)
+
+        # Events go to the run's sink directly unless a service may change the scenario's end
+        # (`named_exits`) or a paced start waits for its first sign of life (`pacing`, which
+        # steps aside once it has seen it): no closure and no check on the way of the others.
+        after = forward if services is None else named_exits
+
+        def pacing(event: Event) -> None:
+            if event.__class__ in _STARTED:  # none has subclasses: the class is looked up
+                started()
+                runner.ctx.emit = after  # a connection made before keeps this one: harmless
+            after(event)
 
         runner = ScenarioRunner(
             scenario,
             index,
             self.variables.get(scenario.suite, {}),
             clock=self.clock,
-            emit=emit,
+            emit=pacing if paced else after,
             stop=self.stop,
             limit=self.options.timeout,
         )

@@ -21,7 +21,6 @@ import tempfile
 import types
 import typing
 import weakref
-from array import array
 from collections.abc import Callable, Iterator
 from enum import Enum, StrEnum
 from json.encoder import encode_basestring
@@ -43,7 +42,7 @@ from runner.events import (
 )
 from runner.report.files import write_atomically
 from runner.report.payloads import MAX_REPORT_PAYLOAD, PayloadWriter, cut_payload
-from runner.report.text import latency_stats
+from runner.report.text import LatencyRecorder, latency_stats
 
 __all__ = ["REPORT_VERSION", "JsonReporter", "event_json", "to_jsonable"]
 
@@ -143,6 +142,9 @@ def _encoder(cls: type) -> Callable[[Event, Callable[[str | bytes], Any]], str]:
         "_number": _number_json,
         "_null": "null",
         "_int": int.__repr__,
+        "_float": float.__repr__,
+        "_float_type": float,
+        "_inf": math.inf,
     }
     exec(source, scope)  # our own classes' field names and types: no outside input
     encode: Callable[[Event, Callable[[str | bytes], Any]], str] = scope["encode"]
@@ -161,6 +163,11 @@ def _field_json(value: str, hint: Any, payload: bool) -> str:
         written = f"_text({value})"  # a StrEnum is written as its value, as json.dumps does
     elif only is int:  # an int's own repr: what json.dumps writes (and a bool is no int field)
         written = f"_int({value})"
+    elif only is float:  # a finite float's repr, written in place (no call); else as json does
+        written = (
+            f"(_float({value}) if {value}.__class__ is _float_type and -_inf < {value} < _inf "
+            f"else _number({value}, payload))"
+        )
     elif options and options <= {int, float} and bool not in options:
         written = f"_number({value}, payload)"
     else:
@@ -223,31 +230,42 @@ class JsonReporter:
         # Each scenario's steps as their entries' JSON text (a str: nothing for the cyclic
         # collector to walk), and the expects' latencies for the summary's figures.
         self._steps: dict[int, list[str]] = {}
-        self._latencies: array[float] = array("d")
-        self._from_send: array[float] = array("d")
+        self._latencies = LatencyRecorder()  # bounded: exact up to 20,000, then a histogram
+        self._from_send = LatencyRecorder()
+        self._left_out: dict[int, int] = {}  # a scenario's steps beyond MAX_STEP_ENTRIES
         self._services: dict[str, dict[str, Any]] = {}
 
     def __call__(self, event: Event) -> None:
         """Take one event (an `EventBus` listener): its line goes to the spool."""
         # A payload that shows up in several places of one event (a failure's closest message
         # and its transcript) is cut and hashed once; a frame's, once anyway.
-        payload = PayloadWriter() if event.__class__ is ScenarioEnded else cut_payload
+        cls = event.__class__
+        payload = PayloadWriter() if cls is ScenarioEnded else cut_payload
         pending = self._pending
-        pending.append(event_json(event, payload))
+        line = event_json(event, payload)
+        pending.append(line)
         if len(pending) >= SPOOLED:
             self._spill()
         self._count += 1
         self._last_at = event.at
-        keep = _KEEP.get(event.__class__)
+        if cls is StepEnded:  # the hottest kept: its entry is cut out of its line
+            self._keep_step(event, line)  # type: ignore[arg-type]
+            return
+        keep = _KEEP.get(cls)
         if keep is not None:
             keep(self, event)
 
-    def _keep_step(self, event: StepEnded) -> None:
-        self._steps.setdefault(event.scenario, []).append(_step_json(event))
+    def _keep_step(self, event: StepEnded, line: str | None = None) -> None:
+        entry = _step_json(event) if line is None or not _STEP_SLICE else _step_entry(line)
+        steps = self._steps.setdefault(event.scenario, [])
+        if len(steps) < MAX_STEP_ENTRIES:
+            steps.append(entry)
+        else:  # a long repeat: counted, and in the events
+            self._left_out[event.scenario] = self._left_out.get(event.scenario, 0) + 1
         if event.latency is not None:
-            self._latencies.append(event.latency)
+            self._latencies.add(event.latency)
             if event.latency_from_send is not None:
-                self._from_send.append(event.latency_from_send)
+                self._from_send.add(event.latency_from_send)
 
     def _keep_started(self, event: ScenarioStarted) -> None:
         self._started[event.scenario] = event
@@ -340,14 +358,43 @@ class JsonReporter:
         return line.replace(_STEPS_JSON, f"[{', '.join(steps)}]", 1)
 
     def _pieces(self, summary: str) -> Iterator[bytes]:
+        """The report's bytes: the summary, then the spool's lines in large pieces, each of
+        whole lines (an event's line holds no newline: its strings escape theirs), redacted
+        and separated as a JSON array's items."""
         yield self._encoded(summary[:-2] + ',\n "events": [')
-        separator = b"\n  "
         redact = self._redact
-        for line in self._lines():
-            yield separator
-            yield line if redact is None else redact(line.decode("utf-8")).encode("utf-8")
-            separator = b",\n  "
-        yield b"\n ]\n}\n" if self._count else b"]\n}\n"
+        first = True
+        for chunk in self._chunks():
+            if redact is not None:
+                chunk = redact(chunk.decode("utf-8")).encode("utf-8")
+            yield (b"\n  " if first else b",\n  ") + chunk.replace(b"\n", b",\n  ")
+            first = False
+        yield b"]\n}\n" if first else b"\n ]\n}\n"
+
+    def _chunks(self) -> Iterator[bytes]:
+        """The spool's lines so far, in pieces of about `COPIED` bytes, each of whole lines,
+        without the last line's newline."""
+        if self._pending:
+            self._spill()
+        spool = self._spool
+        if spool is None:
+            return
+        spool.flush()
+        spool.seek(0)
+        rest = b""
+        try:
+            while block := spool.read(COPIED):
+                block = rest + block
+                cut = block.rfind(b"\n")
+                if cut < 0:
+                    rest = block
+                    continue
+                rest = block[cut + 1 :]
+                yield block[:cut]
+            if rest:  # the spool always ends with a newline: not reached, kept for safety
+                yield rest
+        finally:
+            spool.seek(0, os.SEEK_END)
 
     def _encoded(self, text: str) -> bytes:
         if self._redact is not None:
@@ -356,10 +403,14 @@ class JsonReporter:
 
     def _scenarios(self, payload: PayloadWriter) -> list[dict[str, Any]]:
         """The scenarios' entries, their steps left as `_STEPS` (filled in by the caller)."""
-        return [
+        entries = [
             _scenario(e, self._started.get(e.scenario), payload)
             for e in sorted(self._ended, key=lambda e: e.scenario)
         ]
+        for entry in entries:  # the steps past the first MAX_STEP_ENTRIES, when there were
+            if left_out := self._left_out.get(entry["index"]):
+                entry["steps_left_out"] = left_out
+        return entries
 
     def _latency(self) -> dict[str, Any]:
         return {
@@ -375,8 +426,14 @@ _SCENARIOS = "\x00scenarios\x00"
 _STEPS = "\x00steps\x00"
 _STEPS_JSON = json.dumps(_STEPS)
 
+#: How many step entries a scenario's `steps` holds at most (its first ones): the others (a
+#: long `repeat`'s) are counted in its ``steps_left_out`` and are in the events.
+MAX_STEP_ENTRIES = 10_000
+
 #: How many events' lines wait in memory before they are written to the spool in one piece.
 SPOOLED = 256
+#: About how many bytes of the spool `JsonReporter.close` copies to the report at once.
+COPIED = 1 << 20
 
 #: What the summary keeps of each kind of event (the others are only in the spool).
 _KEEP: dict[type, Callable[[JsonReporter, Any], None]] = {
@@ -413,6 +470,23 @@ def _scenario(
         "failure": to_jsonable(ended.failure, payload),
         "unexpected": to_jsonable(ended.unexpected, payload),
     }
+
+
+#: A step's entry holds its `StepEnded` line's fields from ``index`` to ``latency_from_send``,
+#: written the same way, in the same order: the entry is that part of the line, cut out.
+_STEP_ENTRY = ("index", "kind", "location", "status", "duration", "conn", "latency")
+_STEP_SLICE = [f.name for f in dataclasses.fields(StepEnded)][2:] == [
+    *_STEP_ENTRY,
+    "latency_from_send",
+    "note",
+]
+
+
+def _step_entry(line: str) -> str:
+    """A step's entry, cut out of its `StepEnded` line (`event_json`): from ``"index"`` to
+    before ``, "note"``. Neither can be found inside a value before it: the fields before
+    ``index`` are a type name and numbers, and a JSON string escapes every quote it holds."""
+    return "{" + line[line.index('"index": ') : line.rindex(', "note": ')] + "}"
 
 
 def _step_json(step: StepEnded) -> str:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import html
 import json
+import operator
 import re
 import threading
 import typing
@@ -123,7 +124,12 @@ class Redactor:
         """`emit`, given every event redacted."""
 
         def redacted(event: Any) -> None:
-            emit(_redact(self, event))
+            # With no secret yet, only a URL's password can be masked: an event whose texts
+            # hold no "@" (most, and every frame of a plain run) goes on as it is, after a
+            # look at its text fields in one C call.
+            if self._text or _may_hold_userinfo(event):
+                event = _redact(self, event)
+            emit(event)
 
         return redacted
 
@@ -161,6 +167,40 @@ def _redact_dataclass(redactor: Redactor, value: Any) -> Any:
             changes = changes or {}
             changes[name] = redacted
     return dataclasses.replace(value, **changes) if changes else value
+
+
+def _may_hold_userinfo(value: Any) -> bool:
+    """Whether an event may hold a URL's password: a text field with an "@", or a field that
+    holds more than a text (a failure, a transcript, a frame's envelopes), looked at by
+    `_redact`. Binary payloads are masked only for secrets, so they need no look here."""
+    cls = value.__class__
+    read = _TEXT_READERS.get(cls)
+    if read is None:
+        if not dataclasses.is_dataclass(value) or isinstance(value, type):
+            return True
+        names = _text_fields(cls)
+        read = _TEXT_READERS[cls] = operator.attrgetter(*names) if names else _no_texts
+        if len(names) == 1:  # attrgetter of one name gives the value, not a tuple of it
+            read = _TEXT_READERS[cls] = _one_reader(names[0])
+    for item in read(value):
+        if item.__class__ is str:
+            if "@" in item:
+                return True
+        elif item is not None and item != () and item.__class__ is not bytes:
+            return True
+    return False
+
+
+def _no_texts(_value: Any) -> tuple[()]:
+    return ()
+
+
+def _one_reader(name: str) -> Callable[[Any], tuple[Any]]:
+    get = operator.attrgetter(name)
+    return lambda value: (get(value),)
+
+
+_TEXT_READERS: dict[type, Callable[[Any], tuple[Any, ...]]] = {}
 
 
 #: Per dataclass, the fields that may hold text (the others are numbers, flags and statuses):
