@@ -166,9 +166,10 @@ def _has_template(value: Any) -> bool:
     if cls in _SCALARS:
         return False
     if isinstance(value, BaseModel):  # only the fields written can hold a template
-        written = value.model_fields_set
-        for name, item in value.__dict__.items():
-            if item is None or name not in written or name in _UNTEMPLATED:
+        fields = value.__dict__  # the few written, not the model's every field, are looked at
+        for name in value.model_fields_set:
+            item = fields.get(name)  # (an extra key is in the set, and not in `fields`)
+            if item is None or name in _UNTEMPLATED:
                 continue
             if item.__class__ is str:
                 if "${" in item:
