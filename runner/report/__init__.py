@@ -8,9 +8,10 @@ that a command pays only for what it uses.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from runner.events import Event
+if TYPE_CHECKING:  # not at run time: `wsrun validate` imports the redaction module, not events
+    from runner.events import Event
 
 __all__ = ["Reporter"]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from typing import Annotated, Any
 
 from pydantic import (
@@ -54,9 +55,43 @@ _REFERENCE_SCHEMA: dict[str, Any] = {
 
 
 class Model(BaseModel):
-    """Base of every model of the language: strict types, no unknown keys."""
+    """Base of every model of the language: strict types, no unknown keys.
 
-    model_config = ConfigDict(extra="forbid", strict=True, validate_by_name=False)
+    Each model's validator is built when it is first used (``defer_build``), not when its class is
+    defined: a file's model builds the step union once, and a kind that no file uses is never
+    built (``wsrun validate`` of a one-step file built every model of the language, each step
+    union three times, at import; a test holds it to this).
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True, validate_by_name=False, defer_build=True)
+
+    @classmethod
+    def model_rebuild(
+        cls,
+        *,
+        force: bool = False,
+        raise_errors: bool = True,
+        _parent_namespace_depth: int = 2,
+        _types_namespace: Any = None,
+    ) -> bool | None:
+        """Pydantic's, one build at a time: the scenarios of a run (``-j``) may first use a model
+        at once, and pydantic's rebuild is not thread-safe (a second rebuild deletes the first's
+        validator, and a third thread would meanwhile use the parent class's). The second waits,
+        then finds the model complete."""
+        with _BUILD_LOCK:
+            return super().model_rebuild(
+                force=force,
+                raise_errors=raise_errors,
+                # one frame more than pydantic counts from: this one
+                _parent_namespace_depth=_parent_namespace_depth + 1
+                if _parent_namespace_depth
+                else 0,
+                _types_namespace=_types_namespace,
+            )
+
+
+#: Held while a model is built (see `Model.model_rebuild`).
+_BUILD_LOCK = threading.RLock()
 
 
 def parse_duration(value: Any) -> float:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 from runner.errors import Location, ScenarioError, ScenarioErrors
 from runner.scenario.canonical import canonical_imports, canonical_steps
@@ -43,7 +43,8 @@ __all__ = [
     "resolve_path",
 ]
 
-_STEP: TypeAdapter[Any] = TypeAdapter(Step)
+#: A `use`'s expanded step; built at its first use (a file without `use` never builds it).
+_STEP: TypeAdapter[Any] = TypeAdapter(Step, config=ConfigDict(defer_build=True))
 
 
 @dataclass(frozen=True)

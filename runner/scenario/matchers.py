@@ -308,4 +308,8 @@ class IgnoreRule(MatcherSet):
     """A message that matches every matcher of the rule is dropped as noise (e.g. heartbeats)."""
 
 
-MatcherFields.model_rebuild()
+# `not` and `any_of` name `MatcherSet`, defined after `MatcherFields`: its fields, and those of the
+# subclasses defined so far, are completed here, in this module's namespace (with `defer_build` a
+# subclass in another module would otherwise resolve them in its own, at its first validation).
+for _model in (MatcherFields, MatcherSet, IgnoreRule):
+    _model.model_rebuild()

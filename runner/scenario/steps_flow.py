@@ -108,8 +108,9 @@ if TYPE_CHECKING:
 def complete_loops() -> None:
     """Give `repeat` its steps' type, the union of every kind (this one included: a loop may
     hold a loop; and those defined after this module, http and call): `steps.py` calls it once
-    every kind's module is imported. Until then `_Step` is undefined and the model incomplete."""
+    every kind's module is imported. Until then `_Step` is undefined and the model incomplete;
+    it is completed where it is first needed (the models are built on first use, `defer_build`),
+    by then `_Step` is defined in this module."""
     global _Step
     if not TYPE_CHECKING:
         _Step = Annotated[Union[step_models()], Field(discriminator="kind")]  # noqa: UP007
-    RepeatStep.model_rebuild()

@@ -61,3 +61,56 @@ def test_a_file_with_errors_is_reported_as_before(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert f"{scenario}:3:5: unknown step kind 'sendd'" in done.stdout
     assert "did you mean 'send'?" in done.stdout
+
+
+#: Modules, ours and third-party, that checking a one-step file has no use for: the run's event
+#: stream and its reporters, the client core and the executor, the protocols, the HTTP client, the
+#: load mode, JSON Schema, the WebSocket libraries, rich.
+NOT_FOR_VALIDATE = (
+    "runner.events",
+    "runner.executor",
+    "runner.client",
+    "runner.protocols",
+    "runner.report.console",
+    "httpx",
+    "socketio",
+    "engineio",
+    "locust",
+    "gevent",
+    "jsonschema",
+    "jsonpath",
+    "websockets",
+    "websocket",
+    "rich",
+)
+MODELS_PROBE = """
+import sys
+from runner.cli import main
+code = main(sys.argv[1:])
+from runner.scenario.kinds import step_models
+print("imported:", ",".join(m for m in {avoided!r} if m in sys.modules) or "none")
+print("built:", ",".join(m.kind_name() for m in step_models() if m.__pydantic_complete__))
+sys.exit(code)
+"""
+
+
+def test_a_one_step_validate_imports_none_of_the_run_s_modules_and_builds_only_its_kind(
+    tmp_path: Path,
+) -> None:
+    scenario = tmp_path / "one.yaml"
+    scenario.write_text("name: one\nsteps:\n  - connect: ws://127.0.0.1:9/\n", encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-c", MODELS_PROBE.format(avoided=NOT_FOR_VALIDATE), "validate", scenario],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout(30),
+    )
+    assert done.returncode == 0, done.stderr
+    # the step models are built when first used (defer_build): the file's union once, and the
+    # one kind whose step the checks dump; every other kind's model stays unbuilt
+    assert done.stdout.splitlines() == [
+        "valid: 1 path checked, no errors",
+        "imported: none",
+        "built: connect",
+    ]
