@@ -12,8 +12,9 @@ the medians of ``--rounds`` rounds with their range:
 2. Latency: 1,000 connections, each doing one echo round trip a second (``sleep: 1s``, send,
    expect) for ``--latency-rounds`` rounds; the report's p95 of ``from_last_send`` (target
    < 5 ms) and its median.
-3. ``wsrun validate`` of a one-step file, wall time against ``python -c pass`` (target < 100 ms),
-   and its CPU time (user + system): on a busy machine CPU time says more.
+3. ``wsrun validate`` of a one-step file, wall time against ``python -c pass`` and ``python -c
+   "import pydantic"`` (target < 100 ms), and its CPU time (user + system): on a busy machine CPU
+   time says more (`bench.bench_loader.validate_startup`: compiled modules, interleaved runs).
 4. Loading 100,000 steps: peak memory per step (target <= 1 KiB) and wall µs per step (< 25),
    as `bench.bench_loader` measures them.
 
@@ -35,12 +36,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.bench_loader import load, memory_kib, timed, write_steps
+from bench.bench_loader import load, memory_kib, timed, validate_startup, write_steps
 from bench.servers import available_kind, echo_server
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -173,28 +174,18 @@ def bench_latency(url: str, folder: Path, rows: int, rounds: int, repeats: int) 
 
 
 def bench_validate(folder: Path, runs: int) -> None:
-    path = folder / "one.yaml"
-    path.write_text('name: one\nsteps:\n  - connect: {url: "ws://127.0.0.1:9/"}\n')
-
-    def process(command: list[str]) -> Callable[[Path], object]:
-        return lambda _: subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-
-    validate = process([sys.executable, "-m", "runner", "validate", str(path)])
-    empty = process([sys.executable, "-c", "pass"])
-    walls: dict[str, list[float]] = {"validate": [], "pass": []}
-    cpus: dict[str, list[float]] = {"validate": [], "pass": []}
-    for _ in range(runs):
-        for name, function in (("pass", empty), ("validate", validate)):
-            before = resource.getrusage(resource.RUSAGE_CHILDREN)
-            walls[name].append(timed(function, path) * 1000)
-            after = resource.getrusage(resource.RUSAGE_CHILDREN)
-            used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-            cpus[name].append(used * 1000)
-    print(f"wsrun validate, one-step file ({runs} runs, interleaved with python -c pass)")
-    line("wall", walls["validate"], "ms", VALIDATE_TARGET_MS)
-    print(f"  {'CPU (user + system)':<34} {spread(cpus['validate']):>22} ms")
-    print(f"  {'python -c pass: wall':<34} {spread(walls['pass']):>22} ms")
-    print(f"  {'python -c pass: CPU':<34} {spread(cpus['pass']):>22} ms")
+    figures = validate_startup(folder, runs)  # bench_loader's: compiled modules, interleaved runs
+    walls, cpus = figures["wsrun validate"]
+    print(
+        f"wsrun validate, one-step file ({runs} runs, interleaved with python -c pass and "
+        "python -c 'import pydantic')"
+    )
+    line("wall", walls, "ms", VALIDATE_TARGET_MS)
+    print(f"  {'CPU (user + system)':<34} {spread(cpus):>22} ms")
+    for name in ("python -c pass", "python -c 'import pydantic'"):
+        base_walls, base_cpus = figures[name]
+        print(f"  {name + ': wall':<34} {spread(base_walls):>22} ms")
+        print(f"  {name + ': CPU':<34} {spread(base_cpus):>22} ms")
 
 
 def bench_loader(folder: Path, steps: int, rounds: int) -> None:
@@ -220,7 +211,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--hold", type=float, default=5.0)
     parser.add_argument("--big", type=int, default=5000, help="rows of the one big run (0: none)")
     parser.add_argument("--latency-rounds", type=int, default=5)
-    parser.add_argument("--validate-runs", type=int, default=10)
+    parser.add_argument("--validate-runs", type=int, default=20)
     parser.add_argument("--steps", type=int, default=100_000)
     parser.add_argument("--skip", default="", help="parts to skip, by commas")
     args = parser.parse_args(argv)
