@@ -9,7 +9,6 @@ CLI and injected; with ``color_system=None`` (piped, ``--no-color``, tests) the 
 from __future__ import annotations
 
 import json
-from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -41,6 +40,7 @@ from runner.events import (
 )
 from runner.report.text import (
     ARROWS,
+    LatencyRecorder,
     failure_lines,
     format_duration,
     latency_stats,
@@ -127,9 +127,10 @@ class ConsoleReporter:
         self._limit = None if verbosity >= VERBOSE else max(60, width - 30)
         self._scenarios: dict[int, _ScenarioView] = {}
         self._ended: list[ScenarioEnded] = []
-        # The expects' latencies (seconds), for the summary: 16 bytes an expect, not its event.
-        self._latencies: array[float] = array("d")
-        self._from_send: array[float] = array("d")
+        # The expects' latencies (seconds), for the summary, in bounded memory whatever the
+        # count (`LatencyRecorder`: exact up to 20,000, then a histogram).
+        self._latencies = LatencyRecorder()
+        self._from_send = LatencyRecorder()
         self._service_output: dict[str, str] = {}
         self._compression: list[tuple[str, str, Traffic]] = []  # scenario, conn, traffic
         self._handlers: dict[type[Event], Callable[[Event], None]] = {
@@ -258,9 +259,9 @@ class ConsoleReporter:
 
     def _step_ended(self, event: StepEnded) -> None:
         if event.latency is not None:
-            self._latencies.append(event.latency)
+            self._latencies.add(event.latency)
             if event.latency_from_send is not None:
-                self._from_send.append(event.latency_from_send)
+                self._from_send.add(event.latency_from_send)
         shown = self.verbosity >= VERBOSE or _waits(event.kind)
         if not self._live or not shown or event.status is not Status.PASSED:
             return
@@ -353,7 +354,7 @@ class ConsoleReporter:
         return table
 
     def _print_latency(self) -> None:
-        if not self._latencies:
+        if not self._latencies.count:
             return
         self.console.print(Text("expect latency", style="bold"), soft_wrap=True)
         from_start = latency_stats(self._latencies)

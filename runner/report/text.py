@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import statistics
+from array import array
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
@@ -10,6 +12,9 @@ from runner.events import Failure, Payload, TranscriptEntry
 
 __all__ = [
     "ARROWS",
+    "EXACT_LATENCIES",
+    "LATENCY_ERROR",
+    "LatencyRecorder",
     "LatencyStats",
     "Line",
     "failure_lines",
@@ -118,8 +123,87 @@ def _step_suffix(failure: Failure) -> str:
     return f" (step {failure.step + 1}, {failure.kind}{on})"
 
 
+#: How many latencies a `LatencyRecorder` keeps as they are: up to this count its median and
+#: p95 are exact; beyond it they come from its histogram (`LatencyStats.estimated`).
+EXACT_LATENCIES = 20_000
+
+#: The histogram's bands per power of two: a band spans 1/128 of its lower edge, and a figure
+#: read from it (the band's middle) is within `LATENCY_ERROR` of the true value.
+_BANDS = 128
+LATENCY_ERROR = 1 / (2 * _BANDS)
+
+
+class LatencyRecorder:
+    """Latencies (seconds) in bounded memory: each kept as it is up to `EXACT_LATENCIES`
+    (8 bytes each), then all of them counted in a log-linear histogram of at most a few
+    thousand bands (128 per power of two), whatever the count. Count, min and max stay exact;
+    the median and p95 are exact up to `exact` values, then estimates within `LATENCY_ERROR`
+    (0.4%) of the value the sorted list would give."""
+
+    __slots__ = ("_bands", "_exact", "_limit", "count", "max", "min")
+
+    def __init__(self, exact: int = EXACT_LATENCIES) -> None:
+        self._limit = exact
+        self._exact: array[float] | None = array("d")
+        self._bands: dict[int, int] = {}
+        self.count = 0
+        self.min = math.inf
+        self.max = -math.inf
+
+    def add(self, value: float) -> None:
+        """Record one latency."""
+        self.count += 1
+        if value < self.min:
+            self.min = value
+        if value > self.max:
+            self.max = value
+        exact = self._exact
+        if exact is None:
+            self._band(value)
+        elif len(exact) < self._limit:
+            exact.append(value)
+        else:  # the exact values are done: from now on, all of them are in the histogram
+            for kept in exact:
+                self._band(kept)
+            self._exact = None
+            self._band(value)
+
+    def _band(self, value: float) -> None:
+        if value > 0.0:
+            mantissa, exponent = math.frexp(value)  # value = mantissa * 2**exponent, 0.5 <= m < 1
+            key = exponent * _BANDS + int((mantissa - 0.5) * 2 * _BANDS)
+        else:
+            key = _ZERO  # zero (or a clock that went back): its own band
+        bands = self._bands
+        bands[key] = bands.get(key, 0) + 1
+
+    @property
+    def estimated(self) -> bool:
+        """Whether the median and p95 come from the histogram (more than `exact` values)."""
+        return self._exact is None
+
+    def stats(self) -> LatencyStats:
+        """The figures so far."""
+        if self._exact is not None:
+            return LatencyStats(self._exact)
+        return LatencyStats.of_bands(self.count, self.min, self.max, self._bands)
+
+
+_ZERO = -(2**62)
+
+
+def _band_middle(key: int) -> float:
+    if key == _ZERO:
+        return 0.0
+    exponent, band = divmod(key, _BANDS)
+    return math.ldexp(0.5 + (band + 0.5) / (2 * _BANDS), exponent)
+
+
 class LatencyStats:
-    """Count, min, median, 95th percentile and max of latencies in seconds."""
+    """Count, min, median, 95th percentile and max of latencies in seconds; `estimated` when
+    the median and p95 come from a `LatencyRecorder`'s histogram (within `LATENCY_ERROR`)."""
+
+    estimated = False
 
     def __init__(self, values: Sequence[float]) -> None:
         ordered = sorted(values)
@@ -129,17 +213,45 @@ class LatencyStats:
         self.median = statistics.median(ordered) if ordered else 0.0
         self.p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))] if ordered else 0.0
 
-    def as_dict(self) -> dict[str, float | int]:
-        """The figures as a JSON-ready mapping (seconds)."""
-        keys = ("count", "min", "median", "p95", "max")
+    @classmethod
+    def of_bands(cls, count: int, low: float, high: float, bands: dict[int, int]) -> LatencyStats:
+        """The figures of a histogram: each percentile is the middle of the band its rank
+        falls in (as `__init__` ranks the sorted values), kept within [min, max]."""
+        stats = cls.__new__(cls)
+        stats.count, stats.min, stats.max, stats.estimated = count, low, high, True
+        wanted = {"p95": min(count - 1, int(0.95 * count))}
+        middle = (count - 1) // 2, count // 2  # the median of an even count: two values
+        ranks = sorted({*middle, *wanted.values()})
+        found: dict[int, float] = {}
+        seen, keys = 0, iter(sorted(bands))
+        key = 0
+        for rank in ranks:
+            while seen <= rank:
+                key = next(keys)
+                seen += bands[key]
+            found[rank] = min(high, max(low, _band_middle(key)))
+        stats.median = (found[middle[0]] + found[middle[1]]) / 2
+        stats.p95 = found[wanted["p95"]]
+        return stats
+
+    def as_dict(self) -> dict[str, float | int | bool]:
+        """The figures as a JSON-ready mapping (seconds); ``estimated`` says whether the
+        median and p95 come from a histogram (within 0.4%) rather than every value."""
+        keys = ("count", "min", "median", "p95", "max", "estimated")
         return {key: getattr(self, key) for key in keys}
 
     def __str__(self) -> str:
         figures = (self.min, self.median, self.p95, self.max)
         lo, med, p95, hi = (format_duration(f) for f in figures)
-        return f"n={self.count}  min {lo} · median {med} · p95 {p95} · max {hi}"
+        about = "≈" if self.estimated else ""
+        text = f"n={self.count}  min {lo} · median {about}{med} · p95 {about}{p95} · max {hi}"
+        if self.estimated:
+            text += f"  (≈: from a histogram, within {LATENCY_ERROR:.1%})"
+        return text
 
 
-def latency_stats(values: Iterable[float | None]) -> LatencyStats:
-    """Statistics over the values that are not None."""
+def latency_stats(values: Iterable[float | None] | LatencyRecorder) -> LatencyStats:
+    """Statistics over the values that are not None (or a recorder's)."""
+    if isinstance(values, LatencyRecorder):
+        return values.stats()
     return LatencyStats([v for v in values if v is not None])
