@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import xml.etree.ElementTree as ET
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -42,11 +43,31 @@ def _xml_text(text: str) -> str:
     return _NOT_XML.sub("\ufffd", text)
 
 
+#: A testcase's ``system-out`` keeps its transcript's first and last lines, this many each
+#: (a long `repeat` makes four lines an iteration); it says how many it left out between.
+TRANSCRIPT_HEAD = TRANSCRIPT_TAIL = 1_000
+
+
 @dataclass
 class _Case:
     started: ScenarioStarted | None = None
     ended: ScenarioEnded | None = None
-    transcript: list[str] = field(default_factory=list)
+    transcript: list[str] = field(default_factory=list)  # the first TRANSCRIPT_HEAD lines
+    tail: deque[str] = field(default_factory=lambda: deque(maxlen=TRANSCRIPT_TAIL))
+    left_out: int = 0  # lines that went out of `tail`
+
+    def add(self, line: str) -> None:
+        if len(self.transcript) < TRANSCRIPT_HEAD:
+            self.transcript.append(line)
+            return
+        tail = self.tail
+        if len(tail) == TRANSCRIPT_TAIL:
+            self.left_out += 1
+        tail.append(line)
+
+    def lines(self) -> list[str]:
+        gap = [f"… {self.left_out:,} lines left out …"] if self.left_out else []
+        return [*self.transcript, *gap, *self.tail]
 
 
 class JunitReporter:
@@ -80,7 +101,7 @@ class JunitReporter:
         line = _transcript_line(event)
         if line is not None:
             start = case.started.at if case.started else 0.0
-            case.transcript.append(f"+{event.at - start:.3f}s {line}")
+            case.add(f"+{event.at - start:.3f}s {line}")
 
     def xml(self) -> ET.Element:
         """The report as an XML element tree (``<testsuites>``)."""
@@ -135,7 +156,7 @@ def _testcase(case: _Case) -> ET.Element:
         element.set("line", str(started.line))
     _add_result(element, ended, started.at if started else 0.0)
     if case.transcript:
-        ET.SubElement(element, "system-out").text = _xml_text("\n".join(case.transcript))
+        ET.SubElement(element, "system-out").text = _xml_text("\n".join(case.lines()))
     return element
 
 
