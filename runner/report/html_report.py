@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from runner.events import Event
+from runner.events import Event, ScenarioEnded, ScenarioStarted, StepEnded
 from runner.report.files import write_atomically
 from runner.report.html_charts import (
     Row,
@@ -41,7 +41,14 @@ from runner.report.html_charts import (
     timeline_svg,
 )
 from runner.report.json_report import REPORT_VERSION, JsonReporter
-from runner.report.text import ARROWS, format_duration, preview
+from runner.report.text import (
+    ARROWS,
+    EXACT_LATENCIES,
+    LATENCY_ERROR,
+    LatencyRecorder,
+    format_duration,
+    preview,
+)
 
 __all__ = [
     "MAX_PAGE_BYTES",
@@ -91,17 +98,50 @@ class HtmlReporter:
         self.path = path
         self._redact = redact
         self._collector = JsonReporter(path)  # never closed: it only keeps the events
+        self._seen: dict[int, int] = {}  # a scenario's events so far
+        self._left_out: dict[int, int] = {}  # ... past its first HTML_EVENTS
+        # Every expect's latencies, kept or not, for the figures (bounded: `LatencyRecorder`).
+        self._latencies, self._from_send = LatencyRecorder(), LatencyRecorder()
 
     def __call__(self, event: Event) -> None:
-        """Keep one event (an `EventBus` listener)."""
+        """Keep one event (an `EventBus` listener): a scenario's first `HTML_EVENTS`."""
+        cls = event.__class__
+        if cls is StepEnded:
+            latency = event.latency  # type: ignore[attr-defined]
+            if latency is not None:
+                self._latencies.add(latency)
+                from_send = event.latency_from_send  # type: ignore[attr-defined]
+                if from_send is not None:
+                    self._from_send.add(from_send)
+        scenario = getattr(event, "scenario", None)
+        if scenario is not None and cls not in _ALWAYS_KEPT:
+            seen = self._seen[scenario] = self._seen.get(scenario, 0) + 1
+            if seen > HTML_EVENTS:  # a long repeat's: counted, and in the figures
+                self._left_out[scenario] = seen - HTML_EVENTS
+                return
         self._collector(event)
 
     def close(self) -> None:
         """Render the page and write it atomically."""
         report = self._collector.report()
+        report["latency"] = {
+            "from_step_start": self._latencies.stats().as_dict(),
+            "from_last_send": self._from_send.stats().as_dict(),
+        }
+        for scenario in report["scenarios"]:
+            if left_out := self._left_out.get(scenario["index"]):
+                scenario["events_left_out"] = left_out
         if self._redact is not None:
             report = _redacted(report, self._redact)
         write_html_report(self.path, report)
+
+
+#: How many events of a scenario the page is made from, at most (its first ones): it shows a
+#: timeline of a few hundred rows, and a long `repeat` makes six events an iteration. The
+#: others are counted (``events_left_out``, said on the page); their latencies are in the
+#: figures. The JSON report has them all.
+HTML_EVENTS = 20_000
+_ALWAYS_KEPT = frozenset({ScenarioStarted, ScenarioEnded})
 
 
 def _redacted(value: Any, redact: Callable[[str], str]) -> Any:
@@ -343,6 +383,11 @@ def _scenario(
     base = _start(events)
     failure = scenario.get("failure")
     parts = [_steps_table(scenario.get("steps") or [], scenario.get("file"))]
+    if left_out := scenario.get("events_left_out"):
+        parts.append(
+            f'<p class="cut">made from its first {HTML_EVENTS:,} events: {esc(left_out)} more '
+            "(a long repeat) are left out of this page; the JSON report has them all</p>"
+        )
     if failure:
         parts.append(_failure_block(failure, base))
     parts.append(_unexpected(scenario.get("unexpected") or [], base))
@@ -646,6 +691,11 @@ def _latency_section(report: Mapping[str, Any]) -> str:
         float(s["latency_from_send"]) for s in steps if s.get("latency_from_send") is not None
     ]
     parts = ['<section id="latency"><h2>Latency of expects</h2>', _stats_table(report["latency"])]
+    if any(scenario.get("events_left_out") for scenario in report["scenarios"]):
+        parts.append(
+            '<p class="cut">the table counts every expect; the charts, the expects of the '
+            "events the page keeps (each scenario's first)</p>"
+        )
     parts.append("<h3>Histogram</h3>")
     parts.append(
         histogram_svg([("from the step's start", from_start), ("from the last send", from_send)])
@@ -668,11 +718,18 @@ def _stats_table(latency: Mapping[str, Any]) -> str:
         ("from_last_send", "from the last send"),
     ):
         stats = latency.get(key) or {}
+        about = {"median": "≈", "p95": "≈"} if stats.get("estimated") else {}
         cells = "".join(
-            f"<td>{format_duration(float(stats.get(k) or 0))}"
+            f"<td>{about.get(k, '')}{format_duration(float(stats.get(k) or 0))}"
             for k in ("min", "median", "p95", "max")
         )
         rows.append(f"<tr><th>{label}</th><td>{esc(stats.get('count', 0))}{cells}</tr>")
+    if any(
+        (latency.get(key) or {}).get("estimated") for key in ("from_step_start", "from_last_send")
+    ):
+        note = f"≈: from a histogram, within {LATENCY_ERROR:.1%} (over {EXACT_LATENCIES:,} expects)"
+        rows.append(f'</table><p class="cut">{note}</p>')
+        return "".join(rows)
     return "".join(rows) + "</table>"
 
 
