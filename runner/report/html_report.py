@@ -385,7 +385,7 @@ def _scenario(
     parts = [_steps_table(scenario.get("steps") or [], scenario.get("file"))]
     if left_out := scenario.get("events_left_out"):
         parts.append(
-            f'<p class="cut">made from its first {HTML_EVENTS:,} events: {esc(left_out)} more '
+            f'<p class="cut">made from its first {HTML_EVENTS:,} events: {esc(_thousands(left_out))} more '
             "(a long repeat) are left out of this page; the JSON report has them all</p>"
         )
     if failure:
@@ -412,6 +412,12 @@ def _scenario(
 
 
 _FEWEST_ROWS = 5  # a shorter timeline is left out
+
+
+def _thousands(value: Any) -> Any:
+    return f"{value:,}" if isinstance(value, int) else value
+
+
 _NO_TIMELINE = '<p class="cut">timeline cut (the page keeps under its size budget)</p>'
 
 

@@ -60,7 +60,7 @@ def test_a_long_scenario_is_shown_from_its_first_events(tmp_path: Path) -> None:
     reporter.close()
     page = path.read_text(encoding="utf-8")
     left_out = 3 * iterations - HTML_EVENTS
-    assert f"made from its first {HTML_EVENTS:,} events: {left_out} more (a long repeat)" in page
+    assert f"made from its first {HTML_EVENTS:,} events: {left_out:,} more (a long repeat)" in page
     assert re.search(rf"<th>from the step's start</th><td>{iterations}<td>", page)
     assert "≈" in page and "from a histogram, within 0.4%" in page
     assert "the table counts every expect" in page
