@@ -384,8 +384,9 @@ def _scenario(
     failure = scenario.get("failure")
     parts = [_steps_table(scenario.get("steps") or [], scenario.get("file"))]
     if left_out := scenario.get("events_left_out"):
+        more = esc(_thousands(left_out))
         parts.append(
-            f'<p class="cut">made from its first {HTML_EVENTS:,} events: {esc(_thousands(left_out))} more '
+            f'<p class="cut">made from its first {HTML_EVENTS:,} events: {more} more '
             "(a long repeat) are left out of this page; the JSON report has them all</p>"
         )
     if failure:
