@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import json
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
@@ -217,7 +218,9 @@ class _Session:
             "operation_name": name if isinstance(name, str) else None,
         }
         if ast is not None and ast.operation == OperationType.SUBSCRIPTION:
-            stream = await subscribe(**arguments)
+            # graphql-core 3.2's subscribe is a coroutine; 3.3's returns a value or an awaitable
+            started = subscribe(**arguments)
+            stream = await started if inspect.isawaitable(started) else started
             if isinstance(stream, ExecutionResult):
                 return [error.formatted for error in stream.errors or []]
             async for result in stream:
