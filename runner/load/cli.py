@@ -423,6 +423,11 @@ def _lead(args: argparse.Namespace, plan: Plan, variables: dict[str, str]) -> in
         # ours are parsed already, and Locust's parser would refuse them
         sys.argv[1:] = []
         web = env.create_web_ui(host=args.web_host, port=args.web_port)
+        problem = _serving_problem(web)  # say where only once it listens (it binds in a greenlet)
+        if problem is not None:
+            print(f"wsrun load: error: {problem}", file=sys.stderr)
+            runner.quit()
+            return USAGE
         say(f"web UI on http://{args.web_host or '0.0.0.0'}:{args.web_port}")
     workers = len(runner.clients.ready) if args.master else 0
     started = time.monotonic()
@@ -600,3 +605,19 @@ def _measured(stats: RequestStats, kind: str | None) -> Measured:
         avg=merged.avg_response_time,
         max=float(merged.max_response_time or 0),
     )
+
+
+def _serving_problem(web: Any, wait: float = 10.0) -> str | None:
+    """Wait until Locust's web UI listens (`create_web_ui` binds its port in a greenlet, so an
+    address said before that would refuse connections); why it does not, or None."""
+    import gevent
+
+    until = time.monotonic() + wait
+    while time.monotonic() < until:
+        server = getattr(web, "server", None)
+        if server is not None and server.started:
+            return None
+        if web.greenlet.dead:
+            return f"the web UI could not listen on {web.host}:{web.port}"
+        gevent.sleep(0.01)
+    return f"the web UI did not listen on {web.host}:{web.port} within {wait:g}s"
