@@ -9,8 +9,11 @@ import statistics
 import tracemalloc
 from pathlib import Path
 
+import jsonschema
+
 from runner.events import RunEnded, ScenarioEnded, ScenarioStarted, Status, StepEnded
 from runner.report.json_report import MAX_STEP_ENTRIES, JsonReporter
+from runner.report.report_schema import report_json_schema
 from runner.report.text import LATENCY_ERROR
 
 
@@ -71,6 +74,10 @@ def test_a_scenario_keeps_its_first_step_entries_and_counts_the_others(tmp_path:
     exact = statistics.median((i % 100 + 1) / 1e4 for i in range(steps))  # 5.05 ms
     assert abs(latency["median"] - exact) <= exact * LATENCY_ERROR
     assert report["latency"]["from_last_send"]["count"] == steps
+    jsonschema.validate(report, report_json_schema())
+    schema = report_json_schema()["properties"]
+    assert "steps_left_out" in schema["scenarios"]["items"]["properties"]
+    assert "estimated" in schema["latency"]["properties"]["from_step_start"]["properties"]
 
 
 def test_a_short_scenario_says_nothing_left_out(tmp_path: Path) -> None:
