@@ -256,10 +256,10 @@ class JsonReporter:
             keep(self, event)
 
     def _keep_step(self, event: StepEnded, line: str | None = None) -> None:
-        entry = _step_json(event) if line is None or not _STEP_SLICE else _step_entry(line)
         steps = self._steps.setdefault(event.scenario, [])
         if len(steps) < MAX_STEP_ENTRIES:
-            steps.append(entry)
+            whole = line is None or not _STEP_SLICE
+            steps.append(_step_json(event) if whole or line is None else _step_entry(line))
         else:  # a long repeat: counted, and in the events
             self._left_out[event.scenario] = self._left_out.get(event.scenario, 0) + 1
         if event.latency is not None:
