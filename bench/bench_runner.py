@@ -28,7 +28,8 @@ Each figure is the median of several rounds, printed with its target and ``met``
 
 ``--profile`` runs the pinned runner once more under cProfile (every thread, the connection's
 where the steps run included) and prints the top functions by own time, with each thread's
-CPU time per pair (``time.thread_time``).
+CPU time per pair (``time.thread_time``); then, with no profiler, the JSON report's parts: the
+CPU its calls take during a run, its close, and the ``fsync`` of the written file.
 
     python -m bench.bench_runner [--pairs 5000] [--rounds 5] [--profile]
 """
@@ -50,6 +51,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from io import StringIO
 from pathlib import Path
+from typing import Any
 
 import websocket  # bench/ may use websocket-client directly: it is the baseline
 
@@ -375,6 +377,64 @@ def bench_profile(pairs: int, cpu: int | None) -> None:
             cpu_times = dict(times)
     for name, seconds in sorted(cpu_times.items(), key=lambda item: -item[1]):
         print(f"  thread {name}: {seconds / pairs * 1e6:.1f} µs CPU per pair (under cProfile)")
+    bench_report_parts(pairs, cpu)
+
+
+def bench_report_parts(pairs: int, cpu: int | None, rounds: int = 3) -> None:
+    """``--profile``, then: what the JSON report costs, taken apart (no cProfile): the CPU
+    of its calls during a run (``time.thread_time`` around each), and its close, with the
+    ``fsync`` of the written file timed on its own."""
+    from rich.console import Console
+
+    from runner.events import Event, EventBus
+    from runner.executor import RunOptions, run_suite
+    from runner.report.console import QUIET, ConsoleReporter
+    from runner.report.json_report import JsonReporter
+    from runner.scenario import load_suite
+
+    _pin(cpu)
+    fsync, synced = os.fsync, [0.0]
+
+    def timed_fsync(fd: Any) -> None:
+        started = time.perf_counter()
+        fsync(fd)
+        synced[0] += time.perf_counter() - started
+
+    print(f"the JSON report's parts ({pairs} pairs, {rounds} rounds):")
+    with tempfile.TemporaryDirectory() as temp, echo_server("picows", cpu) as server:
+        folder = Path(temp)
+        write_pairs_scenario(folder, pairs)
+        for _ in range(rounds):
+            suite = load_suite([str(folder)], {"url": server.url})
+            bus = EventBus()
+            bus.subscribe(ConsoleReporter(Console(file=StringIO(), color_system=None), QUIET))
+            report, spent = JsonReporter(folder / "report.json"), [0.0]
+
+            def listener(
+                event: Event, report: JsonReporter = report, spent: list[float] = spent
+            ) -> None:
+                started = time.thread_time()
+                report(event)
+                spent[0] += time.thread_time() - started
+
+            bus.subscribe(listener)
+            started = time.process_time()
+            run_suite(suite, suite.scenarios, RunOptions(jobs=1), bus.emit)
+            run = time.process_time() - started
+            synced[0] = 0.0
+            os.fsync = timed_fsync
+            try:
+                started = time.process_time()
+                report.close()
+                close = time.process_time() - started
+            finally:
+                os.fsync = fsync
+            size = (folder / "report.json").stat().st_size
+            print(
+                f"  run {run / pairs * 1e6:.0f} µs CPU a pair, of which the report's calls "
+                f"{spent[0] / pairs * 1e6:.1f} µs; close {close * 1e3:.0f} ms CPU, its fsync "
+                f"{synced[0] * 1e3:.1f} ms ({size / 1e6:.1f} MB)"
+            )
 
 
 def bench_jobs(rounds: int, cpu: int | None) -> None:
