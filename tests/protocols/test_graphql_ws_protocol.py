@@ -10,22 +10,18 @@ server's ping answered with a pong, `call` (a query, a subscription's `next` pay
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from io import StringIO
 from pathlib import Path
-from typing import Any
 
 import pytest
-from rich.console import Console
 
-from runner.cli import ExitCode, main
+from runner.cli import ExitCode
 from runner.protocols.graphql_ws import GraphqlWs, GraphqlWsOptions
 from runner.server.running import TestServer
 from tests.protocols.peers_graphql import graphql_peer
-from tests.protocols.test_socketio_protocol import comparable, readme_section
+from tests.protocols.running import comparable, readme_section, run
 
 
 @dataclass(frozen=True)
@@ -60,18 +56,6 @@ def target(request: pytest.FixtureRequest, builtin: TestServer, node_peer: str) 
         url = builtin.url + "/graphql"
         return Target(url, url + "?ping=100", "{token: secret}", "malformed")
     return Target(node_peer, node_peer, "{token: secret, ping: true}", "garbage")
-
-
-def run(tmp_path: Path, text: str, *extra: str) -> tuple[int, str, dict[str, Any]]:
-    """Run `text` as a scenario; the exit code, the console's text and the JSON report."""
-    scenario = tmp_path / "scenario.yaml"
-    scenario.write_text(text, encoding="utf-8")
-    report = tmp_path / "report.json"
-    console = Console(file=StringIO(), width=250, color_system=None)
-    code = main([str(scenario), "--json-report", str(report), *extra], console=console)
-    output = console.file.getvalue()  # type: ignore[attr-defined]
-    assert report.exists(), output
-    return code, output, json.loads(report.read_text(encoding="utf-8"))
 
 
 def test_queries_subscriptions_errors_and_messages_as_they_are(

@@ -12,18 +12,17 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from io import StringIO
 from pathlib import Path
 from typing import Any
 
 import pytest
-from rich.console import Console
 
-from runner.cli import ExitCode, main
+from runner.cli import ExitCode
 from runner.protocols.base import Incoming, MalformedFrame
 from runner.protocols.jsonrpc import JsonRpc, JsonRpcOptions
 from runner.server.running import TestServer
 from tests.protocols.peers_jsonrpc import jsonrpc_peer
+from tests.protocols.running import run
 
 
 @pytest.fixture(scope="module")
@@ -39,18 +38,6 @@ def builtin() -> Iterator[TestServer]:
 def peer() -> Iterator[str]:
     with jsonrpc_peer() as url:
         yield url
-
-
-def run(tmp_path: Path, text: str, *extra: str) -> tuple[int, str, dict[str, Any]]:
-    """Run `text` as a scenario; the exit code, the console's text and the JSON report."""
-    scenario = tmp_path / "scenario.yaml"
-    scenario.write_text(text, encoding="utf-8")
-    report = tmp_path / "report.json"
-    console = Console(file=StringIO(), width=250, color_system=None)
-    code = main([str(scenario), "--json-report", str(report), *extra], console=console)
-    output = console.file.getvalue()  # type: ignore[attr-defined]
-    assert report.exists(), output
-    return code, output, json.loads(report.read_text(encoding="utf-8"))
 
 
 def _steps(report: dict[str, Any]) -> list[dict[str, Any]]:

@@ -11,7 +11,6 @@ four 1-byte messages, and a QoS 1 delivery with the broker's packet id answered 
 from __future__ import annotations
 
 import base64
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from runner.cli import ExitCode, main
 from runner.protocols.mqtt_codec import Kind, Packet, encode
 from runner.server.running import TestServer
 from tests.protocols.peers_mqtt import Aedes, aedes_peer
+from tests.protocols.running import comparable, readme_section, run
 from tests.support import timeout, url_of, websockets_server
 
 
@@ -58,18 +58,6 @@ def broker(request: pytest.FixtureRequest, builtin: TestServer) -> Iterator[Brok
         return
     with aedes_peer() as aedes:
         yield Broker("aedes", aedes.url, aedes)
-
-
-def run(tmp_path: Path, text: str, *extra: str) -> tuple[int, str, dict[str, Any]]:
-    """Run `text` as a scenario; the exit code, the console's text and the JSON report."""
-    scenario = tmp_path / "scenario.yaml"
-    scenario.write_text(text, encoding="utf-8")
-    report = tmp_path / "report.json"
-    console = Console(file=StringIO(), width=250, color_system=None)
-    code = main([str(scenario), "--json-report", str(report), *extra], console=console)
-    output = console.file.getvalue()  # type: ignore[attr-defined]
-    assert report.exists(), output
-    return code, output, json.loads(report.read_text(encoding="utf-8"))
 
 
 def frames(report: dict[str, Any], kind: str) -> list[bytes]:
@@ -350,27 +338,6 @@ def run_validate(tmp_path: Path, text: str) -> tuple[int, str, None]:
     console = Console(file=StringIO(), width=250, color_system=None)
     code = main(["validate", str(scenario)], console=console)
     return code, console.file.getvalue(), None  # type: ignore[attr-defined]
-
-
-def readme_section(heading: str) -> tuple[str, str]:
-    """The YAML example and the -v output shown under `heading` in the README."""
-    text = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    start = text.index(f"\n{heading}\n")
-    section = text[start : text.index("\n#### ", start + len(heading) + 2)]
-    example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
-    shown = section.split("```text\n", 1)[1].split("```", 1)[0]
-    return example, shown
-
-
-def comparable(lines: str) -> list[str]:
-    """Console lines without their times, addresses and NULs (the console prints a STOMP
-    frame's final NUL as it is; the README cannot show it)."""
-    out = []
-    for line in lines.replace("\x00", "").splitlines():
-        line = re.sub(r"^\s*[\d.]+s ", "", line)
-        line = re.sub(r"127\.0\.0\.1:\d+", "HOST", line)
-        out.append(line.rstrip())
-    return out
 
 
 def test_the_readme_example_runs_and_shows_what_the_readme_says(

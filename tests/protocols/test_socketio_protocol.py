@@ -9,21 +9,18 @@ an ack the client sends back, and -v's frames.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from io import StringIO
 from pathlib import Path
-from typing import Any
 
 import pytest
-from rich.console import Console
 
-from runner.cli import ExitCode, main
+from runner.cli import ExitCode
 from runner.protocols.socketio import SocketIO, SocketIOOptions
 from runner.server.running import TestServer
 from tests.protocols.peers_socketio import socketio_peer
+from tests.protocols.running import comparable, readme_section, run
 
 
 @dataclass(frozen=True)
@@ -65,18 +62,6 @@ def target(request: pytest.FixtureRequest, builtin: TestServer) -> Iterator[Targ
         return
     with socketio_peer() as url:
         yield peer_target(url)
-
-
-def run(tmp_path: Path, text: str, *extra: str) -> tuple[int, str, dict[str, Any]]:
-    """Run `text` as a scenario; the exit code, the console's text and the JSON report."""
-    scenario = tmp_path / "scenario.yaml"
-    scenario.write_text(text, encoding="utf-8")
-    report = tmp_path / "report.json"
-    console = Console(file=StringIO(), width=250, color_system=None)
-    code = main([str(scenario), "--json-report", str(report), *extra], console=console)
-    output = console.file.getvalue()  # type: ignore[attr-defined]
-    assert report.exists(), output
-    return code, output, json.loads(report.read_text(encoding="utf-8"))
 
 
 def test_connect_call_events_and_acks(tmp_path: Path, target: Target) -> None:
@@ -261,28 +246,6 @@ def test_the_codec_on_its_own() -> None:
     [gone] = io.decode("41/chat,")  # the server disconnected the namespace
     assert gone.envelope == {"disconnect": True, "namespace": "/chat"}
     assert io.closing() == []
-
-
-def readme_section(heading: str) -> tuple[str, str]:
-    """The YAML example and the -v output shown under `heading` in the README."""
-    text = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    start = text.index(f"\n{heading}\n")
-    section = text[start : text.index("\n#", start + len(heading) + 2)]
-    example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
-    shown = section.split("```text\n", 1)[1].split("```", 1)[0]
-    return example, shown
-
-
-def comparable(lines: str) -> list[str]:
-    """Console lines without their times, ports, sids, durations and file names."""
-    out = []
-    for line in lines.splitlines():
-        line = re.sub(r"^\s*[\d.]+s ", "", line)
-        line = re.sub(r"127\.0\.0\.1:\d+", "HOST", line)
-        line = re.sub(r'"sid": ?"[^"]+"', '"sid":"…"', line)
-        line = re.sub(r"[\d.]+ ms.*$", "", line)
-        out.append(line.rstrip())
-    return out
 
 
 def test_the_readme_example_runs_and_shows_what_the_readme_says(

@@ -11,13 +11,11 @@ malformed frames.
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from io import StringIO
 from pathlib import Path
-from typing import Any
 
 import pytest
 from rich.console import Console
@@ -26,7 +24,7 @@ from websockets.sync.server import ServerConnection
 from runner.cli import ExitCode, main
 from runner.server.running import TestServer
 from tests.protocols.peers_stomp import rabbitmq_peer, stomp_peer
-from tests.protocols.test_mqtt_protocol import comparable, readme_section
+from tests.protocols.running import comparable, readme_section, run
 from tests.support import timeout, url_of, websockets_server
 
 
@@ -65,18 +63,6 @@ def broker(request: pytest.FixtureRequest, builtin: TestServer) -> Broker:
     if request.param == "built-in":
         return Broker("built-in", f"{builtin.url}/stomp")
     return Broker("rabbitmq", request.getfixturevalue("rabbitmq"), RABBIT_OPTIONS)
-
-
-def run(tmp_path: Path, text: str, *extra: str) -> tuple[int, str, dict[str, Any]]:
-    """Run `text` as a scenario; the exit code, the console's text and the JSON report."""
-    scenario = tmp_path / "scenario.yaml"
-    scenario.write_text(text, encoding="utf-8")
-    report = tmp_path / "report.json"
-    console = Console(file=StringIO(), width=250, color_system=None)
-    code = main([str(scenario), "--json-report", str(report), *extra], console=console)
-    output = console.file.getvalue()  # type: ignore[attr-defined]
-    assert report.exists(), output
-    return code, output, json.loads(report.read_text(encoding="utf-8"))
 
 
 def test_subscribe_send_with_a_receipt_and_a_json_message(tmp_path: Path, broker: Broker) -> None:
