@@ -9,7 +9,9 @@ and sends what it returns; it never reads or writes a socket itself:
 - ``opening()``: frames sent as soon as the WebSocket is open (MQTT CONNECT, ``connection_init``);
 - ``decode(frame)``: each frame received, on the connection's thread, into `Incoming` items
   (none for a partial packet, several for a frame holding several); a frame it cannot read
-  raises `MalformedFrame`, which fails the waiting step with the cause;
+  raises `MalformedFrame`, which fails the waiting step with the cause; a refusal it reads (an
+  MQTT SUBACK 0x80, a STOMP ERROR answering a call) raises `ProtocolFailure`, which fails the
+  waiting step as "the server refused";
 - ``handshake_done(incoming)``: fed every `Incoming` marked `handshake` until it returns True;
   `connect` waits for that (when `has_handshake`) until its deadline; raises `ProtocolFailure`
   when the server refused (socket.io ``44``, CONNACK with a non-zero code, STOMP ``ERROR``);
