@@ -6,6 +6,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from websockets.sync.server import Server, ServerConnection, serve
 
@@ -43,3 +44,28 @@ def echo(conn: ServerConnection) -> None:
     """Echo every message back, text as text and binary as binary."""
     for message in conn:
         conn.send(message)
+
+
+@contextmanager
+def uvicorn_server(app: Any, scheme: str) -> Iterator[str]:
+    """An ASGI `app` served by uvicorn on 127.0.0.1 and a free port, in a thread; yields its
+    ``{scheme}://127.0.0.1:PORT`` base URL; stopped on exit."""
+    import uvicorn
+
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, log_level="warning", ws="websockets-sansio"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        for _ in range(int(timeout(5) / 0.01)):
+            if server.started:
+                break
+            threading.Event().wait(0.01)
+        assert server.started, "uvicorn did not start"
+        port = server.servers[0].sockets[0].getsockname()[1]
+        yield f"{scheme}://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout(5))

@@ -14,7 +14,6 @@ import secrets
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,14 +23,13 @@ from typing import Any
 
 import jsonschema
 import pytest
-import uvicorn
 from fastapi import FastAPI, Request, Response, WebSocket
 from fastapi.responses import JSONResponse
 from rich.console import Console
 
 from runner.cli import ExitCode, main
 from runner.executor import http as http_runner
-from tests.support import timeout
+from tests.support import timeout, uvicorn_server
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = 's3cret-"pw"-42'
@@ -85,23 +83,8 @@ def make_app() -> FastAPI:
 @contextmanager
 def fastapi_server() -> Iterator[str]:
     """The app on 127.0.0.1, a free port; yields its http:// base URL; stopped on exit."""
-    config = uvicorn.Config(
-        make_app(), host="127.0.0.1", port=0, log_level="warning", ws="websockets-sansio"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        for _ in range(int(timeout(5) / 0.01)):
-            if server.started:
-                break
-            threading.Event().wait(0.01)
-        assert server.started, "uvicorn did not start"
-        port = server.servers[0].sockets[0].getsockname()[1]
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout(5))
+    with uvicorn_server(make_app(), "http") as url:
+        yield url
 
 
 LOGIN = """

@@ -11,15 +11,13 @@ with the client's answer. The namespace ``/private`` refuses any auth but
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import socketio
-import uvicorn
 
-from tests.support import timeout
+from tests.support import uvicorn_server
 
 
 def make_server(
@@ -74,20 +72,5 @@ def socketio_peer(
     `cors`: python-socketio's ``cors_allowed_origins``; None is its default, which accepts only
     an ``Origin`` equal to the server's own, port included."""
     app = socketio.ASGIApp(make_server(ping_interval, ping_timeout, cors))
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, log_level="warning", ws="websockets-sansio"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        for _ in range(int(timeout(5) / 0.01)):
-            if server.started:
-                break
-            threading.Event().wait(0.01)
-        assert server.started, "uvicorn did not start"
-        port = server.servers[0].sockets[0].getsockname()[1]
-        yield f"ws://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout(5))
+    with uvicorn_server(app, "ws") as url:
+        yield url
