@@ -35,6 +35,10 @@ from runner.protocols.base import (
 )
 from runner.scenario.fields import Model
 
+#: The most `next` payloads a call collects before its `complete` (a subscription that streams
+#: without end fails the call instead of growing without bound; the inbox keeps as many).
+MAX_NEXT_PAYLOADS = 100_000
+
 __all__ = ["SUBPROTOCOL", "GraphqlWs", "GraphqlWsCall", "GraphqlWsOptions"]
 
 SUBPROTOCOL = "graphql-transport-ws"
@@ -141,7 +145,14 @@ class GraphqlWs(Protocol):
 
     def _answer(self, message: Envelope, operation: str, kind: str) -> list[Incoming]:
         if kind == "next":
-            self._calls[operation].append(message.get("payload"))
+            collected = self._calls[operation]
+            if len(collected) >= MAX_NEXT_PAYLOADS:
+                del self._calls[operation]
+                raise ProtocolFailure(
+                    f"the subscription {operation} sent more than {MAX_NEXT_PAYLOADS:,} next "
+                    "payloads without a complete (the most a call collects)"
+                )
+            collected.append(message.get("payload"))
             return []  # the call's reply holds it
         results = self._calls.pop(operation)
         errors = message.get("payload") if kind == "error" else None

@@ -244,3 +244,21 @@ def test_the_readme_example_runs_and_shows_what_the_readme_says(
     printed = comparable(output)
     for line in comparable(shown):
         assert line in printed, line
+
+
+def test_a_subscription_without_end_fails_its_call_instead_of_growing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from runner.protocols import graphql_ws
+    from runner.protocols.base import ProtocolFailure
+
+    monkeypatch.setattr(graphql_ws, "MAX_NEXT_PAYLOADS", 3)
+    ws = GraphqlWs(GraphqlWsOptions.model_validate({}))
+    ws.decode('{"type":"connection_ack"}')
+    _, key = ws.call({"query": "subscription { count(to: 9) }"}, 1)
+    for n in range(3):
+        assert ws.decode(f'{{"type":"next","id":"{key}","payload":{{"n":{n}}}}}') == []
+    with pytest.raises(ProtocolFailure, match="more than 3 next payloads without a complete"):
+        ws.decode(f'{{"type":"next","id":"{key}","payload":{{"n":3}}}}')
+    [late] = ws.decode(f'{{"type":"next","id":"{key}","payload":{{"n":4}}}}')  # the call is over
+    assert late.reply_to is None
