@@ -197,6 +197,9 @@ def parse_document(text: str, file: str) -> Document:
         ScenarioErrors: when the text is not YAML. Other problems are in `Document.problems`.
     """
     document = Document(file, text)
+    if _build_from_events(document):
+        return document
+    document = Document(file, text)  # read again through nodes: it has what the events leave
     try:
         node = _compose(text)
     except yaml.MarkedYAMLError as exc:
@@ -210,6 +213,102 @@ def parse_document(text: str, file: str) -> Document:
     builder = _Builder(document)
     document.value = builder.build(node, ()) if node is not None else None
     return document
+
+
+_EVENTS: Any = getattr(yaml, "CSafeLoader", None)  # libyaml's parser (None: PyYAML without it)
+_NO_KEY: Any = object()  # a mapping's frame waiting for its next key
+
+
+def _build_from_events(document: Document) -> bool:
+    """Build `document`'s values and locations in one pass over libyaml's events, without a node
+    tree (which took twice the memory of the values) and without a separate depth check.
+
+    Only plain files are built so: at the first thing that needs more than the events (an
+    anchor, an alias, a tag, a merge key, a duplicate key, a YAML 1.1 trap, a key that is not
+    a scalar, nesting deeper than `MAX_DEPTH`, a second document, a YAML error) this gives up
+    and returns False, and the file is read again through nodes (`_compose`, `_Builder`),
+    which reports the problem. Both ways build the same values and locations (a test compares
+    them on every example).
+    """
+    if _EVENTS is None:
+        return False
+    values, keys, plain = document.values, document.keys, document.plain
+    get_event = _EVENTS(document.text).get_event
+    stack: list[list[Any]] = []  # [container, its path, the key whose value comes next]
+    root: Any = None
+    documents = 0
+    scalar, mapping, sequence = yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent
+    ends = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
+    resolve, no_key, limit = resolve_plain, _NO_KEY, MAX_DEPTH
+    try:
+        while True:
+            event: Any = get_event()
+            kind = type(event)
+            if kind is scalar:
+                if event.anchor is not None or event.tag is not None:
+                    return False
+                value = written = event.value
+                if event.implicit[0]:
+                    try:
+                        value = resolve(written)
+                    except _Trap:
+                        return False
+            elif kind is mapping:
+                if event.anchor is not None or event.tag is not None:
+                    return False
+                value = {}
+            elif kind is sequence:
+                if event.anchor is not None or event.tag is not None:
+                    return False
+                value = []
+            elif kind in ends:
+                stack.pop()
+                continue
+            elif kind is yaml.StreamEndEvent or event is None:
+                break
+            elif kind is yaml.DocumentStartEvent:
+                documents += 1
+                if documents > 1:
+                    return False
+                continue
+            elif kind is yaml.AliasEvent:
+                return False
+            else:  # the stream's start, a document's end
+                continue
+            mark = event.start_mark
+            if stack:
+                frame = stack[-1]
+                container = frame[0]
+                if type(container) is list:
+                    path = (*frame[1], len(container))
+                    container.append(value)
+                elif frame[2] is no_key:  # a key
+                    if kind is not scalar or written in container:
+                        return False
+                    if written == "<<" and event.implicit[0]:
+                        return False
+                    frame[2] = written
+                    keys[(*frame[1], written)] = (mark.line + 1, mark.column + 1)
+                    continue
+                else:
+                    path = (*frame[1], frame[2])
+                    container[frame[2]] = value
+                    frame[2] = no_key
+                if len(path) > limit:
+                    return False
+            else:
+                path = ()
+                root = value
+            values[path] = (mark.line + 1, mark.column + 1)
+            if kind is scalar:
+                if value is not written and type(value) is not str:
+                    plain[path] = written
+            else:
+                stack.append([value, path, no_key])
+    except yaml.YAMLError:
+        return False
+    document.value = root
+    return True
 
 
 def snippet(text: str, location: Location) -> str:
@@ -275,6 +374,7 @@ _INT = re.compile(r"[-+]?[0-9]+")
 _HEX = re.compile(r"0x[0-9a-fA-F]+")
 _OCT = re.compile(r"0o[0-7]+")
 _FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
+_NUMBER_STARTS = frozenset("0123456789+-.")  # how every number and special float starts
 _SPECIAL_FLOATS = {
     ".inf": math.inf,
     ".Inf": math.inf,
@@ -297,6 +397,8 @@ def resolve_plain(text: str) -> Any:
         return None
     if text in _BOOLS:
         return _BOOLS[text]
+    if text[0] not in _NUMBER_STARTS:  # a word: no number, and no need to try each pattern
+        return text
     if _INT.fullmatch(text):
         return _decimal(text)
     if _HEX.fullmatch(text):
