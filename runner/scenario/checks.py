@@ -136,6 +136,11 @@ def _check_text(
 ) -> None:
     if "${" not in text:  # no reference, nothing to check (and no location to look up)
         return
+    try:  # the location is looked up only for a problem (most references are fine)
+        if all(n in scope for r in references(text) for n in variables_used(r)):
+            return
+    except TemplateSyntaxError:
+        pass
     location = field_location(placed, field)
     check_references(placed.origin.document, text, location, scope, errors)
 

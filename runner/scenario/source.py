@@ -37,6 +37,7 @@ __all__ = [
     "Document",
     "PathKey",
     "ValuePath",
+    "pack_position",
     "parse_document",
     "read_document",
     "snippet",
@@ -133,6 +134,15 @@ def _check_depth(text: str) -> None:
         return
 
 
+_COLUMN_BITS = 32  # the columns of a position: its low bits (a line may be long)
+_COLUMN_MASK = (1 << _COLUMN_BITS) - 1
+
+
+def pack_position(line: int, column: int) -> int:
+    """A position (line and column counted from 1) as `Document.values` and `keys` hold it."""
+    return (line << _COLUMN_BITS) | column
+
+
 @dataclass
 class Document:
     """One YAML file as plain values, with the location of every value and key.
@@ -141,8 +151,9 @@ class Document:
         file: the path as shown to the user.
         text: the file's text (for snippets).
         value: the document's value (None for an empty file).
-        values: path of a value → where the value starts, as (line, column) counted from 1
-            (a `Location` is made when asked for: `location`).
+        values: path of a value → where the value starts, its line and column (counted from
+            1) packed in one int (`pack_position`: a tuple and two ints took three times the
+            memory); a `Location` is made when asked for (`location`).
         keys: path of a mapping entry → where its key starts, the same way.
         plain: path of a value → its text, for unquoted scalars read as something else than a
             string (so that a hint can say `write "1.10"`).
@@ -153,8 +164,8 @@ class Document:
     file: str
     text: str
     value: Any = None
-    values: dict[ValuePath, tuple[int, int]] = field(default_factory=dict)
-    keys: dict[ValuePath, tuple[int, int]] = field(default_factory=dict)
+    values: dict[ValuePath, int] = field(default_factory=dict)
+    keys: dict[ValuePath, int] = field(default_factory=dict)
     plain: dict[ValuePath, str] = field(default_factory=dict)
     problems: list[ScenarioError] = field(default_factory=list)
     problem_paths: set[ValuePath] = field(default_factory=set)
@@ -164,13 +175,15 @@ class Document:
         for end in range(len(path), -1, -1):
             found = self.values.get(path[:end])
             if found is not None:
-                return Location(self.file, *found)
+                return Location(self.file, found >> _COLUMN_BITS, found & _COLUMN_MASK)
         return Location(self.file, 1, 1)
 
     def key_location(self, path: ValuePath) -> Location:
         """The location of the key of the entry at `path` (or of the value when unknown)."""
         found = self.keys.get(path)
-        return Location(self.file, *found) if found is not None else self.location(path)
+        if found is None:
+            return self.location(path)
+        return Location(self.file, found >> _COLUMN_BITS, found & _COLUMN_MASK)
 
     def error(self, message: str, location: Location, **fields: str | None) -> ScenarioError:
         """A ScenarioError at `location` of this document, with the offending line shown."""
@@ -288,7 +301,7 @@ def _build_from_events(document: Document) -> bool:
                     if written == "<<" and event.implicit[0]:
                         return False
                     frame[2] = written
-                    keys[(*frame[1], written)] = (mark.line + 1, mark.column + 1)
+                    keys[(*frame[1], written)] = ((mark.line + 1) << 32) | (mark.column + 1)
                     continue
                 else:
                     path = (*frame[1], frame[2])
@@ -299,7 +312,7 @@ def _build_from_events(document: Document) -> bool:
             else:
                 path = ()
                 root = value
-            values[path] = (mark.line + 1, mark.column + 1)
+            values[path] = ((mark.line + 1) << 32) | (mark.column + 1)
             if kind is scalar:
                 if value is not written and type(value) is not str:
                     plain[path] = written
@@ -444,7 +457,7 @@ class _Builder:
 
     def build(self, node: Node, path: ValuePath) -> Any:
         mark = node.start_mark
-        self.document.values[path] = (mark.line + 1, mark.column + 1)
+        self.document.values[path] = pack_position(mark.line + 1, mark.column + 1)
         key = id(node)  # nodes live as long as the builder: ids are not reused
         if key not in self.first:
             self.first[key] = path
@@ -510,7 +523,7 @@ class _Builder:
                 self._duplicate(key_node, key, path)
                 continue
             mark = key_node.start_mark
-            self.document.keys[(*path, key)] = (mark.line + 1, mark.column + 1)
+            self.document.keys[(*path, key)] = pack_position(mark.line + 1, mark.column + 1)
             result[key] = self.build(value_node, (*path, key))
         return {**merged, **result}
 
@@ -521,7 +534,7 @@ class _Builder:
         return None
 
     def _duplicate(self, node: Node, key: str, path: ValuePath) -> None:
-        first_line, _ = self.document.keys[(*path, key)]
+        first_line = self.document.keys[(*path, key)] >> _COLUMN_BITS
         where = _mark_location(self.document.file, node.start_mark)
         message = f"duplicate key {key!r} (first defined at line {first_line})"
         hint = "YAML keeps only the last value; remove or rename one of them"
