@@ -415,14 +415,18 @@ class EventBus:
 
     A listener with an ``events`` attribute (a collection of event classes) is given only
     events of those classes: a reporter that shows nothing of a frame (the console with
-    ``-q``) is not called for each one. The bus works out once per event class who gets it.
+    ``-q``) is not called for each one. A listener with a ``handler_for(cls)`` method is given
+    the events of each class through the callable that method returns for it (None: not given
+    them), so that a reporter's own dispatch by class is not paid again for every event. The
+    bus works out once per event class who gets it, and how.
     """
 
     def __init__(self) -> None:
         self._listeners: list[Listener] = []
         self._failures: list[ListenerFailure] = []
         self._lock = threading.Lock()
-        self._routes: dict[type, list[Listener]] = {}  # event class -> its listeners
+        # event class -> its listeners, each with the callable that takes that class
+        self._routes: dict[type, list[tuple[Listener, Listener]]] = {}
 
     def subscribe(self, listener: Listener) -> None:
         """Add a listener; it sees every event emitted from now on (of its ``events``
@@ -431,9 +435,16 @@ class EventBus:
             self._listeners.append(listener)
             self._routes = {}
 
-    def _route(self, cls: type) -> list[Listener]:
-        listeners = self._listeners
-        route = [listener for listener in listeners if cls in getattr(listener, "events", (cls,))]
+    def _route(self, cls: type) -> list[tuple[Listener, Listener]]:
+        route = []
+        for listener in self._listeners:
+            handler_for = getattr(listener, "handler_for", None)
+            if handler_for is not None:
+                call = handler_for(cls)
+            else:
+                call = listener if cls in getattr(listener, "events", (cls,)) else None
+            if call is not None:
+                route.append((listener, call))
         self._routes[cls] = route
         return route
 
@@ -447,9 +458,9 @@ class EventBus:
             return
         with self._lock:
             route = self._routes.get(event.__class__)
-            for listener in self._route(event.__class__) if route is None else route:
+            for listener, call in self._route(event.__class__) if route is None else route:
                 try:
-                    listener(event)
+                    call(event)
                 except (Exception, SystemExit) as error:
                     self._disable(listener, event, error)
 

@@ -159,6 +159,11 @@ class ConsoleReporter:
         if handler is not None:
             handler(event)
 
+    def handler_for(self, cls: type) -> Callable[[Event], None] | None:
+        """What takes events of `cls` (`EventBus` calls it directly): None for those it is
+        not given (`events`)."""
+        return self._handlers.get(cls) if cls in self.events else None
+
     def close(self) -> None:
         """Nothing to flush: every line is printed as its event arrives."""
 

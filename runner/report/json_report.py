@@ -29,6 +29,8 @@ from typing import IO, Any
 from runner.events import (
     Event,
     Failure,
+    FrameReceived,
+    FrameSent,
     RunEnded,
     RunStarted,
     ScenarioEnded,
@@ -141,9 +143,13 @@ def _encoder(cls: type) -> Callable[[Event, Callable[[str | bytes], Any]], str]:
         "_text": encode_basestring,
         "_number": _number_json,
         "_null": "null",
+        "_true": "true",
+        "_false": "false",
         "_int": int.__repr__,
         "_float": float.__repr__,
         "_float_type": float,
+        "_str": str,
+        "_max": MAX_REPORT_PAYLOAD,
         "_inf": math.inf,
     }
     exec(source, scope)  # our own classes' field names and types: no outside input
@@ -156,9 +162,16 @@ def _field_json(value: str, hint: Any, payload: bool) -> str:
     options = set(_options(hint))
     optional = type(None) in options
     options.discard(type(None))
-    if payload:
-        return f"_payload_json({value}, payload)"
+    if payload:  # text within the limit in place (no call); else `_payload_json` cuts it
+        return (
+            f"(_text({value}) if {value}.__class__ is _str and len({value}) <= _max "
+            f"else _payload_json({value}, payload))"
+        )
     only = next(iter(options)) if len(options) == 1 else None
+    if only is bool:
+        return f"(_true if {value} else _false)"
+    if optional and len(options) == 1 and only not in (str, int, float):  # a list, a dict
+        return f"(_null if {value} is None else _value_json({value}, payload))"
     if only is str or (isinstance(only, type) and issubclass(only, StrEnum)):
         written = f"_text({value})"  # a StrEnum is written as its value, as json.dumps does
     elif only is int:  # an int's own repr: what json.dumps writes (and a bool is no int field)
@@ -254,6 +267,27 @@ class JsonReporter:
         keep = _KEEP.get(cls)
         if keep is not None:
             keep(self, event)
+
+    def handler_for(self, cls: type) -> Callable[[Event], None]:
+        """What takes events of `cls` (`EventBus` calls it directly): for the classes a run
+        emits for every step and frame, a function that writes the line with the class's
+        encoder, made once, and keeps what the summary needs; `self` for the others."""
+        if cls not in _HOT:
+            return self
+        encode = _ENCODERS.get(cls) or _ENCODERS.setdefault(cls, _encoder(cls))
+        pending, cut, keep = self._pending, cut_payload, cls is StepEnded
+
+        def take(event: Event) -> None:
+            line = encode(event, cut)
+            pending.append(line)
+            if len(pending) >= SPOOLED:
+                self._spill()
+            self._count += 1
+            self._last_at = event.at
+            if keep:
+                self._keep_step(event, line)  # type: ignore[arg-type]
+
+        return take
 
     def _keep_step(self, event: StepEnded, line: str | None = None) -> None:
         steps = self._steps.setdefault(event.scenario, [])
@@ -434,6 +468,10 @@ MAX_STEP_ENTRIES = 10_000
 SPOOLED = 256
 #: About how many bytes of the spool `JsonReporter.close` copies to the report at once.
 COPIED = 1 << 20
+
+#: The events a run emits for every step and frame: `JsonReporter.handler_for` gives each a
+#: handler of its own (their payloads are cut alone: none holds one twice).
+_HOT = frozenset({StepStarted, StepEnded, FrameSent, FrameReceived})
 
 #: What the summary keeps of each kind of event (the others are only in the spool).
 _KEEP: dict[type, Callable[[JsonReporter, Any], None]] = {

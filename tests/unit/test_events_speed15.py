@@ -1,0 +1,122 @@
+"""Issue 15: the bus hands each event class to the callable a listener's `handler_for` gives,
+and the reporters that use it write and count exactly what they did through `__call__`."""
+
+from __future__ import annotations
+
+import json
+from io import StringIO
+from pathlib import Path
+
+from rich.console import Console
+
+from runner.events import (
+    Event,
+    EventBus,
+    FrameReceived,
+    FrameSent,
+    RunEnded,
+    Status,
+    StepEnded,
+)
+from runner.report.console import QUIET, ConsoleReporter
+from runner.report.json_report import JsonReporter, event_json, to_jsonable
+from runner.report.payloads import PayloadWriter
+from tests.unit.test_json_report_streaming import ODD_EVENTS
+from tests.unit.test_report_render import run_events
+
+
+class ByClass:
+    """A listener whose `handler_for` takes frames in a list of their own, and nothing else;
+    its `__call__` must never be used."""
+
+    def __init__(self) -> None:
+        self.frames: list[Event] = []
+        self.asked: list[type] = []
+
+    def __call__(self, event: Event) -> None:
+        raise AssertionError("the bus called the listener, not its handler")
+
+    def handler_for(self, cls: type) -> object:
+        self.asked.append(cls)
+        return self.frames.append if cls in (FrameSent, FrameReceived) else None
+
+
+def test_the_bus_calls_the_handler_a_listener_gives_for_each_class_once_asked() -> None:
+    bus, listener, seen = EventBus(), ByClass(), []
+    bus.subscribe(listener)
+    bus.subscribe(seen.append)
+    sent = FrameSent(at=1.0, scenario=0, conn="c", data="a")
+    ended = RunEnded(at=2.0, status=Status.PASSED, duration=2.0)
+    received = FrameReceived(at=3.0, scenario=0, conn="c", data="b")
+    for event in (sent, ended, received, sent, ended):
+        bus.emit(event)
+    assert listener.frames == [sent, received, sent]
+    assert seen == [sent, ended, received, sent, ended]
+    assert listener.asked == [FrameSent, RunEnded, FrameReceived]  # once per class
+    assert bus.failures == ()
+
+
+def test_a_handler_that_raises_disables_its_listener_by_name() -> None:
+    bus, listener = EventBus(), ByClass()
+
+    def broken(event: Event) -> None:
+        raise RuntimeError("handler bug")
+
+    listener.handler_for = lambda cls: broken  # type: ignore[method-assign]
+    bus.subscribe(listener)
+    first = FrameSent(at=1.0, scenario=0, conn="c", data="a")
+    bus.emit(first)
+    bus.emit(FrameSent(at=2.0, scenario=0, conn="c", data="b"))
+    [failure] = bus.failures
+    assert failure.listener is listener and failure.event is first
+    assert str(failure.error) == "handler bug"
+
+
+def test_a_heartbeat_frame_line_is_what_json_dumps_writes() -> None:
+    beat = FrameReceived(at=0.5, scenario=0, conn="c", data="2", heartbeat=True, envelopes=[])
+    expected = json.dumps(to_jsonable(beat, PayloadWriter()), ensure_ascii=False)
+    assert event_json(beat, PayloadWriter()) == expected
+    assert '"heartbeat": true' in expected
+
+
+def test_the_json_report_through_the_bus_is_the_one_its_call_writes(tmp_path: Path) -> None:
+    """The per-class handlers (steps and frames) write the same report, byte for byte, as the
+    reporter's `__call__` does for the same events."""
+    events = run_events() + [e for e in ODD_EVENTS if not isinstance(e, StepEnded)]
+    direct = JsonReporter(tmp_path / "direct.json")
+    for event in events:
+        direct(event)
+    direct.close()
+    bus, routed = EventBus(), JsonReporter(tmp_path / "routed.json")
+    bus.subscribe(routed)
+    for event in events:
+        bus.emit(event)
+    routed.close()
+    assert bus.failures == ()
+    written = (tmp_path / "routed.json").read_bytes()
+    assert written == (tmp_path / "direct.json").read_bytes()
+    report = json.loads(written)
+    assert len(report["events"]) == len(events)
+    assert report["scenarios"] and report["scenarios"][0]["steps"]  # the steps were kept
+
+
+def test_the_quiet_console_takes_step_ends_through_its_handler_and_no_frame() -> None:
+    console = ConsoleReporter(Console(file=StringIO(), color_system=None), QUIET)
+    assert console.handler_for(FrameSent) is None
+    assert console.handler_for(FrameReceived) is None
+    handler = console.handler_for(StepEnded)
+    assert handler is not None
+    handler(
+        StepEnded(
+            at=1.0,
+            scenario=0,
+            index=0,
+            kind="expect",
+            location="a:1:1",
+            status=Status.PASSED,
+            duration=0.5,
+            conn="c",
+            latency=0.25,
+        )
+    )
+    assert console._latencies.count == 1
