@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Self
+from typing import Annotated, Any, Self
 
 from pydantic import Field, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
@@ -12,6 +12,7 @@ from runner.errors import Location
 from runner.matching import compile_pattern
 from runner.scenario.fields import Duration, Model, TemplatedInt
 from runner.scenario.replies import ReplyRule
+from runner.scenario.step_dispatch import DispatchedStep
 from runner.scenario.steps import NOWHERE, IgnoreRule, Step
 
 __all__ = [
@@ -77,7 +78,9 @@ class ScenarioFile(Model):
     imports: list[ImportSpec] = Field(
         default_factory=list, description="libraries whose blocks `use` steps may run"
     )
-    steps: list[Step] = Field(min_length=1, description="the steps, in order")
+    steps: list[Annotated[Step, DispatchedStep()]] = Field(
+        min_length=1, description="the steps, in order"
+    )
 
     @field_validator("vars")
     @classmethod
@@ -93,7 +96,9 @@ class Block(Model):
         default_factory=dict,
         description="parameters and their default values; null makes a parameter required",
     )
-    steps: list[Step] = Field(min_length=1, description="the steps, in order")
+    steps: list[Annotated[Step, DispatchedStep()]] = Field(
+        min_length=1, description="the steps, in order"
+    )
 
     @field_validator("params")
     @classmethod

@@ -87,9 +87,15 @@ MODELS_PROBE = """
 import sys
 from runner.cli import main
 code = main(sys.argv[1:])
+from runner.scenario.files import ScenarioFile
 from runner.scenario.kinds import step_models
+from runner.scenario import step_dispatch
 print("imported:", ",".join(m for m in {avoided!r} if m in sys.modules) or "none")
 print("built:", ",".join(m.kind_name() for m in step_models() if m.__pydantic_complete__))
+others = [m.__name__ for m in step_models() if m.kind_name() != "connect"]
+schema = repr(ScenarioFile.__pydantic_core_schema__)
+print("union built:", step_dispatch._WHOLE is not None or any(n in schema for n in others))
+print("validators:", ",".join(step_dispatch.built_kinds()))
 sys.exit(code)
 """
 
@@ -107,10 +113,13 @@ def test_a_one_step_validate_imports_none_of_the_run_s_modules_and_builds_only_i
         timeout=timeout(30),
     )
     assert done.returncode == 0, done.stderr
-    # the step models are built when first used (defer_build): the file's union once, and the
-    # one kind whose step the checks dump; every other kind's model stays unbuilt
+    # the step models are built when first used (defer_build), and a file's steps are validated
+    # by their kind's model alone (step_dispatch): the file's validator holds no union of every
+    # kind, and no other kind's model is built
     assert done.stdout.splitlines() == [
         "valid: 1 path checked, no errors",
         "imported: none",
         "built: connect",
+        "union built: False",
+        "validators: connect",
     ]
