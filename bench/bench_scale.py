@@ -7,11 +7,15 @@ the medians of ``--rounds`` rounds with their range:
 1. Connections: ``--connections`` parametrize rows (1,000) run with ``-j`` as many, each
    connecting, holding the connection for ``--hold`` seconds (5) and closing. From the JSON
    report: how long the opens took, first to last (target < 0.5 s), the closes (< 0.5 s), the
-   run (< hold + 1.5 s), and the process's peak RSS (< 200 MiB); then one run of ``--big``
-   (5,000) rows that must pass without a failure.
-2. Latency: 1,000 connections, each doing one echo round trip a second (``sleep: 1s``, send,
-   expect) for ``--latency-rounds`` rounds; the report's p95 of ``from_last_send`` (target
-   < 5 ms) and its median.
+   run (< hold + 1.5 s), and the peak RSS of the process and its worker processes (sampled
+   every 50 ms, summed; < 200 MiB); then one run of ``--big`` (5,000) rows that must pass
+   without a failure (with the last ``--processes`` value).
+2. Latency: ``--latency-connections`` (1,000) connections, each doing one echo round trip a
+   second (``sleep: 1s``, send, expect) for ``--latency-rounds`` rounds; the report's p95 of
+   ``from_last_send`` (target < 5 ms) and its median.
+
+Figures 1 and 2 are measured for each ``--processes`` value (``1,2``: in one process, then
+spread over two worker processes, ``wsrun run --processes 2``), in the same run.
 3. ``wsrun validate`` of a one-step file, wall time against ``python -c pass`` and ``python -c
    "import pydantic"`` (target < 100 ms), and its CPU time (user + system): on a busy machine CPU
    time says more (`bench.bench_loader.validate_startup`: compiled modules, interleaved runs).
@@ -19,7 +23,8 @@ the medians of ``--rounds`` rounds with their range:
    as `bench.bench_loader` measures them.
 
     python -m bench.bench_scale [--rounds 3] [--connections 1000] [--hold 5] [--big 5000]
-                                [--latency-rounds 5] [--skip connections,latency,validate,loader]
+                                [--latency-rounds 5] [--latency-connections 1000]
+                                [--processes 1,2] [--skip connections,latency,validate,loader]
 
 Say the load average (printed first and last) when quoting figures: the targets assume the
 machine is otherwise idle.
@@ -72,14 +77,32 @@ def wsrun(args: Sequence[str], folder: Path) -> Run:
     command = [sys.executable, "-m", "runner", "run", "-q", *args, "--json-report", str(report)]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    done = subprocess.run(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    peak = 0
+    while proc.poll() is None:  # the process and its worker processes (--processes), summed
+        peak = max(peak, tree_rss_kib(proc.pid))
+        time.sleep(0.05)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # The CPU of the process and of its workers (children it waited for count too).
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    # ru_maxrss of children is the largest child so far: the server is larger than none of
-    # these runs, and the runs only grow with their size.
     data = json.loads(report.read_text()) if report.exists() else {}
-    return Run(done.returncode, wall, cpu, after.ru_maxrss / 1024, data)
+    return Run(proc.returncode, wall, cpu, peak / 1024, data)
+
+
+def tree_rss_kib(pid: int) -> int:
+    """The resident memory of process `pid` and its descendants now (KiB; 0 once gone)."""
+    total = 0
+    try:
+        with open(f"/proc/{pid}/status") as file:
+            for text in file:
+                if text.startswith("VmRSS:"):
+                    total += int(text.split()[1])
+        with open(f"/proc/{pid}/task/{pid}/children") as file:
+            children = [int(child) for child in file.read().split()]
+    except (OSError, ValueError):
+        return total
+    return total + sum(tree_rss_kib(child) for child in children)
 
 
 def rows_file(folder: Path, rows: int, steps: list[str], name: str) -> Path:
@@ -110,12 +133,16 @@ def line(label: str, values: list[float], unit: str, target: float, below: bool 
     print(f"  {label:<34} {spread(values):>22} {unit:<4} target {sign} {target:g}  {verdict(ok)}")
 
 
-def bench_connections(url: str, folder: Path, rows: int, hold: float, rounds: int) -> None:
+def bench_connections(
+    url: str, folder: Path, rows: int, hold: float, rounds: int, processes: int = 1
+) -> None:
     steps = [f"  - sleep: {hold:g}s"]
     path = rows_file(folder, rows, steps, "held")
     opens, closes, runs, rss, cpu, failed = [], [], [], [], [], 0
     for _ in range(rounds):
-        run = wsrun(["-j", str(rows), "--var", f"url={url}", str(path)], folder)
+        run = wsrun(
+            ["-j", str(rows), *_spread(processes), "--var", f"url={url}", str(path)], folder
+        )
         opened, closed = (
             times(run.report, "connection_opened"),
             times(run.report, "connection_closed"),
@@ -127,7 +154,10 @@ def bench_connections(url: str, folder: Path, rows: int, hold: float, rounds: in
         runs.append(run.report.get("duration", run.wall))
         rss.append(run.rss_mib)
         cpu.append(run.cpu)
-    print(f"connections: {rows:,} rows, -j {rows}, each holding its connection {hold:g} s")
+    print(
+        f"connections: {rows:,} rows, -j {rows}{_said(processes)}, each holding its connection "
+        f"{hold:g} s"
+    )
     if opens:
         line("opens, first to last", opens, "s", OPEN_TARGET_S)
         line("closes, first to last", closes, "s", CLOSE_TARGET_S)
@@ -136,21 +166,24 @@ def bench_connections(url: str, folder: Path, rows: int, hold: float, rounds: in
     print(f"  {'CPU of the process':<34} {spread(cpu):>22} s    ({failed} rounds failed)")
 
 
-def bench_big(url: str, folder: Path, rows: int, hold: float) -> None:
+def bench_big(url: str, folder: Path, rows: int, hold: float, processes: int = 1) -> None:
     path = rows_file(folder, rows, [f"  - sleep: {hold:g}s"], "big")
-    run = wsrun(["-j", str(rows), "--var", f"url={url}", str(path)], folder)
+    run = wsrun(["-j", str(rows), *_spread(processes), "--var", f"url={url}", str(path)], folder)
     counts = run.report.get("counts", {})
     opened = times(run.report, "connection_opened")
     took = max(opened) - min(opened) if opened else float("nan")
     ok = run.code == 0 and counts.get("passed") == rows
     print(
-        f"connections: {rows:,} in one run: exit {run.code}, {counts}; opens over {took:.1f} s, "
+        f"connections: {rows:,} in one run{_said(processes)}: exit {run.code}, {counts}; "
+        f"opens over {took:.1f} s, "
         f"run {run.report.get('duration', run.wall):.1f} s, peak RSS {run.rss_mib:.0f} MiB "
         f"(target: no failure)  {verdict(ok)}"
     )
 
 
-def bench_latency(url: str, folder: Path, rows: int, rounds: int, repeats: int) -> None:
+def bench_latency(
+    url: str, folder: Path, rows: int, rounds: int, repeats: int, processes: int = 1
+) -> None:
     steps = [
         "  - repeat:",
         f"      count: {rounds}",
@@ -162,15 +195,28 @@ def bench_latency(url: str, folder: Path, rows: int, rounds: int, repeats: int) 
     path = rows_file(folder, rows, steps, "round_trips")
     p95, median = [], []
     for _ in range(repeats):
-        run = wsrun(["-j", str(rows), "--var", f"url={url}", str(path)], folder)
+        run = wsrun(
+            ["-j", str(rows), *_spread(processes), "--var", f"url={url}", str(path)], folder
+        )
         stats = run.report.get("latency", {}).get("from_last_send")
         if run.code == 0 and stats:
             p95.append(stats["p95"] * 1000)
             median.append(stats["median"] * 1000)
-    print(f"latency: {rows:,} connections, one round trip a second each, {rounds} rounds")
+    print(
+        f"latency: {rows:,} connections{_said(processes)}, one round trip a second each, "
+        f"{rounds} rounds"
+    )
     if p95:
         line("p95, send to matching message", p95, "ms", LATENCY_P95_TARGET_MS)
         print(f"  {'median':<34} {spread(median):>22} ms")
+
+
+def _spread(processes: int) -> list[str]:
+    return ["--processes", str(processes)] if processes > 1 else []
+
+
+def _said(processes: int) -> str:
+    return f" --processes {processes}" if processes > 1 else ""
 
 
 def bench_validate(folder: Path, runs: int) -> None:
@@ -211,21 +257,37 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--hold", type=float, default=5.0)
     parser.add_argument("--big", type=int, default=5000, help="rows of the one big run (0: none)")
     parser.add_argument("--latency-rounds", type=int, default=5)
+    parser.add_argument("--latency-connections", type=int, default=1000)
     parser.add_argument("--validate-runs", type=int, default=20)
     parser.add_argument("--steps", type=int, default=100_000)
     parser.add_argument("--skip", default="", help="parts to skip, by commas")
+    parser.add_argument(
+        "--processes",
+        default="1,2",
+        help="the --processes values the connection and latency figures are measured with",
+    )
     args = parser.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
     kind = available_kind()
     print(f"load average {load_average()}; echo server: {kind}; CPUs: {os.cpu_count()}")
     with tempfile.TemporaryDirectory() as temp, echo_server(kind, None) as server:
         folder = Path(temp)
+        spreads = [int(p) for p in args.processes.split(",")]
         if "connections" not in skip:
-            bench_connections(server.url, folder, args.connections, args.hold, args.rounds)
+            for p in spreads:
+                bench_connections(server.url, folder, args.connections, args.hold, args.rounds, p)
             if args.big:
-                bench_big(server.url, folder, args.big, args.hold)
+                bench_big(server.url, folder, args.big, args.hold, spreads[-1])
         if "latency" not in skip:
-            bench_latency(server.url, folder, 1000, args.latency_rounds, args.rounds)
+            for p in spreads:
+                bench_latency(
+                    server.url,
+                    folder,
+                    args.latency_connections,
+                    args.latency_rounds,
+                    args.rounds,
+                    p,
+                )
         if "validate" not in skip:
             bench_validate(folder, args.validate_runs)
         if "loader" not in skip:

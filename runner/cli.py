@@ -157,6 +157,13 @@ def _add_run(run: argparse.ArgumentParser) -> None:
         help="run N scenarios at once (default 1)",
     )
     run.add_argument(
+        "--processes",
+        type=_positive_int,
+        default=1,
+        metavar="P",
+        help="spread the -j threads over P worker processes (default 1: this process)",
+    )
+    run.add_argument(
         "-x", "--fail-fast", action="store_true", help="start no new scenario after one fails"
     )
     run.add_argument(
@@ -579,7 +586,9 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     for output in outputs:
         bus.subscribe(output.reporter)
     bus.subscribe(interrupts.watch(len(scenarios)))
-    options = RunOptions(jobs=args.jobs, fail_fast=args.fail_fast, timeout=args.timeout)
+    options = RunOptions(
+        jobs=args.jobs, fail_fast=args.fail_fast, timeout=args.timeout, processes=args.processes
+    )
     status = None
     try:
         status = run_suite(suite, scenarios, options, args.redactor.emitter(bus.emit))

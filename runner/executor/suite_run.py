@@ -69,11 +69,13 @@ _STARTED = frozenset({ConnectionOpened, StepEnded, ScenarioEnded})
 
 @dataclass(frozen=True)
 class RunOptions:
-    """How to run: workers, fail-fast, and the longest a scenario may take (seconds)."""
+    """How to run: threads, fail-fast, the longest a scenario may take (seconds), and the
+    worker processes the threads are spread over (1: this process runs every scenario)."""
 
     jobs: int = 1
     fail_fast: bool = False
     timeout: float | None = None
+    processes: int = 1  # worker processes the scenarios are spread over (`processes`)
 
 
 class _Run:
@@ -87,9 +89,10 @@ class _Run:
         self.variables: dict[Path | None, dict[str, Any]] = {}  # suite file → provided
         self.services: dict[Path, SuiteServices] = {}  # in the order they started
         self.starting = threading.BoundedSemaphore(STARTING)
+        self.on_no_more: Callable[[], None] = _nothing  # fail-fast told to worker processes
 
     def pace(self, index: int) -> bool:
-        """Before submitting scenario `index`: wait a little for a start to end (see
+        """Before submitting the pool's `index`-th scenario: wait a little for a start to end (see
         `STARTING`); whether its start holds a place among them. Only the first `jobs`
         scenarios start as they are submitted; the others queue until a worker is free, and
         a place held in the queue would slow every submission after it."""
@@ -160,6 +163,28 @@ class _Run:
             if self.options.fail_fast:
                 self.no_more.set()
 
+    def marks_of(self, scenario: Scenario) -> dict[str, int]:
+        """What its suite's services have printed so far (when it starts elsewhere)."""
+        services = self.services.get(scenario.suite) if scenario.suite is not None else None
+        return services.marks() if services is not None else {}
+
+    def ended_elsewhere(
+        self, ended: ScenarioEnded, scenario: Scenario, marks: dict[str, int]
+    ) -> None:
+        """A scenario that a worker process ran has ended: emit its end as `_scenario` does
+        its own (naming the services that exited, then what they printed while it ran)."""
+        services = self.services.get(scenario.suite) if scenario.suite is not None else None
+        if services is not None:
+            ended = _with_exits(ended, services)
+        self.results[ended.scenario] = ended
+        self.emit(ended)
+        if ended.status in (Status.FAILED, Status.ERROR):
+            if services is not None:
+                services.show_since(marks, f"printed while {ended.name!r} ran")
+            if self.options.fail_fast and not self.no_more.is_set():
+                self.no_more.set()
+                self.on_no_more()
+
     def _skipped(self, index: int, scenario: Scenario) -> ScenarioEnded:
         ended = ScenarioEnded(
             at=self.clock.now(),
@@ -172,6 +197,10 @@ class _Run:
         )
         self.emit(ended)
         return ended
+
+
+def _nothing() -> None:
+    return
 
 
 def run_suite(
@@ -289,7 +318,12 @@ def _run_with_services(run: _Run, suite: Suite, scenarios: Sequence[Scenario]) -
             services = SuiteServices(suite_file, run.clock, run.emit, label(suite_file))
             run.services[suite_file.path] = services
             run.variables[suite_file.path] = services.start()
-        _run_pool(run, scenarios)
+        if run.options.processes > 1 and len(scenarios) > 1:
+            from runner.executor.processes import run_spread
+
+            run_spread(run, scenarios)
+        else:
+            _run_pool(run, list(enumerate(scenarios)))
     except ServiceError:
         return Status.ERROR
     except KeyboardInterrupt:
@@ -316,12 +350,13 @@ def _stop_services(run: _Run) -> None:
                 run.stop.set()
 
 
-def _run_pool(run: _Run, scenarios: Sequence[Scenario]) -> None:
+def _run_pool(run: _Run, numbered: Sequence[tuple[int, Scenario]]) -> None:
+    """Run the scenarios, each with its index in the run, on `jobs` threads."""
     with ThreadPoolExecutor(run.options.jobs, thread_name_prefix="wsrun-scenario") as pool:
         futures: list[Future[None]] = []
         try:
-            for index, scenario in enumerate(scenarios):  # those never submitted: skipped
-                futures.append(pool.submit(run.scenario, index, scenario, run.pace(index)))
+            for place, (index, scenario) in enumerate(numbered):  # never submitted: skipped
+                futures.append(pool.submit(run.scenario, index, scenario, run.pace(place)))
             _wait_all(futures)
         except KeyboardInterrupt:
             run.stop.set()  # every step's wait ends within POLL; connections get closed

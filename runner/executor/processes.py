@@ -1,0 +1,360 @@
+"""Spreading a run's scenarios over worker processes (``wsrun run -j N --processes P``).
+
+One Python process drives its connections under one GIL: about 500 connections open a second,
+and a reply waits for the other connections' Python. ``--processes P`` runs the scenarios in P
+worker processes (``python -m runner.executor.processes``), each with ``ceil(N / P)`` threads:
+
+- The parent loads and selects the scenarios, starts the services (their variables go to the
+  workers) and deals the scenarios out in turn: scenario ``i`` goes to worker ``i % P``. Each
+  worker gets, pickled on its stdin, its scenarios with their global indices, the variables,
+  the run's options and the run clock's origin (`time.monotonic` is the machine's clock, so
+  the workers' event times are the parent's).
+- A worker runs them on its own thread pool, as a one-process run does, and sends every event
+  back, pickled in batches (whatever is waiting when the last batch was written), on a pipe of
+  its own; ``${env.X}`` values it reads go the same way, before the events that may hold them,
+  to the parent's redaction. The parent feeds the events to its reporters, so every report
+  reads as one run's.
+- Fail-fast: the parent tells every worker to start no new scenario once one fails. Ctrl-C:
+  the workers run in a session of their own (the terminal's Ctrl-C reaches the parent only),
+  the parent tells them to stop and waits for their interrupted scenarios. A worker whose
+  stdin closes (the parent is gone) stops too.
+- A worker that dies: each of its scenarios that had not ended ends as an error that names
+  the worker, its exit (a signal or a status) and the last lines it wrote to stderr. It never
+  passes.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import math
+import os
+import pickle
+import signal
+import struct
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from runner.events import Event, Failure, ScenarioEnded, ScenarioStarted, Status
+from runner.executor.clock import POLL
+
+if TYPE_CHECKING:
+    from runner.executor.suite_run import RunOptions, _Run
+    from runner.scenario import Scenario
+
+__all__ = ["STDERR_LINES", "run_spread", "worker_main"]
+
+#: How many of a dead worker's last stderr lines its scenarios' errors show.
+STDERR_LINES = 20
+_LENGTH = struct.Struct(">I")
+_STOP, _NO_MORE = b"s", b"n"  # the parent's commands, one byte each, on a worker's stdin
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What a worker runs (pickled on its stdin)."""
+
+    scenarios: list[tuple[int, Scenario]]  # (global index, scenario)
+    variables: dict[Path | None, dict[str, Any]]
+    options: RunOptions
+    clock_start: float
+
+
+def _write_frame(file: IO[bytes], data: bytes) -> None:
+    file.write(_LENGTH.pack(len(data)) + data)
+    file.flush()
+
+
+def _read_exactly(read: Callable[[int], bytes], size: int) -> bytes | None:
+    parts, left = [], size
+    while left:
+        chunk = read(left)
+        if not chunk:
+            return None
+        parts.append(chunk)
+        left -= len(chunk)
+    return b"".join(parts)
+
+
+def _read_frame(read: Callable[[int], bytes]) -> bytes | None:
+    """One length-prefixed frame from `read` (a file's or a descriptor's); None at the end."""
+    head = _read_exactly(read, _LENGTH.size)
+    if head is None:
+        return None
+    return _read_exactly(read, _LENGTH.unpack(head)[0])
+
+
+# -- the parent ------------------------------------------------------------------------------
+
+
+class _Worker:
+    """One worker process, seen from the parent: its share, its pipes, the thread reading it."""
+
+    def __init__(self, number: int, share: list[tuple[int, Scenario]], run: _Run) -> None:
+        self.number = number
+        self.share = share
+        self.run = run
+        self.scenarios = dict(share)
+        self.started: set[int] = set()
+        self.marks: dict[int, dict[str, int]] = {}  # the services' output when each started
+        self.stderr: collections.deque[str] = collections.deque(maxlen=STDERR_LINES)
+        self._lock = threading.Lock()  # commands on stdin, from any thread
+        read_end, write_end = os.pipe()
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "runner.executor.processes", str(write_end)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                pass_fds=(write_end,),
+                start_new_session=True,  # the terminal's Ctrl-C reaches the parent only
+            )
+        finally:
+            os.close(write_end)
+        self.events = os.fdopen(read_end, "rb")
+        self.reader = threading.Thread(target=self._read, name=f"wsrun-worker-{number}")
+        self.errors = threading.Thread(target=self._read_stderr, daemon=True)
+
+    def start(self, options: RunOptions) -> None:
+        run = self.run
+        job = _Job(self.share, run.variables, options, run.clock.start)
+        try:
+            assert self.proc.stdin is not None
+            _write_frame(self.proc.stdin, pickle.dumps(job, pickle.HIGHEST_PROTOCOL))
+        except OSError:  # it died at once: `_read` says so for each of its scenarios
+            pass
+        self.errors.start()
+        self.reader.start()
+
+    def command(self, what: bytes) -> None:
+        with self._lock:
+            try:
+                assert self.proc.stdin is not None
+                self.proc.stdin.write(what)
+                self.proc.stdin.flush()
+            except (OSError, ValueError):  # gone already (its end is told by `_read`)
+                pass
+
+    def _read_stderr(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            text = line.decode("utf-8", "replace").rstrip("\n")
+            self.stderr.append(text)
+            sys.stderr.write(text + "\n")  # a worker's warning or traceback is seen as it comes
+
+    def _read(self) -> None:
+        try:
+            while (frame := _read_frame(self.events.read)) is not None:
+                for item in pickle.loads(frame):
+                    self._take(item)
+        except Exception as exc:  # a torn or bad frame: the worker is lost all the same
+            self.stderr.append(f"wsrun could not read worker {self.number}'s events: {exc!r}")
+            self.proc.kill()
+        finally:
+            self.events.close()
+            code = self.proc.wait()
+            self.errors.join(timeout=1.0)
+            self._close_pipes()
+            self._lost(code)
+
+    def _close_pipes(self) -> None:
+        with self._lock:
+            for pipe in (self.proc.stdin, self.proc.stderr):
+                if pipe is not None:
+                    with contextlib.suppress(OSError):
+                        pipe.close()
+
+    def _take(self, item: Event | str) -> None:
+        if isinstance(item, str):  # an ${env.X} value: redacted before any event shows it
+            from runner.scenario import templates
+
+            if templates.on_env_value is not None:
+                templates.on_env_value(item)
+            return
+        run = self.run
+        if isinstance(item, ScenarioEnded):
+            run.ended_elsewhere(
+                item, self.scenarios[item.scenario], self.marks.pop(item.scenario, {})
+            )
+            return
+        if isinstance(item, ScenarioStarted):
+            self.started.add(item.scenario)
+            self.marks[item.scenario] = run.marks_of(self.scenarios[item.scenario])
+        run.emit(item)
+
+    def _lost(self, code: int) -> None:
+        """After the worker's exit: its scenarios that did not end end as errors (or, after
+        Ctrl-C, the started ones as interrupted; the others are skipped at the run's end)."""
+        run = self.run
+        missing = [(i, s) for i, s in self.share if i not in run.results]
+        if not missing:
+            return
+        cause = _describe_exit(code)
+        said = "\n".join(self.stderr)
+        for index, scenario in missing:
+            if run.stop.is_set():
+                if index not in self.started:
+                    continue
+                status, failure = Status.INTERRUPTED, None
+            else:
+                message = (
+                    f"the worker process that ran it (worker {self.number}, pid {self.proc.pid}) "
+                    f"{cause} before the scenario ended"
+                )
+                details = f"{message}\nits last stderr lines:\n{said}" if said else message
+                status, failure = Status.ERROR, Failure(message=message, traceback=details)
+            ended = ScenarioEnded(
+                at=run.clock.now(),
+                scenario=index,
+                name=scenario.name,
+                status=status,
+                duration=0.0,
+                steps_passed=0,
+                steps_total=len(scenario.steps),
+                failure=failure,
+            )
+            run.ended_elsewhere(ended, scenario, self.marks.pop(index, {}))
+
+
+def _describe_exit(code: int) -> str:
+    if code < 0:
+        try:
+            return f"was killed by signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"was killed by signal {-code}"
+    return f"exited with status {code}"
+
+
+def _shares(scenarios: Sequence[Scenario], processes: int) -> list[list[tuple[int, Scenario]]]:
+    """Scenario ``i`` to worker ``i % processes``: neighbours (rows of one table) spread."""
+    shares: list[list[tuple[int, Scenario]]] = [[] for _ in range(processes)]
+    for index, scenario in enumerate(scenarios):
+        shares[index % processes].append((index, scenario))
+    return shares
+
+
+def run_spread(run: _Run, scenarios: Sequence[Scenario]) -> None:
+    """Run `scenarios` over ``run.options.processes`` worker processes (see the module's
+    doc); return when every worker has ended. Ctrl-C: the workers stop, then it re-raises."""
+    options = run.options
+    count = max(1, min(options.processes, len(scenarios)))
+    jobs = max(1, math.ceil(options.jobs / count))
+    worker_options = replace(options, jobs=jobs, processes=1)
+    workers = [_Worker(n, share, run) for n, share in enumerate(_shares(scenarios, count))]
+
+    def no_more() -> None:
+        for worker in workers:
+            worker.command(_NO_MORE)
+
+    run.on_no_more = no_more
+    for worker in workers:
+        worker.start(worker_options)
+    try:
+        _join(workers)
+    except KeyboardInterrupt:
+        run.stop.set()
+        for worker in workers:
+            worker.command(_STOP)
+        _join(workers)
+        raise
+
+
+def _join(workers: list[_Worker]) -> None:
+    for worker in workers:
+        while worker.reader.is_alive():
+            worker.reader.join(POLL * 2)
+
+
+# -- the worker ------------------------------------------------------------------------------
+
+
+class _Sender:
+    """The worker's events (and ``${env.X}`` values), pickled in batches on the parent's pipe:
+    `emit` only appends; a thread writes whatever is waiting each time it has written."""
+
+    def __init__(self, fd: int) -> None:
+        self._file = os.fdopen(fd, "wb")
+        self._items: list[Event | str] = []
+        self._ready = threading.Condition(threading.Lock())
+        self._closed = False
+        self._thread = threading.Thread(target=self._write, name="wsrun-worker-events")
+        self._thread.start()
+
+    def emit(self, item: Event | str) -> None:
+        with self._ready:
+            self._items.append(item)
+            if len(self._items) == 1:
+                self._ready.notify()
+
+    def _write(self) -> None:
+        while True:
+            with self._ready:
+                while not self._items and not self._closed:
+                    self._ready.wait()
+                items, self._items = self._items, []
+                closed = self._closed
+            if items:
+                _write_frame(self._file, pickle.dumps(items, pickle.HIGHEST_PROTOCOL))
+            if closed and not items:
+                self._file.close()
+                return
+
+    def close(self) -> None:
+        """Write what is waiting, then close the pipe (the parent reads its end)."""
+        with self._ready:
+            self._closed = True
+            self._ready.notify()
+        self._thread.join()
+
+
+def _commands(stdin: int, run: _Run) -> None:
+    """The parent's commands; its end of the pipe closing (it is gone) is a stop. Read from
+    the descriptor, unbuffered: a daemon thread blocked in a buffered read would hold the
+    buffer's lock while the interpreter shuts down."""
+    while True:
+        try:
+            what = os.read(stdin, 1)
+        except OSError:
+            what = b""
+        if what == _NO_MORE:
+            run.no_more.set()
+        elif what == _STOP or not what:
+            run.stop.set()
+            return
+
+
+def worker_main(fd: int, stdin: int = 0) -> int:
+    """A worker process: read the job, run it, send the events on `fd`."""
+    import gc
+
+    from runner.executor.suite_run import _Run, _run_pool, raise_fd_limit
+    from runner.scenario import templates
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent's command stops this process
+    frame = _read_frame(lambda size: os.read(stdin, size))
+    if frame is None:
+        return 0
+    job: _Job = pickle.loads(frame)
+    raise_fd_limit()
+    sender = _Sender(fd)
+    emit: Callable[[Event], None] = sender.emit
+    templates.on_env_value = sender.emit
+    run = _Run(emit, job.options)
+    run.clock.start = job.clock_start
+    run.variables = job.variables
+    threading.Thread(target=_commands, args=(stdin, run), daemon=True).start()
+    gc.freeze()
+    try:
+        _run_pool(run, job.scenarios)
+    finally:
+        sender.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(worker_main(int(sys.argv[1])))
