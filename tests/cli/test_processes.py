@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 from websockets.sync.server import ServerConnection
 
 from runner.cli import ExitCode, main
@@ -221,3 +222,40 @@ def test_ctrl_c_stops_every_worker_process_and_reports_the_run_interrupted(
     assert report["status"] == "interrupted"
     assert [s["status"] for s in report["scenarios"]] == ["interrupted"] * 4
     assert peer_open_after == 0
+
+
+def test_env_values_read_in_a_worker_process_are_redacted_by_the_parent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "proc-secret-5e1f"
+    monkeypatch.setenv("WSRUN_TEST_PROCESSES_KEY", secret)
+    steps = [
+        '  - send: "k=${env.WSRUN_TEST_PROCESSES_KEY}"',
+        '  - expect: {text: "k=nope", timeout: 200ms}',
+    ]
+    path = _rows(tmp_path, [{"i": "0"}, {"i": "1"}], steps)
+    with _server() as (_, url):
+        code = _main(tmp_path, path, url, "-j", "2", "--processes", "2")
+    assert code == ExitCode.FAILED  # its failure shows the message it got (redacted)
+    text = (tmp_path / "report.json").read_text(encoding="utf-8")
+    assert secret not in text
+    assert "k=***" in text
+
+
+def test_the_services_variables_reach_the_worker_processes(tmp_path: Path) -> None:
+    (tmp_path / "wsrun-suite.yaml").write_text(
+        "services:\n"
+        "  - name: words\n"
+        "    command: [sh, -c, 'echo word=from-the-service; exec sleep 60']\n"
+        "    ready: {log: 'word=(?P<word>\\S+)'}\n"
+        '    provides: {word: "${word}"}\n',
+        encoding="utf-8",
+    )
+    path = _rows(
+        tmp_path, [{"i": "0"}, {"i": "1"}], ['  - send: "${word}"', '  - expect: "${word}"']
+    )
+    with _server() as (_, url):
+        code = _main(tmp_path, path, url, "-j", "2", "--processes", "2")
+    assert code == ExitCode.OK
+    sent = [e["data"] for e in _report(tmp_path)["events"] if e["type"] == "frame_sent"]
+    assert sent == ["from-the-service", "from-the-service"]
