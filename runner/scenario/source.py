@@ -247,7 +247,7 @@ def _build_from_events(document: Document) -> bool:
         return False
     values, keys, plain = document.values, document.keys, document.plain
     get_event = _EVENTS(document.text).get_event
-    stack: list[list[Any]] = []  # [container, its path, the key whose value comes next]
+    stack: list[list[Any]] = []  # [container, its path, next value's key, next value's path]
     root: Any = None
     documents = 0
     scalar, mapping, sequence = yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent
@@ -301,10 +301,11 @@ def _build_from_events(document: Document) -> bool:
                     if written == "<<" and event.implicit[0]:
                         return False
                     frame[2] = written
-                    keys[(*frame[1], written)] = ((mark.line + 1) << 32) | (mark.column + 1)
+                    frame[3] = (*frame[1], written)  # the value's path too: one tuple for both
+                    keys[frame[3]] = ((mark.line + 1) << 32) | (mark.column + 1)
                     continue
                 else:
-                    path = (*frame[1], frame[2])
+                    path = frame[3]
                     container[frame[2]] = value
                     frame[2] = no_key
                 if len(path) > limit:
@@ -317,7 +318,7 @@ def _build_from_events(document: Document) -> bool:
                 if value is not written and type(value) is not str:
                     plain[path] = written
             else:
-                stack.append([value, path, no_key])
+                stack.append([value, path, no_key, None])
     except yaml.YAMLError:
         return False
     document.value = root
