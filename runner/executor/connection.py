@@ -32,6 +32,7 @@ from runner.client import (
     ErrorCode,
     OpenResult,
     ProtocolError,
+    ReadyState,
     WebSocket,
     create_websocket,
 )
@@ -182,7 +183,7 @@ class Connection:
     def _on_message(self, _err: object, data: str | bytes) -> None:
         at = self.clock.now()
         wire = self.ws.wire_sizes[1]
-        self._note("received", data, at, wire)
+        self.transcript.append(TranscriptEntry(at, self.name, "received", data, wire))  # `_note`'s
         if self._compressed:
             self._received += _size(data)
             self._received_wire += wire
@@ -587,13 +588,13 @@ class Connection:
         prepared message is sent even if emitting raised: with compression, every message
         prepared must be written, in order (`WebSocket.prepare`); steps send one at a time.
         """
-        if self.ws.ready_state.value != "OPEN":
+        if self.ws.ready_state is not ReadyState.OPEN:
             raise self._not_open()
         prepared = self.ws.prepare(data)
         at = self.clock.now()
         self.last_send_at, self.last_sent = at, data
         wire = prepared.wire_size
-        self._note("sent", data, at, wire)
+        self.transcript.append(TranscriptEntry(at, self.name, "sent", data, wire))  # `_note`'s
         try:
             self.emit(
                 FrameSent(

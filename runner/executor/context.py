@@ -122,7 +122,7 @@ class ScenarioContext:
 
     def connection(self, step: ConnectionStep) -> Connection:
         """The step's connection; a step that names an unknown one fails."""
-        name = self.conn_name(step)
+        name = step.conn or next(iter(self.connections), DEFAULT_CONN)  # as `conn_name`
         try:
             return self.connections[name]
         except KeyError:
@@ -171,10 +171,11 @@ def _has_template(value: Any) -> bool:
             item = fields.get(name)  # (an extra key is in the set, and not in `fields`)
             if item is None or name in _UNTEMPLATED:
                 continue
-            if item.__class__ is str:
+            kind = item.__class__
+            if kind is str:
                 if "${" in item:
                     return True
-            elif _has_template(item):
+            elif kind not in _SCALARS and _has_template(item):  # (a step's timeout: no call)
                 return True
         extra = value.__pydantic_extra__  # a call step's request is its extra keys
         return bool(extra) and _has_template(extra)

@@ -41,7 +41,7 @@ class InboxWait(Wait, Waiter):
     def __init__(
         self, ctx: ScenarioContext, step: ConnectionStep, deadline: Deadline, *, first_only: bool
     ) -> None:
-        Waiter.__init__(self, deadline, first_only=first_only)
+        self.deadline, self.first_only, self.closest = deadline, first_only, None  # a Waiter's
         self.ctx = ctx
         self.conn: Connection = ctx.connection(step)
         self.start = ctx.clock.now()

@@ -149,7 +149,10 @@ class ScenarioRunner:
         self._step: StepModel | None = None
         self._conn: str | None = None  # the connection the step running names
         self._plans: dict[int, StepPlan] = {}  # id(step) -> its plan (the steps outlive it)
-        self._cond = threading.Condition()
+        # The wait's hand-over takes the condition's lock alone (a C call; the condition's own
+        # `with` is two Python calls, twice a pair); `_sleep_until_back` waits on the condition.
+        self._lock = threading.RLock()
+        self._cond = threading.Condition(self._lock)
         self._poll = watch_stop(stop, self._cond)  # the run's StopFlag wakes `_sleep_until_back`
         self._wait: Wait | None = None  # the step waiting, if any
         self._back: list[BaseException | None] = []  # the steps came back to this thread
@@ -283,7 +286,7 @@ class ScenarioRunner:
 
     def _watch(self, wait: Wait) -> None:
         """Tell the scenario's thread which wait to watch, before it can be settled."""
-        with self._cond:
+        with self._lock:
             self._wait = wait
             if wait.deadline.when < self._wake_at:
                 self._cond.notify()
@@ -299,7 +302,7 @@ class ScenarioRunner:
             self._hand_back(error)
 
     def _hand_back(self, error: BaseException | None) -> None:
-        with self._cond:
+        with self._lock:
             self._back.append(error)
             self._cond.notify()
 

@@ -234,7 +234,6 @@ class JsonReporter:
         self._redact = redact  # applied to the report's text (`runner.report.redaction`)
         self._spool: IO[bytes] | None = None  # the events' lines, made at the first event
         self._pending: list[str] = []  # lines not in the spool yet (written SPOOLED at once)
-        self._count = 0
         self._last_at = 0.0
         self._run_started: RunStarted | None = None
         self._run_ended: RunEnded | None = None
@@ -259,7 +258,6 @@ class JsonReporter:
         pending.append(line)
         if len(pending) >= SPOOLED:
             self._spill()
-        self._count += 1
         self._last_at = event.at
         if cls is StepEnded:  # the hottest kept: its entry is cut out of its line
             self._keep_step(event, line)  # type: ignore[arg-type]
@@ -282,7 +280,6 @@ class JsonReporter:
             pending.append(line)
             if len(pending) >= SPOOLED:
                 self._spill()
-            self._count += 1
             self._last_at = event.at
             if keep:
                 self._keep_step(event, line)  # type: ignore[arg-type]
