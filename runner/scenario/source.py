@@ -237,7 +237,7 @@ def _build_from_events(document: Document) -> bool:
     tree (which took twice the memory of the values) and without a separate depth check.
 
     Only plain files are built so: at the first thing that needs more than the events (an
-    anchor, an alias, a tag, a merge key, a duplicate key, a YAML 1.1 trap, a key that is not
+    alias, a tag, a merge key, a duplicate key, a YAML 1.1 trap, a key that is not
     a scalar, nesting deeper than `MAX_DEPTH`, a second document, a YAML error) this gives up
     and returns False, and the file is read again through nodes (`_compose`, `_Builder`),
     which reports the problem. Both ways build the same values and locations (a test compares
@@ -247,18 +247,26 @@ def _build_from_events(document: Document) -> bool:
         return False
     values, keys, plain = document.values, document.keys, document.plain
     get_event = _EVENTS(document.text).get_event
-    stack: list[list[Any]] = []  # [container, its path, next value's key, next value's path]
-    root: Any = None
-    documents = 0
     scalar, mapping, sequence = yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent
     ends = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
     resolve, no_key, limit = resolve_plain, _NO_KEY, MAX_DEPTH
+    # The collection being built: its value, its path, whether a list, the key whose value
+    # comes next and that value's path (the key's too: one tuple for both); the enclosing
+    # collections' on `stack`.
+    container: Any = None
+    here: ValuePath = ()
+    in_list = False
+    key: Any = no_key
+    key_path: ValuePath = ()
+    stack: list[tuple[Any, ValuePath, bool, Any, ValuePath]] = []
+    root: Any = None
+    documents = 0
     try:
         while True:
             event: Any = get_event()
             kind = type(event)
             if kind is scalar:
-                if event.anchor is not None or event.tag is not None:
+                if event.tag is not None:
                     return False
                 value = written = event.value
                 if event.implicit[0]:
@@ -266,16 +274,12 @@ def _build_from_events(document: Document) -> bool:
                         value = resolve(written)
                     except _Trap:
                         return False
-            elif kind is mapping:
-                if event.anchor is not None or event.tag is not None:
+            elif kind is mapping or kind is sequence:
+                if event.tag is not None:
                     return False
-                value = {}
-            elif kind is sequence:
-                if event.anchor is not None or event.tag is not None:
-                    return False
-                value = []
+                value = {} if kind is mapping else []
             elif kind in ends:
-                stack.pop()
+                container, here, in_list, key, key_path = stack.pop()
                 continue
             elif kind is yaml.StreamEndEvent or event is None:
                 break
@@ -289,36 +293,34 @@ def _build_from_events(document: Document) -> bool:
             else:  # the stream's start, a document's end
                 continue
             mark = event.start_mark
-            if stack:
-                frame = stack[-1]
-                container = frame[0]
-                if type(container) is list:
-                    path = (*frame[1], len(container))
-                    container.append(value)
-                elif frame[2] is no_key:  # a key
-                    if kind is not scalar or written in container:
-                        return False
-                    if written == "<<" and event.implicit[0]:
-                        return False
-                    frame[2] = written
-                    frame[3] = (*frame[1], written)  # the value's path too: one tuple for both
-                    keys[frame[3]] = ((mark.line + 1) << 32) | (mark.column + 1)
-                    continue
-                else:
-                    path = frame[3]
-                    container[frame[2]] = value
-                    frame[2] = no_key
-                if len(path) > limit:
-                    return False
-            else:
+            if in_list:
+                path = (*here, len(container))
+                container.append(value)
+            elif container is None:
                 path = ()
                 root = value
+            elif key is no_key:  # a key
+                if kind is not scalar or written in container:
+                    return False
+                if written == "<<" and event.implicit[0]:
+                    return False
+                key = written
+                key_path = (*here, written)
+                keys[key_path] = ((mark.line + 1) << 32) | (mark.column + 1)
+                continue
+            else:
+                path = key_path
+                container[key] = value
+                key = no_key
+            if len(path) > limit:
+                return False
             values[path] = ((mark.line + 1) << 32) | (mark.column + 1)
             if kind is scalar:
                 if value is not written and type(value) is not str:
                     plain[path] = written
             else:
-                stack.append([value, path, no_key, None])
+                stack.append((container, here, in_list, key, key_path))
+                container, here, in_list, key = value, path, kind is sequence, no_key
     except yaml.YAMLError:
         return False
     document.value = root
