@@ -31,7 +31,7 @@ where the steps run included) and prints the top functions by own time, with eac
 CPU time per pair (``time.thread_time``); then, with no profiler, the JSON report's parts: the
 CPU its calls take during a run, its close, and the ``fsync`` of the written file.
 
-    python -m bench.bench_runner [--pairs 5000] [--rounds 5] [--profile]
+    python -m bench.bench_runner [--pairs 5000] [--rounds 5] [--profile] [--only pinned ...]
 """
 
 from __future__ import annotations
@@ -483,24 +483,39 @@ def load_average() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
+#: The benchmarks `--only` can pick, in the order a full run runs them: figures 1-2 (pinned,
+#: with the baselines and the JSON report's cost), 3, 4, 5, 6 and 7.
+PARTS = ("pinned", "unpinned", "process", "memory", "jobs", "start")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the benchmarks and print their figures."""
     parser = argparse.ArgumentParser(prog="python -m bench.bench_runner")
     parser.add_argument("--pairs", type=int, default=5000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--profile", action="store_true", help="cProfile one runner round")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=PARTS,
+        help="run only this figure's benchmark (repeatable): " + ", ".join(PARTS),
+    )
     args = parser.parse_args(argv)
     cpu = None if os.cpu_count() == 1 else CPU
     print(f"load average {load_average()} at the start\n")
     if args.profile:
         bench_profile(args.pairs, cpu)
         return
-    _timed("echo pairs, pinned", lambda: bench_pairs(args.pairs, args.rounds, cpu, True))
-    _timed("echo pairs, unpinned", lambda: bench_pairs(args.pairs, args.rounds, None, False))
-    _timed("whole process", lambda: bench_process(args.pairs, args.rounds, cpu))
-    _timed("report memory", lambda: bench_report_memory(cpu))
-    _timed("jobs", lambda: bench_jobs(max(3, args.rounds // 2), cpu))
-    _timed("start", lambda: bench_start(15))
+    parts: dict[str, Callable[[], None]] = {
+        "pinned": lambda: bench_pairs(args.pairs, args.rounds, cpu, True),
+        "unpinned": lambda: bench_pairs(args.pairs, args.rounds, None, False),
+        "process": lambda: bench_process(args.pairs, args.rounds, cpu),
+        "memory": lambda: bench_report_memory(cpu),
+        "jobs": lambda: bench_jobs(max(3, args.rounds // 2), cpu),
+        "start": lambda: bench_start(15),
+    }
+    for name in args.only or PARTS:
+        _timed(name, parts[name])
     print(f"load average {load_average()} at the end")
 
 
