@@ -16,8 +16,11 @@ worker processes (``python -m runner.executor.processes``), each with ``ceil(N /
   reads as one run's.
 - Fail-fast: the parent tells every worker to start no new scenario once one fails. Ctrl-C:
   the workers run in a session of their own (the terminal's Ctrl-C reaches the parent only),
-  the parent tells them to stop and waits for their interrupted scenarios. A worker whose
-  stdin closes (the parent is gone) stops too.
+  the parent tells them to stop and waits for their interrupted scenarios; one that has not
+  ended `STOP_GRACE` seconds later is killed. A worker whose stdin closes (the parent is gone)
+  stops too.
+- Scenarios that pickle cannot copy (a plug-in's object in them) run in this process, as
+  without ``--processes``, after a line on stderr that says so.
 - A worker that dies: each of its scenarios that had not ended ends as an error that names
   the worker, its exit (a signal or a status) and the last lines it wrote to stderr. It never
   passes.
@@ -35,6 +38,8 @@ import struct
 import subprocess
 import sys
 import threading
+import time
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -47,8 +52,11 @@ if TYPE_CHECKING:
     from runner.executor.suite_run import RunOptions, _Run
     from runner.scenario import Scenario
 
-__all__ = ["STDERR_LINES", "run_spread", "worker_main"]
+__all__ = ["STDERR_LINES", "STOP_GRACE", "run_spread", "worker_main"]
 
+#: How long a worker may take to stop after Ctrl-C before it is killed (seconds): the
+#: executor's slowest reaction to a stop is its close wait, about two seconds.
+STOP_GRACE = 5.0
 #: How many of a dead worker's last stderr lines its scenarios' errors show.
 STDERR_LINES = 20
 _LENGTH = struct.Struct(">I")
@@ -118,14 +126,14 @@ class _Worker:
             os.close(write_end)
         self.events = os.fdopen(read_end, "rb")
         self.reader = threading.Thread(target=self._read, name=f"wsrun-worker-{number}")
+        self.done = threading.Event()  # set when `_read` has told everything
         self.errors = threading.Thread(target=self._read_stderr, daemon=True)
 
-    def start(self, options: RunOptions) -> None:
-        run = self.run
-        job = _Job(self.share, run.variables, options, run.clock.start)
+    def start(self, job: bytes) -> None:
+        """Send the pickled `_Job`, then read what the worker says until it ends."""
         try:
             assert self.proc.stdin is not None
-            _write_frame(self.proc.stdin, pickle.dumps(job, pickle.HIGHEST_PROTOCOL))
+            _write_frame(self.proc.stdin, job)
         except OSError:  # it died at once: `_read` says so for each of its scenarios
             pass
         self.errors.start()
@@ -160,7 +168,10 @@ class _Worker:
             code = self.proc.wait()
             self.errors.join(timeout=1.0)
             self._close_pipes()
-            self._lost(code)
+            try:
+                self._lost(code)
+            finally:
+                self.done.set()
 
     def _close_pipes(self) -> None:
         with self._lock:
@@ -241,33 +252,73 @@ def _shares(scenarios: Sequence[Scenario], processes: int) -> list[list[tuple[in
 def run_spread(run: _Run, scenarios: Sequence[Scenario]) -> None:
     """Run `scenarios` over ``run.options.processes`` worker processes (see the module's
     doc); return when every worker has ended. Ctrl-C: the workers stop, then it re-raises."""
+    from runner.executor.suite_run import _run_pool
+
     options = run.options
     count = max(1, min(options.processes, len(scenarios)))
-    jobs = max(1, math.ceil(options.jobs / count))
-    worker_options = replace(options, jobs=jobs, processes=1)
-    workers = [_Worker(n, share, run) for n, share in enumerate(_shares(scenarios, count))]
+    worker_options = replace(options, jobs=max(1, math.ceil(options.jobs / count)), processes=1)
+    shares = _shares(scenarios, count)
+    try:
+        jobs = [
+            pickle.dumps(
+                _Job(share, run.variables, worker_options, run.clock.start),
+                pickle.HIGHEST_PROTOCOL,
+            )
+            for share in shares
+        ]
+    except Exception as exc:  # something in a scenario that pickle cannot copy (a plug-in's)
+        sys.stderr.write(
+            f"wsrun: --processes: the scenarios cannot be sent to worker processes ({exc!r}); "
+            "running them all in this process\n"
+        )
+        _run_pool(run, list(enumerate(scenarios)))
+        return
+    workers: list[_Worker] = []
 
     def no_more() -> None:
         for worker in workers:
             worker.command(_NO_MORE)
 
     run.on_no_more = no_more
-    for worker in workers:
-        worker.start(worker_options)
     try:
+        for number, (share, job) in enumerate(zip(shares, jobs, strict=True)):
+            workers.append(_Worker(number, share, run))
+            workers[-1].start(job)
         _join(workers)
     except KeyboardInterrupt:
-        run.stop.set()
-        for worker in workers:
-            worker.command(_STOP)
-        _join(workers)
+        _interrupt(run, workers)
         raise
 
 
-def _join(workers: list[_Worker]) -> None:
+def _interrupt(run: _Run, workers: list[_Worker]) -> None:
+    """Ctrl-C: tell every worker to stop and wait for them to end; kill those that have not
+    ended `STOP_GRACE` seconds later (their started scenarios are reported interrupted)."""
+    run.stop.set()
     for worker in workers:
-        while worker.reader.is_alive():
-            worker.reader.join(POLL * 2)
+        worker.command(_STOP)
+    deadline, killed = time.monotonic() + STOP_GRACE, False
+    while True:
+        try:
+            for worker in workers:
+                while not worker.done.wait(POLL * 2):
+                    if not killed and time.monotonic() >= deadline:
+                        killed = True
+                        for late in workers:
+                            if not late.done.is_set():
+                                with contextlib.suppress(OSError):
+                                    late.proc.kill()  # `_read` ends at once then
+            return
+        except KeyboardInterrupt:  # later ones change nothing (the cli raises only the first)
+            continue
+
+
+def _join(workers: list[_Worker]) -> None:
+    """Wait until every worker has ended and its scenarios' ends are emitted. On an event,
+    not `Thread.join`: a Ctrl-C that interrupts a join leaves Python 3.11 thinking the thread
+    has ended (it releases the thread's lock, bpo-45274's handling)."""
+    for worker in workers:
+        while not worker.done.wait(POLL * 2):
+            continue
 
 
 # -- the worker ------------------------------------------------------------------------------
@@ -282,6 +333,7 @@ class _Sender:
         self._items: list[Event | str] = []
         self._ready = threading.Condition(threading.Lock())
         self._closed = False
+        self._broken = False
         self._thread = threading.Thread(target=self._write, name="wsrun-worker-events")
         self._thread.start()
 
@@ -298,10 +350,18 @@ class _Sender:
                     self._ready.wait()
                 items, self._items = self._items, []
                 closed = self._closed
-            if items:
-                _write_frame(self._file, pickle.dumps(items, pickle.HIGHEST_PROTOCOL))
+            if items and not self._broken:
+                try:
+                    _write_frame(self._file, pickle.dumps(items, pickle.HIGHEST_PROTOCOL))
+                except OSError:  # the parent is gone (its commands' end says stop): drop
+                    self._broken = True
+                except Exception:  # an event pickle cannot copy: this worker is lost
+                    traceback.print_exc()
+                    sys.stderr.flush()
+                    os._exit(3)  # its scenarios that did not end are errors, naming this
             if closed and not items:
-                self._file.close()
+                with contextlib.suppress(OSError):
+                    self._file.close()
                 return
 
     def close(self) -> None:

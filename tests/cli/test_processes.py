@@ -21,6 +21,7 @@ import pytest
 from websockets.sync.server import ServerConnection
 
 from runner.cli import ExitCode, main
+from runner.executor.processes import STOP_GRACE
 from tests.support import timeout, url_of, websockets_server
 
 
@@ -51,6 +52,15 @@ class _Peer:
                     return
             time.sleep(0.01)
         raise AssertionError(f"{count} connections expected, {self.open} open")
+
+    def wait_closed(self) -> None:
+        deadline = time.monotonic() + timeout(5)
+        while time.monotonic() < deadline:
+            with self.lock:
+                if self.open == 0:
+                    return
+            time.sleep(0.01)
+        raise AssertionError(f"{self.open} connections still open")
 
 
 @contextmanager
@@ -214,14 +224,13 @@ def test_ctrl_c_stops_every_worker_process_and_reports_the_run_interrupted(
         finally:
             proc.kill()
         assert all(_gone(worker) for worker in workers)
-        peer_open_after = peer.open
+        peer.wait_closed()  # the workers closed their connections (or the kernel did)
     assert code == ExitCode.INTERRUPTED, out
     assert took < timeout(5)
     assert "Traceback" not in out and "KeyboardInterrupt" not in out, out
     report = _report(tmp_path)
     assert report["status"] == "interrupted"
     assert [s["status"] for s in report["scenarios"]] == ["interrupted"] * 4
-    assert peer_open_after == 0
 
 
 def test_env_values_read_in_a_worker_process_are_redacted_by_the_parent(
@@ -259,3 +268,33 @@ def test_the_services_variables_reach_the_worker_processes(tmp_path: Path) -> No
     assert code == ExitCode.OK
     sent = [e["data"] for e in _report(tmp_path)["events"] if e["type"] == "frame_sent"]
     assert sent == ["from-the-service", "from-the-service"]
+
+
+def test_after_ctrl_c_a_worker_process_that_does_not_stop_is_killed(tmp_path: Path) -> None:
+    path = _rows(tmp_path, [{"i": str(i)} for i in range(4)], ["  - sleep: 30s"])
+    with _server() as (peer, url):
+        proc = _start(tmp_path, path, url, "-j", "4", "--processes", "2")
+        try:
+            peer.wait_open(4)
+            workers = _children(proc.pid)
+            os.kill(workers[0], signal.SIGSTOP)  # it cannot read the parent's stop
+            started = time.monotonic()
+            proc.send_signal(signal.SIGINT)
+            time.sleep(1.0)
+            assert proc.poll() is None  # still waiting for the stopped worker
+            code, out = _finish(proc, 10)
+            took = time.monotonic() - started
+        finally:
+            proc.kill()
+            for worker in _alive(workers):
+                os.kill(worker, signal.SIGKILL)
+        assert all(_gone(worker) for worker in workers)
+    assert code == ExitCode.INTERRUPTED, out
+    assert STOP_GRACE <= took < STOP_GRACE + timeout(3)
+    report = _report(tmp_path)
+    assert report["status"] == "interrupted"
+    assert [s["status"] for s in report["scenarios"]] == ["interrupted"] * 4
+
+
+def _alive(pids: list[int]) -> list[int]:
+    return [pid for pid in pids if os.path.exists(f"/proc/{pid}") and not _gone(pid)]
