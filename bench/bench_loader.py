@@ -11,7 +11,9 @@ Figures, each the median of several rounds (in-process, rounds interleaved with 
    Loader=yaml.CSafeLoader)`` of the same file, the fastest plain reading of it (wsrun composes
    with libyaml too, then builds locations, validates with pydantic and checks connections and
    variables). Memory: peak RSS of a fresh process that loads the file, less its peak before
-   loading, per step (target <= 1 KiB).
+   loading, per step (target <= 1 KiB); and the same of a fresh process that only reads the
+   file into values and positions (``read_document``: the YAML part of loading). Then how
+   linear loading is: the largest file's CPU µs per step over the smallest's (1.0 is linear).
 2. Rows: a scenario with 50,000 ``parametrize`` rows (50,000 scenarios). Target: < 5 s.
 3. ``wsrun validate`` of a one-step file as a whole process (``python -m runner validate``),
    runs interleaved with ``python -c pass`` and ``python -c "import pydantic"`` (the floor of
@@ -95,6 +97,7 @@ def plain_yaml(path: Path) -> object:
 _MEMORY_SCRIPT = """
 import sys
 from runner.scenario import load_suite
+from runner.scenario.source import read_document
 
 def peak():  # VmHWM starts anew at exec (ru_maxrss would keep the forking parent's)
     for line in open("/proc/self/status"):
@@ -102,15 +105,19 @@ def peak():  # VmHWM starts anew at exec (ru_maxrss would keep the forking paren
             return int(line.split()[1])
 
 before = peak()
-load_suite([sys.argv[1]])
+if sys.argv[2] == "read":
+    read_document(sys.argv[1])
+else:
+    load_suite([sys.argv[1]])
 print(peak() - before)
 """
 
 
-def memory_kib(path: Path) -> int:
-    """Peak RSS that loading `path` adds to a fresh process, in KiB."""
+def memory_kib(path: Path, phase: str = "load") -> int:
+    """Peak RSS that loading `path` ("load") or only reading it ("read") adds to a fresh
+    process, in KiB."""
     out = subprocess.run(
-        [sys.executable, "-c", _MEMORY_SCRIPT, str(path)],
+        [sys.executable, "-c", _MEMORY_SCRIPT, str(path), phase],
         capture_output=True,
         text=True,
         check=True,
@@ -119,8 +126,9 @@ def memory_kib(path: Path) -> int:
 
 
 def bench_steps(folder: Path, sizes: list[int], rounds: int) -> None:
-    print(f"steps (load_suite, {rounds} rounds, medians):")
+    print(f"steps (load_suite, {rounds} rounds, medians; load average {_load_average()}):")
     load(folder / "warm.yaml")  # the first load also builds what is cached
+    per_steps: list[float] = []
     for steps in sizes:
         path = folder / f"steps_{steps}.yaml"
         write_steps(path, steps)
@@ -134,12 +142,20 @@ def bench_steps(folder: Path, sizes: list[int], rounds: int) -> None:
         per_step = statistics.median(wsrun_s) / steps * 1e6
         cpu_per_step = statistics.median(cpu_s) / steps * 1e6
         kib = memory_kib(path) / steps
+        read_kib = memory_kib(path, "read") / steps
+        per_steps.append(cpu_per_step)
         ok = "ok" if per_step < STEP_TARGET_US and kib <= MEMORY_TARGET_KIB else "MISSED"
         print(
             f"  {steps:>7,} steps  {statistics.median(wsrun_s):6.2f} s  {per_step:5.1f} µs/step "
             f"(target < {STEP_TARGET_US:.0f}; CPU {cpu_per_step:5.1f})  "
             f"{ratio:4.1f}x yaml.CSafeLoader  "
-            f"{kib:5.2f} KiB/step (target <= {MEMORY_TARGET_KIB:.0f})  {ok}"
+            f"{kib:5.2f} KiB/step (target <= {MEMORY_TARGET_KIB:.0f}; "
+            f"reading {read_kib:4.2f})  {ok}"
+        )
+    if len(sizes) > 1:
+        print(
+            f"  linearity: {sizes[-1]:,} steps take {per_steps[-1] / per_steps[0]:.2f}x the "
+            f"CPU µs per step of {sizes[0]:,} (1.00 is linear)"
         )
 
 
