@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 
@@ -25,6 +25,7 @@ from runner.scenario.diagnostics import did_you_mean, translate
 from runner.scenario.files import Block, ImportSpec, LibraryFile
 from runner.scenario.matchers import file_context
 from runner.scenario.source import Document, ValuePath, read_document
+from runner.scenario.step_dispatch import DispatchedStep
 from runner.scenario.steps import RunStep, Step, UseStep
 from runner.scenario.steps_flow import RepeatStep
 from runner.scenario.templates import substitute
@@ -43,11 +44,13 @@ __all__ = [
     "resolve_path",
 ]
 
-#: A `use`'s expanded step; built at its first use (a file without `use` never builds it).
-_STEP: TypeAdapter[Any] = TypeAdapter(Step, config=ConfigDict(defer_build=True))
+#: A `use`'s expanded step, validated by its kind's model alone (`step_dispatch`).
+_STEP: TypeAdapter[Any] = TypeAdapter(
+    Annotated[Step, DispatchedStep()], config=ConfigDict(defer_build=True)
+)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one of each step while loading: no __dict__ each
 class Origin:
     """Where a step is written: its document and its path there."""
 
@@ -55,7 +58,7 @@ class Origin:
     path: ValuePath
 
 
-@dataclass
+@dataclass(slots=True)
 class Placed:
     """A step with its origin; a loop's own steps are placed too, in `body`."""
 

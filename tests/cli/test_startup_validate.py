@@ -123,3 +123,45 @@ def test_a_one_step_validate_imports_none_of_the_run_s_modules_and_builds_only_i
         "union built: False",
         "validators: connect",
     ]
+
+
+USE_PROBE = """
+import sys
+from runner.cli import main
+code = main(sys.argv[1:])
+from runner.scenario import libraries, step_dispatch
+from runner.scenario.kinds import step_models
+built = repr(libraries._STEP.core_schema) if libraries._STEP.pydantic_complete else ""
+others = [m.__name__ for m in step_models() if m.kind_name() not in ("send", "sleep")]
+print("union built:", step_dispatch._WHOLE is not None or any(n in built for n in others))
+print("validators:", ",".join(step_dispatch.built_kinds()))
+sys.exit(code)
+"""
+
+
+def test_a_file_that_uses_a_block_builds_only_the_kinds_it_holds(tmp_path: Path) -> None:
+    (tmp_path / "lib.yaml").write_text(
+        "blocks:\n  hello:\n    params: {text: null}\n    steps:\n"
+        '      - send: "${text}"\n      - sleep: 1ms\n',
+        encoding="utf-8",
+    )
+    scenario = tmp_path / "uses.yaml"
+    scenario.write_text(
+        "name: uses\nimports: [lib.yaml]\nsteps:\n  - connect: ws://127.0.0.1:9/\n"
+        "  - use: {block: lib.hello, with: {text: hi}}\n",
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", USE_PROBE, "validate", scenario],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout(30),
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    # the block's steps and the `use`'s expansion go by kind too: the whole union is never built
+    assert done.stdout.splitlines() == [
+        "valid: 1 path checked, no errors",
+        "union built: False",
+        "validators: connect,send,sleep,use",
+    ]

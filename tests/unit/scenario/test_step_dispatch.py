@@ -7,9 +7,9 @@ import threading
 from typing import Any
 
 import pytest
-from pydantic import Field, ValidationError
+from pydantic import Field, TypeAdapter, ValidationError
 
-from runner.scenario import step_dispatch
+from runner.scenario import libraries, step_dispatch
 from runner.scenario.files import Block, LibraryFile, ScenarioFile
 from runner.scenario.kinds import step_models
 from runner.scenario.steps import Step
@@ -69,6 +69,19 @@ def test_a_step_validates_as_in_the_whole_union(step: Any) -> None:
         data = {"name": "x", "steps": steps}
         assert outcome(ScenarioFile, data) == outcome(WholeUnionFile, data)
         assert outcome(Block, {"steps": steps}) == outcome(WholeUnionBlock, {"steps": steps})
+
+
+def test_a_use_s_expanded_step_validates_as_in_the_whole_union() -> None:
+    whole: TypeAdapter[Any] = TypeAdapter(Step)
+
+    def validated(adapter: TypeAdapter[Any], step: Any) -> Any:
+        try:
+            return adapter.validate_python(step).model_dump()
+        except ValidationError as error:
+            return [(d["type"], d["loc"], d["msg"]) for d in error.errors(include_url=False)]
+
+    for step in STEPS:
+        assert validated(libraries._STEP, step) == validated(whole, step)
 
 
 def test_the_file_s_own_errors_are_unchanged() -> None:
