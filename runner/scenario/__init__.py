@@ -3,6 +3,7 @@
 source       YAML → plain values with the location of every value (YAML 1.2 rules)
 canonical    the ways steps are written → one form per kind
 steps/files  the pydantic models (steps, scenario, library, suite file)
+step_dispatch  a file's steps validated by their kind's model alone (not the union of every kind)
 diagnostics  pydantic errors → ScenarioErrors at file:line:col, with "did you mean"
 libraries    imports and `use` expansion
 checks       connection names and variables in scope
