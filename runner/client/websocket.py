@@ -7,6 +7,7 @@ listeners included. See the README for every difference from OpenHarmony.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Mapping
@@ -188,7 +189,9 @@ class WebSocket:
         self._listeners.emit("openInfo", None, opened)  # OpenHarmony API 26: right after open
         reply.succeed(True)
         if pending is not None:
-            self._start_close(pending)
+            # The write failed (the link dropped): the receive loop that follows reports it.
+            with contextlib.suppress(BusinessError):
+                self._start_close(pending)
 
     # -- Sink: called by the transport on this connection's thread ---------------------------
 
