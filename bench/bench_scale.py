@@ -9,7 +9,7 @@ the medians of ``--rounds`` rounds with their range:
    report: how long the opens took, first to last (target < 0.5 s), the closes (< 0.5 s), the
    run (< hold + 1.5 s), and the peak RSS of the process and its worker processes (sampled
    every 50 ms, summed; < 200 MiB); then one run of ``--big`` (5,000) rows that must pass
-   without a failure (with the last ``--processes`` value).
+   without a failure (with the first ``--processes`` value).
 2. Latency: ``--latency-connections`` (1,000) connections, each doing one echo round trip a
    second (``sleep: 1s``, send, expect) for ``--latency-rounds`` rounds; the report's p95 of
    ``from_last_send`` (target < 5 ms) and its median.
@@ -277,7 +277,7 @@ def main(argv: list[str] | None = None) -> None:
             for p in spreads:
                 bench_connections(server.url, folder, args.connections, args.hold, args.rounds, p)
             if args.big:
-                bench_big(server.url, folder, args.big, args.hold, spreads[-1])
+                bench_big(server.url, folder, args.big, args.hold, spreads[0])
         if "latency" not in skip:
             for p in spreads:
                 bench_latency(
