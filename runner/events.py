@@ -211,7 +211,9 @@ class StepEnded(Event):
     """A step is over. Expect steps record their latency in seconds.
 
     `latency` runs from the step's start to the match; `latency_from_send` from the last send on
-    the same connection to the match (None when nothing was sent on it yet).
+    the same connection to the match (None when nothing was sent on it yet). `started` and
+    `summary` repeat its `StepStarted`'s `at` and `summary`, so that a report can keep one line
+    a step (the JSON report writes no step_started lines).
     """
 
     type: ClassVar[str] = "step_ended"
@@ -225,6 +227,8 @@ class StepEnded(Event):
     latency: float | None = None
     latency_from_send: float | None = None
     note: str | None = None  # how a step that passes either way ended (an optional expect)
+    started: float | None = None  # its StepStarted's `at`
+    summary: str = ""  # its StepStarted's `summary`
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -35,7 +35,7 @@ class Loop:
         total: how many iterations.
         items: the items of `for_each` (None for `count`).
         iteration: the current iteration, from 1.
-        index, start, location: of the `repeat` step, for its events.
+        index, start, location, summary: of the `repeat` step, for its events.
         outer_steps, outer_pos: the list and position to return to when the loop ends.
         previous: the loop variable's value before the loop (`_UNSET` when it had none).
     """
@@ -48,6 +48,7 @@ class Loop:
     index: int = 0
     start: float = 0.0
     location: str = ""
+    summary: str = ""
     outer_steps: Sequence[StepModel] = ()
     outer_pos: int = 0
     previous: Any = field(default=_UNSET)

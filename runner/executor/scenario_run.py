@@ -142,6 +142,7 @@ class ScenarioRunner:
         self.passed = 0
         self._step_start = 0.0
         self._location = ""
+        self._summary = ""  # the step running's, as its StepStarted says
         self._pos = 0  # the next step to run, in `_steps`
         self._steps: Sequence[StepModel] = scenario.steps  # the list running: a loop's, inside
         self._loops: list[Loop] = []  # the loops running, outermost first
@@ -268,6 +269,7 @@ class ScenarioRunner:
     def _enter(self, loop: Loop) -> None:
         """Run `loop`'s steps next; the `repeat` step ends when its last iteration does."""
         loop.index, loop.start, loop.location = self._index, self._step_start, self._location
+        loop.summary = self._summary
         loop.outer_steps, loop.outer_pos = self._steps, self._pos
         self._loops.append(loop)
         self._steps, self._pos = loop.steps, len(loop.steps)  # `_loop_step_done` starts it
@@ -280,7 +282,9 @@ class ScenarioRunner:
             return
         self._loops.pop()
         self._steps, self._pos = loop.outer_steps, loop.outer_pos + 1
-        self._emit_ended(loop.index, loop.step, loop.location, loop.start, Status.PASSED, None)
+        self._emit_ended(
+            loop.index, loop.step, loop.location, loop.start, Status.PASSED, None, loop.summary
+        )
         if not self._loops:
             self.passed += 1
 
@@ -355,6 +359,7 @@ class ScenarioRunner:
         summary = plan.summary
         if loops:  # `expect default (repeat iteration 3 of 10)`
             summary = f"{summary} ({', '.join(loop.where() for loop in loops)})"
+        self._summary = summary
         ctx.emit(
             StepStarted(
                 at=start,
@@ -387,6 +392,8 @@ class ScenarioRunner:
                 latency=outcome.latency,
                 latency_from_send=outcome.latency_from_send,
                 note=outcome.note,
+                started=self._step_start,
+                summary=self._summary,
             )
         )
         if not self._loops:  # steps_passed counts the scenario's own steps
@@ -398,10 +405,14 @@ class ScenarioRunner:
     ) -> None:
         if step is None:
             return
-        self._emit_ended(index, step, self._location, self._step_start, status, outcome)
+        self._emit_ended(
+            index, step, self._location, self._step_start, status, outcome, self._summary
+        )
         if status is not Status.PASSED:  # the loops around a failed step fail with it
             for loop in reversed(self._loops):
-                self._emit_ended(loop.index, loop.step, loop.location, loop.start, status, None)
+                self._emit_ended(
+                    loop.index, loop.step, loop.location, loop.start, status, None, loop.summary
+                )
 
     def _emit_ended(
         self,
@@ -411,6 +422,7 @@ class ScenarioRunner:
         start: float,
         status: Status,
         outcome: Outcome | None,
+        summary: str,
     ) -> None:
         ctx = self.ctx
         now = ctx.clock.now()
@@ -425,6 +437,8 @@ class ScenarioRunner:
                 status=status,
                 duration=now - start,
                 conn=conn,
+                started=start,
+                summary=summary,
             )
         else:
             ended = StepEnded(
@@ -439,6 +453,8 @@ class ScenarioRunner:
                 latency=outcome.latency,
                 latency_from_send=outcome.latency_from_send,
                 note=outcome.note,
+                started=start,
+                summary=summary,
             )
         ctx.emit(ended)
 

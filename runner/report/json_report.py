@@ -48,8 +48,9 @@ from runner.report.text import LatencyRecorder, latency_stats
 
 __all__ = ["REPORT_VERSION", "JsonReporter", "event_json", "to_jsonable"]
 
-#: Bumped when the report's shape changes incompatibly.
-REPORT_VERSION = 1
+#: Bumped when the report's shape changes incompatibly: 2 writes no step_started lines (each
+#: step_ended line says when its step started, and its summary).
+REPORT_VERSION = 2
 
 
 def to_jsonable(value: object, payload: Callable[[str | bytes], Any] = cut_payload) -> Any:
@@ -234,6 +235,7 @@ class JsonReporter:
         self._redact = redact  # applied to the report's text (`runner.report.redaction`)
         self._spool: IO[bytes] | None = None  # the events' lines, made at the first event
         self._pending: list[str] = []  # lines not in the spool yet (written SPOOLED at once)
+        self._count = 0  # the events' lines
         self._last_at = 0.0
         self._run_started: RunStarted | None = None
         self._run_ended: RunEnded | None = None
@@ -252,12 +254,15 @@ class JsonReporter:
         # A payload that shows up in several places of one event (a failure's closest message
         # and its transcript) is cut and hashed once; a frame's, once anyway.
         cls = event.__class__
+        if cls in _NOT_WRITTEN:
+            return
         payload = PayloadWriter() if cls is ScenarioEnded else cut_payload
         pending = self._pending
         line = event_json(event, payload)
         pending.append(line)
         if len(pending) >= SPOOLED:
             self._spill()
+        self._count += 1
         self._last_at = event.at
         if cls is StepEnded:  # the hottest kept: its entry is cut out of its line
             self._keep_step(event, line)  # type: ignore[arg-type]
@@ -266,10 +271,13 @@ class JsonReporter:
         if keep is not None:
             keep(self, event)
 
-    def handler_for(self, cls: type) -> Callable[[Event], None]:
+    def handler_for(self, cls: type) -> Callable[[Event], None] | None:
         """What takes events of `cls` (`EventBus` calls it directly): for the classes a run
         emits for every step and frame, a function that writes the line with the class's
-        encoder, made once, and keeps what the summary needs; `self` for the others."""
+        encoder, made once, and keeps what the summary needs; None for the classes it does not
+        write (`_NOT_WRITTEN`); `self` for the others."""
+        if cls in _NOT_WRITTEN:
+            return None
         if cls not in _HOT:
             return self
         encode = _ENCODERS.get(cls) or _ENCODERS.setdefault(cls, _encoder(cls))
@@ -280,6 +288,7 @@ class JsonReporter:
             pending.append(line)
             if len(pending) >= SPOOLED:
                 self._spill()
+            self._count += 1
             self._last_at = event.at
             if keep:
                 self._keep_step(event, line)  # type: ignore[arg-type]
@@ -468,7 +477,10 @@ COPIED = 1 << 20
 
 #: The events a run emits for every step and frame: `JsonReporter.handler_for` gives each a
 #: handler of its own (their payloads are cut alone: none holds one twice).
-_HOT = frozenset({StepStarted, StepEnded, FrameSent, FrameReceived})
+_HOT = frozenset({StepEnded, FrameSent, FrameReceived})
+#: The events the report has no line for: a step's start is in its step_ended line
+#: (`StepEnded.started`, `StepEnded.summary`), which halves the lines a send/expect pair costs.
+_NOT_WRITTEN = frozenset({StepStarted})
 
 #: What the summary keeps of each kind of event (the others are only in the spool).
 _KEEP: dict[type, Callable[[JsonReporter, Any], None]] = {
@@ -510,7 +522,7 @@ def _scenario(
 #: A step's entry holds its `StepEnded` line's fields from ``index`` to ``latency_from_send``,
 #: written the same way, in the same order: the entry is that part of the line, cut out.
 _STEP_ENTRY = ("index", "kind", "location", "status", "duration", "conn", "latency")
-_STEP_SLICE = [f.name for f in dataclasses.fields(StepEnded)][2:] == [
+_STEP_SLICE = [f.name for f in dataclasses.fields(StepEnded)][2:11] == [
     *_STEP_ENTRY,
     "latency_from_send",
     "note",
