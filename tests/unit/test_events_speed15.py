@@ -25,6 +25,8 @@ from runner.report.payloads import PayloadWriter
 from tests.unit.test_json_report_streaming import ODD_EVENTS
 from tests.unit.test_report_render import run_events
 
+STARTS = ("at", "scenario", "index", "kind", "location")
+
 
 class ByClass:
     """A listener whose `handler_for` takes frames in a list of their own, and nothing else;
@@ -124,3 +126,28 @@ def test_the_quiet_console_takes_step_ends_through_its_handler_and_no_frame() ->
         )
     )
     assert console._latencies.count == 1
+
+
+def test_wsrun_report_renders_a_version_1_report_like_its_version_2(tmp_path: Path) -> None:
+    """A report of the version before (a step_started line per step) still renders, to the
+    same page as the same run's version 2 report but for the version it names."""
+    from runner.report.html_report import load_json_report, render_html
+
+    reporter = JsonReporter(tmp_path / "v2.json")
+    events = run_events()
+    for event in events:
+        reporter(event)
+    reporter.close()
+    new = load_json_report(tmp_path / "v2.json")
+    assert new["report_version"] == 2
+    old = dict(new, report_version=1)
+    starts = [
+        json.loads(event_json(StepStarted(**{k: getattr(e, k) for k in STARTS}, summary="s")))
+        for e in events
+        if isinstance(e, StepEnded)
+    ]
+    assert starts
+    old["events"] = starts + list(new["events"])  # what version 1 had more: those lines
+    (tmp_path / "v1.json").write_text(json.dumps(old), encoding="utf-8")
+    page = render_html(load_json_report(tmp_path / "v1.json"))
+    assert page.replace("report_version 1", "report_version 2") == render_html(new)
