@@ -116,6 +116,7 @@ class _Worker:
         try:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "runner.executor.processes", str(write_end)],
+                env=_worker_environment(),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
@@ -230,6 +231,15 @@ class _Worker:
                 failure=failure,
             )
             run.ended_elsewhere(ended, scenario, self.marks.pop(index, {}))
+
+
+def _worker_environment() -> dict[str, str]:
+    """This process's environment, with the folder that holds this `runner` package first on
+    ``PYTHONPATH``: the workers import the same wsrun (an editable install, a checkout run
+    with ``python -m runner`` from elsewhere, a test's ``sys.path``)."""
+    folder = str(Path(__file__).resolve().parents[2])
+    paths = [folder, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    return os.environ | {"PYTHONPATH": os.pathsep.join(paths)}
 
 
 def _describe_exit(code: int) -> str:
