@@ -172,11 +172,14 @@ class Document:
 
     def location(self, path: ValuePath) -> Location:
         """The location of the value at `path`, or of its nearest known ancestor."""
-        for end in range(len(path), -1, -1):
+        found = self.values.get(path)  # most paths asked for are known (each step's)
+        end = len(path)
+        while found is None and end > 0:
+            end -= 1
             found = self.values.get(path[:end])
-            if found is not None:
-                return Location(self.file, found >> _COLUMN_BITS, found & _COLUMN_MASK)
-        return Location(self.file, 1, 1)
+        if found is None:
+            return Location(self.file, 1, 1)
+        return Location(self.file, found >> _COLUMN_BITS, found & _COLUMN_MASK)
 
     def key_location(self, path: ValuePath) -> Location:
         """The location of the key of the entry at `path` (or of the value when unknown)."""
