@@ -2,7 +2,8 @@
 
 One Python process drives its connections under one GIL: about 500 connections open a second,
 and a reply waits for the other connections' Python. ``--processes P`` runs the scenarios in P
-worker processes (``python -m runner.executor.processes``), each with ``ceil(N / P)`` threads:
+worker processes (``python -m runner.executor.processes``) that share the N threads (the
+first ``N % P`` workers have one more; at most N workers, and one per scenario):
 
 - The parent loads and selects the scenarios, starts the services (their variables go to the
   workers) and deals the scenarios out in turn: scenario ``i`` goes to worker ``i % P``. Each
@@ -30,7 +31,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import math
 import os
 import pickle
 import signal
@@ -251,6 +251,13 @@ def _describe_exit(code: int) -> str:
     return f"exited with status {code}"
 
 
+def _options_of(options: RunOptions, number: int, count: int) -> RunOptions:
+    """Worker `number`'s options: its part of the ``-j`` threads (together exactly ``-j``,
+    the first workers taking the remainder)."""
+    jobs = options.jobs // count + (1 if number < options.jobs % count else 0)
+    return replace(options, jobs=jobs, processes=1)
+
+
 def _shares(scenarios: Sequence[Scenario], processes: int) -> list[list[tuple[int, Scenario]]]:
     """Scenario ``i`` to worker ``i % processes``: neighbours (rows of one table) spread."""
     shares: list[list[tuple[int, Scenario]]] = [[] for _ in range(processes)]
@@ -265,16 +272,18 @@ def run_spread(run: _Run, scenarios: Sequence[Scenario]) -> None:
     from runner.executor.suite_run import _run_pool
 
     options = run.options
-    count = max(1, min(options.processes, len(scenarios)))
-    worker_options = replace(options, jobs=max(1, math.ceil(options.jobs / count)), processes=1)
+    count = min(options.processes, options.jobs, len(scenarios))
+    if count <= 1:  # one worker would only add its start-up
+        _run_pool(run, list(enumerate(scenarios)))
+        return
     shares = _shares(scenarios, count)
     try:
         jobs = [
             pickle.dumps(
-                _Job(share, run.variables, worker_options, run.clock.start),
+                _Job(share, run.variables, _options_of(options, number, count), run.clock.start),
                 pickle.HIGHEST_PROTOCOL,
             )
-            for share in shares
+            for number, share in enumerate(shares)
         ]
     except Exception as exc:  # something in a scenario that pickle cannot copy (a plug-in's)
         sys.stderr.write(

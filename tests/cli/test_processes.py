@@ -32,11 +32,13 @@ class _Peer:
         self.lock = threading.Lock()
         self.open = 0
         self.seen = 0
+        self.most = 0  # the most connections open at once
 
     def __call__(self, conn: ServerConnection) -> None:
         with self.lock:
             self.open += 1
             self.seen += 1
+            self.most = max(self.most, self.open)
         try:
             for message in conn:
                 conn.send(message)
@@ -118,6 +120,19 @@ def test_processes_run_each_scenario_once_with_its_index_and_one_runs_reports(
     assert report["latency"]["from_last_send"]["count"] == 8
     assert peer.seen == 8
     assert 'tests="8"' in (tmp_path / "junit.xml").read_text(encoding="utf-8")
+
+
+def test_the_workers_share_the_jobs_threads_exactly(tmp_path: Path) -> None:
+    """-j 3 over 2 processes: 2 threads in one worker, 1 in the other, never 4 at once."""
+    path = _rows(tmp_path, [{"i": str(i)} for i in range(6)], ["  - sleep: 400ms", "  - close"])
+    with _server() as (peer, url):
+        code = _main(tmp_path, path, url, "-j", "3", "--processes", "2")
+        assert peer.seen == 6 and peer.most == 3
+        with peer.lock:
+            peer.most = 0
+        code_one = _main(tmp_path, path, url, "-j", "1", "--processes", "2")
+        assert peer.most == 1
+    assert code == code_one == ExitCode.OK
 
 
 def test_fail_fast_reaches_the_other_worker_process(tmp_path: Path) -> None:
