@@ -39,6 +39,7 @@ NOWHERE = Location("<unknown>", 1, 1)
 
 _REGISTRY: dict[str, type[StepModel]] = {}
 _SYNONYMS: dict[str, str] = {}  # synonym -> kind, kept with the registry
+_NAMES: dict[type[Any], str] = {}  # model -> its kind (`model_fields` costs a microsecond a read)
 
 
 class StepModel(Model):
@@ -80,7 +81,8 @@ class StepModel(Model):
     @classmethod
     def kind_name(cls) -> str:
         """The name of the model's kind (what its `kind` field holds)."""
-        return str(cls.model_fields["kind"].default)
+        name = _NAMES.get(cls)
+        return name if name is not None else str(cls.model_fields["kind"].default)
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
@@ -93,6 +95,7 @@ class StepModel(Model):
             raise TypeError(f"step kind {name!r} of {cls.__name__} is declared twice or is no str")
         _check_spelling(cls, name)
         _REGISTRY[name] = cls
+        _NAMES[cls] = name
         _SYNONYMS.update(dict.fromkeys(cls.synonyms, name))
 
 
