@@ -271,12 +271,7 @@ def _build_from_events(document: Document) -> bool:
             if kind is scalar:
                 if event.tag is not None:
                     return False
-                value = written = event.value
-                if event.implicit[0]:
-                    try:
-                        value = resolve(written)
-                    except _Trap:
-                        return False
+                value = written = event.value  # resolved below, once known to be no key
             elif kind is mapping or kind is sequence:
                 if event.tag is not None:
                     return False
@@ -296,13 +291,7 @@ def _build_from_events(document: Document) -> bool:
             else:  # the stream's start, a document's end
                 continue
             mark = event.start_mark
-            if in_list:
-                path = (*here, len(container))
-                container.append(value)
-            elif container is None:
-                path = ()
-                root = value
-            elif key is no_key:  # a key
+            if key is no_key and not in_list and container is not None:  # a key
                 if kind is not scalar or written in container:
                     return False
                 if written == "<<" and event.implicit[0]:
@@ -311,6 +300,17 @@ def _build_from_events(document: Document) -> bool:
                 key_path = (*here, written)
                 keys[key_path] = ((mark.line + 1) << 32) | (mark.column + 1)
                 continue
+            if kind is scalar and event.implicit[0]:  # a plain scalar: YAML 1.2's types
+                try:
+                    value = resolve(written)
+                except _Trap:
+                    return False
+            if in_list:
+                path = (*here, len(container))
+                container.append(value)
+            elif container is None:
+                path = ()
+                root = value
             else:
                 path = key_path
                 container[key] = value

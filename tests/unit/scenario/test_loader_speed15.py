@@ -104,7 +104,15 @@ def test_what_the_events_cannot_build_is_read_through_nodes_as_before(text: str)
 
 
 @pytest.mark.parametrize(
-    "text", ["", "# only a comment\n", "just a string\n", "- 1\n- [2, 3]\n", "a: &unused 1\n"]
+    "text",
+    [
+        "",
+        "# only a comment\n",
+        "just a string\n",
+        "- 1\n- [2, 3]\n",
+        "a: &unused 1\n",
+        "010: 3\non: 1\n1.10: x\n'<<': 2\n",  # keys are not resolved: no trap, no merge
+    ],
 )
 def test_the_events_build_what_the_nodes_built(text: str) -> None:
     assert source._build_from_events(Document("t.yaml", text)) is True
