@@ -253,7 +253,7 @@ class MatcherFields(Model):
     @field_validator("*")
     @classmethod
     def _check_matcher(cls, value: Any, info: ValidationInfo) -> Any:
-        kind = dict(_declared(cls)).get(info.field_name or "")
+        kind = _declared_by_name(cls).get(info.field_name or "")
         if kind is not None and value is not None:
             kind.check(value)
         return value
@@ -288,6 +288,12 @@ def _declared(model: type[MatcherFields]) -> tuple[tuple[str, MatcherKind[Any]],
         for kind in info.metadata
         if isinstance(kind, MatcherKind)
     )
+
+
+@cache
+def _declared_by_name(model: type[MatcherFields]) -> dict[str, MatcherKind[Any]]:
+    """`_declared` as a mapping (each field of each expect looked its matcher up in a new one)."""
+    return dict(_declared(model))
 
 
 def matcher_names() -> list[str]:
