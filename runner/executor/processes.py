@@ -59,6 +59,10 @@ __all__ = ["STDERR_LINES", "STOP_GRACE", "run_spread", "worker_main"]
 #: How long a worker may take to stop after Ctrl-C before it is killed (seconds): the
 #: executor's slowest reaction to a stop is its close wait, about two seconds.
 STOP_GRACE = 5.0
+#: After writing a batch of events, a worker lets the next gather this long (seconds): under
+#: load a batch a few milliseconds, not one frame a few events (each frame costs a write, a
+#: wake-up and a read); an idle worker's first event goes at once. Events carry their times.
+BATCH_WAIT = 0.01
 #: How many of a dead worker's last stderr lines its scenarios' errors show.
 STDERR_LINES = 20
 _LENGTH = struct.Struct(">I")
@@ -384,7 +388,8 @@ def _join(workers: list[_Worker]) -> None:
 
 class _Sender:
     """The worker's events (and ``${env.X}`` values), pickled in batches on the parent's pipe:
-    `emit` only appends; a thread writes whatever is waiting each time it has written."""
+    `emit` only appends; a thread writes whatever is waiting, at most one batch each
+    `BATCH_WAIT`."""
 
     def __init__(self, fd: int) -> None:
         self._file = os.fdopen(fd, "wb")
@@ -421,6 +426,8 @@ class _Sender:
                 with contextlib.suppress(OSError):
                     self._file.close()
                 return
+            if items and not closed:
+                time.sleep(BATCH_WAIT)  # let the next batch gather (times are in the events)
 
     def close(self) -> None:
         """Write what is waiting, then close the pipe (the parent reads its end)."""
