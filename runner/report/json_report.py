@@ -234,8 +234,10 @@ class JsonReporter:
         self.path = path
         self._redact = redact  # applied to the report's text (`runner.report.redaction`)
         self._spool: IO[bytes] | None = None  # the events' lines, made at the first event
-        self._pending: list[str] = []  # lines not in the spool yet (written SPOOLED at once)
-        self._count = 0  # the events' lines
+        # What is not in the spool yet (written SPOOLED at once): lines, and the hot events
+        # themselves, encoded when they are spilled (`_spill`), a batch at a time.
+        self._pending: list[str | Event] = []
+        self._spooled = 0  # the events' lines in the spool
         self._last_at = 0.0
         self._run_started: RunStarted | None = None
         self._run_ended: RunEnded | None = None
@@ -256,17 +258,15 @@ class JsonReporter:
         cls = event.__class__
         if cls in _NOT_WRITTEN:
             return
+        if cls in _HOT:  # as the bus hands them over (`handler_for`)
+            self._take_hot(event)
+            return
         payload = PayloadWriter() if cls is ScenarioEnded else cut_payload
         pending = self._pending
-        line = event_json(event, payload)
-        pending.append(line)
+        pending.append(event_json(event, payload))
         if len(pending) >= SPOOLED:
             self._spill()
-        self._count += 1
         self._last_at = event.at
-        if cls is StepEnded:  # the hottest kept: its entry is cut out of its line
-            self._keep_step(event, line)  # type: ignore[arg-type]
-            return
         keep = _KEEP.get(cls)
         if keep is not None:
             keep(self, event)
@@ -280,20 +280,16 @@ class JsonReporter:
             return None
         if cls not in _HOT:
             return self
-        encode = _ENCODERS.get(cls) or _ENCODERS.setdefault(cls, _encoder(cls))
-        pending, cut, keep = self._pending, cut_payload, cls is StepEnded
+        return self._take_hot
 
-        def take(event: Event) -> None:
-            line = encode(event, cut)
-            pending.append(line)
-            if len(pending) >= SPOOLED:
-                self._spill()
-            self._count += 1
-            self._last_at = event.at
-            if keep:
-                self._keep_step(event, line)  # type: ignore[arg-type]
-
-        return take
+    def _take_hot(self, event: Event) -> None:
+        """Keep a hot event (a step's end, a frame) to encode with its batch (`_spill`):
+        events are frozen, so it is the same event then."""
+        pending = self._pending
+        pending.append(event)
+        if len(pending) >= SPOOLED:
+            self._spill()
+        self._last_at = event.at
 
     def _keep_step(self, event: StepEnded, line: str | None = None) -> None:
         steps = self._steps.setdefault(event.scenario, [])
@@ -324,14 +320,37 @@ class JsonReporter:
         entry.update(_service_fields(event))
 
     def _spill(self) -> None:
-        """Write the pending lines to the spool (made at the first spill), in one piece."""
+        """Write the pending lines to the spool (made at the first spill), in one piece: the
+        hot events among them are encoded here, in a batch (one encoder's code stays warm
+        for many events rather than taking turns with the executor's), their steps kept."""
         spool = self._spool
         if spool is None:
             spool = self._spool = tempfile.TemporaryFile()  # noqa: SIM115
             weakref.finalize(self, spool.close)  # a reporter never closed (HTML's collector)
-        spool.write("\n".join(self._pending).encode("utf-8"))
+        spool.write("\n".join(self._encoded_pending()).encode("utf-8"))
         spool.write(b"\n")
         self._pending.clear()
+
+    def _encoded_pending(self) -> list[str]:
+        lines: list[str] = []
+        encoders, cut = _ENCODERS, cut_payload
+        for item in self._pending:
+            if isinstance(item, str):
+                lines.append(item)
+                continue
+            cls = item.__class__
+            encode = encoders.get(cls) or encoders.setdefault(cls, _encoder(cls))
+            line = encode(item, cut)
+            lines.append(line)
+            if cls is StepEnded:
+                self._keep_step(item, line)  # type: ignore[arg-type]
+        self._spooled += len(lines)
+        return lines
+
+    @property
+    def _count(self) -> int:
+        """The events' lines so far, spooled or pending."""
+        return self._spooled + len(self._pending)
 
     def _lines(self) -> Iterator[bytes]:
         """The events' lines so far, in order, UTF-8 (the spool is read from its start)."""
@@ -380,6 +399,8 @@ class JsonReporter:
         The summary is indented, but for its scenarios, one per line as the events are:
         `json` indents in Python, and a scenario of 10,000 steps took longer to indent than
         its events to write."""
+        if self._pending:  # its steps are kept as its events are encoded
+            self._spill()
         summary = self._summary(PayloadWriter())
         scenarios, summary["scenarios"] = summary["scenarios"], _SCENARIOS
         text = json.dumps(summary, indent=1, ensure_ascii=False)

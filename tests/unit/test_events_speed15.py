@@ -151,3 +151,41 @@ def test_wsrun_report_renders_a_version_1_report_like_its_version_2(tmp_path: Pa
     (tmp_path / "v1.json").write_text(json.dumps(old), encoding="utf-8")
     page = render_html(load_json_report(tmp_path / "v1.json"))
     assert page.replace("report_version 1", "report_version 2") == render_html(new)
+
+
+def test_batched_lines_keep_the_events_order_and_every_step(tmp_path: Path) -> None:
+    """Hot events wait to be encoded in batches, other events' lines are made at once: the
+    file still has every event in the order it came, across spills, and every step's entry
+    and latency, also when the report closes with a batch pending."""
+    from runner.report.json_report import SPOOLED
+
+    events: list[Event] = []
+    for n in range(SPOOLED * 2 + 7):
+        events.append(FrameSent(at=float(n), scenario=0, conn="c", data=f"m{n}"))
+        if n % 50 == 0:  # a line made at once, between batched ones
+            events.append(RunEnded(at=float(n), status=Status.PASSED, duration=float(n)))
+        events.append(
+            StepEnded(
+                at=float(n),
+                scenario=0,
+                index=n,
+                kind="expect",
+                location="a:1:1",
+                status=Status.PASSED,
+                duration=0.5,
+                conn="c",
+                latency=0.25,
+                started=n - 0.5,
+                summary="expect c",
+            )
+        )
+    bus, reporter = EventBus(), JsonReporter(tmp_path / "r.json")
+    bus.subscribe(reporter)
+    for event in events:
+        bus.emit(event)
+    mid = reporter.report()
+    reporter.close()
+    report = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    expected = [json.loads(event_json(e)) for e in events]
+    assert report["events"] == expected == mid["events"]
+    assert report["latency"]["from_step_start"]["count"] == SPOOLED * 2 + 7

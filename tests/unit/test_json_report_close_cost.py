@@ -112,4 +112,5 @@ def test_the_summary_keeps_the_entries_cut_from_the_lines(tmp_path: Path) -> Non
     reporter = JsonReporter(tmp_path / "r.json")
     for step in TRICKY_STEPS:
         reporter(step)
+    reporter.report()  # the steps' entries are kept as their lines are encoded (in batches)
     assert reporter._steps[0] == [_step_json(step) for step in TRICKY_STEPS]
