@@ -1,8 +1,9 @@
 """Reading a YAML file into plain Python values, remembering where each value came from.
 
 PyYAML speaks YAML 1.1, whose implicit types surprise people (`on` and `no` are booleans, `010` is
-the octal number 8, `1:30` is 90, duplicate keys silently keep the last). So wsrun composes the
-YAML into nodes and builds the values itself, with the rules of YAML 1.2's core schema:
+the octal number 8, `1:30` is 90, duplicate keys silently keep the last). So wsrun builds the
+values itself from libyaml's events (or, for a file with aliases, tags, merge keys or a problem
+to report, from the composed nodes), with the rules of YAML 1.2's core schema:
 
 - only `true`/`false` are booleans and only `null`/`~`/nothing is null; `yes`, `on`, `n`... are
   strings;
@@ -252,7 +253,7 @@ def _build_from_events(document: Document) -> bool:
     get_event = _EVENTS(document.text).get_event
     scalar, mapping, sequence = yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent
     ends = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
-    resolve, no_key, limit = resolve_plain, _NO_KEY, MAX_DEPTH
+    resolve, no_key, limit, bits = resolve_plain, _NO_KEY, MAX_DEPTH, _COLUMN_BITS
     # The collection being built: its value, its path, whether a list, the key whose value
     # comes next and that value's path (the key's too: one tuple for both); the enclosing
     # collections' on `stack`.
@@ -298,7 +299,7 @@ def _build_from_events(document: Document) -> bool:
                     return False
                 key = written
                 key_path = (*here, written)
-                keys[key_path] = ((mark.line + 1) << 32) | (mark.column + 1)
+                keys[key_path] = ((mark.line + 1) << bits) | (mark.column + 1)
                 continue
             if kind is scalar and event.implicit[0]:  # a plain scalar: YAML 1.2's types
                 try:
@@ -317,7 +318,7 @@ def _build_from_events(document: Document) -> bool:
                 key = no_key
             if len(path) > limit:
                 return False
-            values[path] = ((mark.line + 1) << 32) | (mark.column + 1)
+            values[path] = ((mark.line + 1) << bits) | (mark.column + 1)
             if kind is scalar:
                 if value is not written and type(value) is not str:
                     plain[path] = written
