@@ -296,9 +296,10 @@ def _describe_exit(code: int) -> str:
 
 def _options_of(options: RunOptions, number: int, count: int) -> RunOptions:
     """Worker `number`'s options: its part of the ``-j`` threads (together exactly ``-j``,
-    the first workers taking the remainder)."""
+    the first workers taking the remainder) and of the scenarios that may start at once."""
     jobs = options.jobs // count + (1 if number < options.jobs % count else 0)
-    return replace(options, jobs=jobs, processes=1)
+    starting = max(1, options.starting // count)  # as many starts at once as in one process
+    return replace(options, jobs=jobs, processes=1, starting=starting)
 
 
 def _shares(scenarios: Sequence[Scenario], processes: int) -> list[list[tuple[int, Scenario]]]:

@@ -76,6 +76,7 @@ class RunOptions:
     fail_fast: bool = False
     timeout: float | None = None
     processes: int = 1  # worker processes the scenarios are spread over (`processes`)
+    starting: int = STARTING  # at most this many scenarios start at once (a worker: its part)
 
 
 class _Run:
@@ -88,7 +89,7 @@ class _Run:
         self.results: dict[int, ScenarioEnded] = {}
         self.variables: dict[Path | None, dict[str, Any]] = {}  # suite file → provided
         self.services: dict[Path, SuiteServices] = {}  # in the order they started
-        self.starting = threading.BoundedSemaphore(STARTING)
+        self.starting = threading.BoundedSemaphore(options.starting)
         self.on_no_more: Callable[[], None] = _nothing  # fail-fast told to worker processes
 
     def pace(self, index: int) -> bool:
@@ -96,7 +97,7 @@ class _Run:
         `STARTING`); whether its start holds a place among them. Only the first `jobs`
         scenarios start as they are submitted; the others queue until a worker is free, and
         a place held in the queue would slow every submission after it."""
-        if self.options.jobs <= STARTING or index >= self.options.jobs:
+        if self.options.jobs <= self.options.starting or index >= self.options.jobs:
             return False
         return self.starting.acquire(timeout=START_WAIT)
 
