@@ -13,7 +13,8 @@ Modules: `clock` (deadlines), `inbox` (a connection's waiting messages), `connec
 WebSocket and its listeners), `step_registry` (one runner per step model, `Outcome`, `Wait`),
 `steps` and `expect` (the runners), `context` (what a scenario's steps share), `scenario_run`
 (one scenario), `suite_services` (the suite's services, as events), `suite_run` (services, the
-thread pool, Ctrl-C), `selection` (``-k``, ``--tag``).
+thread pool, Ctrl-C), `processes` (``--processes``: the pool spread over worker processes),
+`selection` (``-k``, ``--tag``).
 """
 
 from runner.executor.selection import KeywordError, select
