@@ -25,7 +25,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from enum import IntEnum
 from typing import IO, TYPE_CHECKING, Any, NamedTuple, cast
 
@@ -402,22 +402,34 @@ class _Interrupts:
     def restore(self) -> None:
         signal.signal(signal.SIGINT, self._previous)
 
-    def watch(self, scenarios: int) -> Callable[[Any], None]:
+    def watch(self, scenarios: int) -> _StopWatch:
         """A listener that shields the rest of the run once, after a Ctrl-C, the run shows that
         it stops, or once every scenario has ended (the run winds up)."""
-        ended = 0
+        return _StopWatch(self, scenarios)
 
-        def listener(event: Any) -> None:
-            nonlocal ended
-            stopping = getattr(event, "status", None) in ("interrupted", "skipped")
-            if self.count and (stopping or event.type in ("service_stopped", "run_ended")):
-                self.shielded = True
-            if event.type == "scenario_ended":
-                ended += 1
-                if ended >= scenarios:
-                    self.shielded = True
 
-        return listener
+class _StopWatch:
+    """`_Interrupts.watch`'s listener. It takes only the events that can show the run stopping
+    (its `events`, which the bus honours): frames and step starts, most of a run's events, never
+    reach it."""
+
+    def __init__(self, interrupts: _Interrupts, scenarios: int) -> None:
+        from runner.events import RunEnded, ScenarioEnded, ServiceStopped, StepEnded
+
+        self.events = frozenset({StepEnded, ScenarioEnded, ServiceStopped, RunEnded})
+        self._interrupts = interrupts
+        self._scenarios = scenarios
+        self._ended = 0
+
+    def __call__(self, event: Any) -> None:
+        interrupts = self._interrupts
+        stopping = getattr(event, "status", None) in ("interrupted", "skipped")
+        if interrupts.count and (stopping or event.type in ("service_stopped", "run_ended")):
+            interrupts.shielded = True
+        if event.type == "scenario_ended":
+            self._ended += 1
+            if self._ended >= self._scenarios:
+                interrupts.shielded = True
 
 
 def _say(text: str) -> None:

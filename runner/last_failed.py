@@ -89,6 +89,7 @@ class LastFailedRecorder:
         self.path = Path(path)
         self._ids = scenario_ids(scenarios)
         self._results: dict[str, Status] = {}
+        self.events = frozenset({ScenarioEnded})  # the bus gives it nothing else
 
     def __call__(self, event: Event) -> None:
         """Take in one event (an `EventBus` listener)."""
