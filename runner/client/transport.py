@@ -16,10 +16,12 @@ import ssl
 import threading
 import time
 import urllib.parse
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import websocket
 import websocket._handshake
+import websocket._socket
 from websocket._cookiejar import SimpleCookieJar
 
 from runner.client import response_head
@@ -281,7 +283,7 @@ class Transport:
             enable_multithread=True,
         )
         # Check a frame's announced length before its payload is read (RFC 6455 §10.4).
-        ws.frame_buffer = BoundedFrameBuffer(ws._recv, self.options.max_message_size)
+        ws.frame_buffer = BoundedFrameBuffer(_receiver(ws), self.options.max_message_size)
         return ws
 
     def _follow(
@@ -649,10 +651,35 @@ class Transport:
             self._pong_deadline = now + self.options.pong_timeout
 
     def teardown(self) -> None:
-        """Close the socket and the waker; safe to call twice."""
-        if self._ws is not None:
-            self._ws.shutdown()
+        """Close the socket and the waker; safe to call twice.
+
+        The descriptor is closed under websocket-client's write lock, which every write holds
+        (`_write_bytes`): a write on another thread between its descriptor look-up and its
+        system call would otherwise reach whatever socket the number is given to next. The
+        socket is shut down first, so that a write blocked on a full buffer returns at once
+        and the lock is soon free.
+        """
+        ws = self._ws
+        if ws is not None:
+            sock = ws.sock
+            if sock is not None:
+                with contextlib.suppress(OSError):  # the plain socket's: TLS state stays whole
+                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
+            with ws.lock:
+                ws.shutdown()
         self._waker.close()
+
+
+def _receiver(ws: Any) -> Callable[[int], bytes]:
+    """What a connection's frames are read with: websocket-client's `_recv`, without the socket
+    close it does at the end of the stream (outside the write lock; `Transport.teardown` closes
+    the socket, under it)."""
+    read = websocket._socket.recv
+
+    def receive(size: int) -> bytes:
+        return read(ws.sock, size)  # raises WebSocketConnectionClosedException at the end
+
+    return receive
 
 
 def _refusal(headers: dict[str, str], offered: list[str]) -> str | None:
