@@ -19,6 +19,7 @@ in half.
 from __future__ import annotations
 
 import argparse
+import gc
 import math
 import os
 import signal
@@ -907,6 +908,9 @@ def entry() -> None:
         # by signal, exit -2) for any handler but "ignore"; the exit code is decided already.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     _release_closed_pipes()
+    # Every report and file is closed by now: what is left only dies with the process. Frozen,
+    # the interpreter's last collections do not walk it (a 10,002-step run: ~0.1-0.2 s of exit).
+    gc.freeze()
     sys.exit(code)
 
 
