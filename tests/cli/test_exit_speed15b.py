@@ -41,10 +41,11 @@ def test_the_process_exits_with_its_heap_frozen_and_its_reports_whole(tmp_path: 
     (tmp_path / "pairs.yaml").write_text(PAIRS, encoding="utf-8")
     report, junit = tmp_path / "report.json", tmp_path / "junit.xml"
     with websockets_server(echo) as server:
-        url = f"url={url_of(server)}"
+        command = [sys.executable, "-c", PROBE, "-q", str(tmp_path / "pairs.yaml")]
+        command += ["--var", f"url={url_of(server)}", "--json-report", str(report)]
+        command += ["--junit-xml", str(junit)]
         result = subprocess.run(
-            [sys.executable, "-c", PROBE, "-q", str(tmp_path / "pairs.yaml"), "--var", url]
-            + ["--json-report", str(report), "--junit-xml", str(junit)],
+            command,
             capture_output=True,
             text=True,
             timeout=timeout(20),
