@@ -235,6 +235,12 @@ class WebSocket:
             return reply.fail(error)
         return reply.succeed(True)
 
+    def send_now(self, prepared: PreparedMessage) -> None:
+        """Write a message `prepare` framed, on the calling thread, or raise the `BusinessError`
+        `send` would settle its Future with (an extension beyond OpenHarmony: wsrun's steps send
+        this way, with no Future made, settled and read per message)."""
+        self._open_transport().send_prepared(prepared)
+
     def prepare(self, data: str | bytes | bytearray | memoryview) -> PreparedMessage:
         """Frame one message before it is sent (an extension beyond OpenHarmony): compressed
         when permessage-deflate was negotiated, masked, formatted; `send(prepared)` writes those

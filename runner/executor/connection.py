@@ -18,6 +18,7 @@ waiting step at once, before the closing handshake that follows it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections import deque
@@ -606,10 +607,11 @@ class Connection:
                     envelopes=[envelope] if envelope is not None else None,
                 )
             )
-        finally:
-            future = self.ws.send(prepared)
-        assert future is not None
-        future.result(timeout=0)
+        except BaseException:
+            with contextlib.suppress(BusinessError):  # the emit's error is the one raised
+                self.ws.send_now(prepared)
+            raise
+        self.ws.send_now(prepared)  # no Future a message: written here, or BusinessError
         if self._compressed:
             self._sent += prepared.size
             self._sent_wire += wire
