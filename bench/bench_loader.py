@@ -21,18 +21,22 @@ Figures, each the median of several rounds (in-process, rounds interleaved with 
    and ranges of ``--validate-runs`` runs (20). Target: < 100 ms wall. The processes write and
    read their bytecode in a cache of their own (``PYTHONPYCACHEPREFIX``, warmed by a first
    run), as an installed wsrun has its modules compiled: with ``PYTHONDONTWRITEBYTECODE`` an
-   editable install compiles all of them on every start (about 140 ms more).
+   editable install compiles all of them on every start (about 140 ms more). Then where a
+   start's CPU goes, in fresh processes of the same cache (``time.thread_time``, medians and
+   ranges): importing pydantic with the modules the models use and PyYAML, `runner.cli`,
+   `runner.scenario`, and validating the file (``runner.cli.main``, its output discarded).
 
 The cyclic garbage collector stays as Python leaves it (the loader pauses it itself); the
 baseline runs with it on, as a plain script would.
 
     python -m bench.bench_loader [--rounds 3] [--sizes 1000,10000,100000] [--rows 50000]
-                                 [--validate-runs 20]
+                                 [--validate-runs 20] [--parts steps,rows,validate]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import statistics
@@ -49,6 +53,8 @@ STEP_TARGET_US = 25.0
 MEMORY_TARGET_KIB = 1.0
 ROWS_TARGET_S = 5.0
 VALIDATE_TARGET_MS = 100.0
+#: The figures `--parts` chooses from, in the order they are printed.
+PARTS = ("steps", "rows", "validate")
 
 
 def write_steps(path: Path, steps: int) -> None:
@@ -214,6 +220,47 @@ def bench_validate(folder: Path, runs: int = 20) -> None:
             ok = "ok" if statistics.median(walls) < VALIDATE_TARGET_MS else "MISSED"
             target = f"  target < {VALIDATE_TARGET_MS:.0f} ms wall  {ok}"
         print(f"  {name:<28} wall {_spread(walls)} ms  CPU {_spread(cpus)} ms{target}")
+    print(f"  in-process, thread CPU ms ({runs} fresh processes):")
+    for name, values in validate_breakdown(folder, runs).items():
+        print(f"    {name:<40} {_spread(values)}")
+
+
+#: What `validate_breakdown` times in a fresh process, part by part (thread CPU, ms).
+_BREAKDOWN = """
+import contextlib, io, json, sys, time
+parts = {}
+start = time.thread_time()
+import pydantic, pydantic.fields, pydantic.json_schema, pydantic.types, yaml
+parts["pydantic, its models' modules, PyYAML"] = time.thread_time() - start
+start = time.thread_time()
+import runner.cli
+parts["import runner.cli"] = time.thread_time() - start
+start = time.thread_time()
+import runner.scenario
+parts["import runner.scenario"] = time.thread_time() - start
+start = time.thread_time()
+with contextlib.redirect_stdout(io.StringIO()):
+    try:
+        runner.cli.main(["validate", sys.argv[1]])
+    except SystemExit:
+        pass
+parts["validate the file (runner.cli.main)"] = time.thread_time() - start
+print(json.dumps({name: seconds * 1000 for name, seconds in parts.items()}))
+"""
+
+
+def validate_breakdown(folder: Path, runs: int) -> dict[str, list[float]]:
+    """Where a one-step validate's CPU goes, in `runs` fresh processes (see `_BREAKDOWN`), with
+    the bytecode cache of `validate_startup` (run first)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(folder / "pycache")
+    command = [sys.executable, "-c", _BREAKDOWN, str(folder / "one.yaml")]
+    figures: dict[str, list[float]] = {}
+    for _ in range(runs):
+        done = subprocess.run(command, check=True, capture_output=True, text=True, env=env)
+        for name, value in json.loads(done.stdout).items():
+            figures.setdefault(name, []).append(value)
+    return figures
 
 
 def _spread(values: list[float]) -> str:
@@ -231,13 +278,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sizes", default="1000,10000,100000", help="step counts, by commas")
     parser.add_argument("--rows", type=int, default=50_000)
     parser.add_argument("--validate-runs", type=int, default=20)
+    parser.add_argument(
+        "--parts", default=",".join(PARTS), help=f"which figures, by commas ({', '.join(PARTS)})"
+    )
     args = parser.parse_args(argv)
+    parts = set(args.parts.split(","))
+    if not parts <= set(PARTS):
+        parser.error(f"--parts: expected some of {', '.join(PARTS)}, found {args.parts!r}")
     with tempfile.TemporaryDirectory() as temp:
         folder = Path(temp)
         write_steps(folder / "warm.yaml", 100)
-        bench_steps(folder, [int(s) for s in args.sizes.split(",")], args.rounds)
-        bench_rows(folder, args.rows, args.rounds)
-        bench_validate(folder, args.validate_runs)
+        if "steps" in parts:
+            bench_steps(folder, [int(s) for s in args.sizes.split(",")], args.rounds)
+        if "rows" in parts:
+            bench_rows(folder, args.rows, args.rounds)
+        if "validate" in parts:
+            bench_validate(folder, args.validate_runs)
 
 
 if __name__ == "__main__":
