@@ -604,7 +604,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     )
     status = None
     try:
-        status = run_suite(suite, scenarios, options, args.redactor.emitter(bus.emit))
+        status = run_suite(suite, scenarios, options, args.redactor.emitter(bus.emit, bus.takes))
     except KeyboardInterrupt:  # where the executor does not catch it (its very start)
         status = Status.INTERRUPTED
     finally:

@@ -120,10 +120,15 @@ class Redactor:
         """An event as reporters may see it (the same object when nothing was masked)."""
         return self.value(event)
 
-    def emitter(self, emit: Callable[[Any], None]) -> Callable[[Any], None]:
-        """`emit`, given every event redacted."""
+    def emitter(
+        self, emit: Callable[[Any], None], takes: Callable[[type], bool] | None = None
+    ) -> Callable[[Any], None]:
+        """`emit`, given every event redacted; with `takes` (`EventBus.takes`), an event of a
+        class nobody takes (frames with -q) is dropped here, neither looked at nor masked."""
 
         def redacted(event: Any) -> None:
+            if takes is not None and not takes(event.__class__):
+                return
             # With no secret yet, only a URL's password can be masked: an event whose texts
             # hold no "@" (most, and every frame of a plain run) goes on as it is, after a
             # look at its text fields in one C call.
