@@ -97,9 +97,9 @@ def write_waiting_scenarios(folder: Path, count: int, wait_ms: int) -> None:
 def run_folder(folder: Path, url: str, jobs: int, json_report: bool = False) -> float:
     """Run every scenario of `folder` in-process, as ``wsrun -q -j N`` would; return seconds.
 
-    The events go to a quiet console reporter (on a throwaway console) and, with
-    `json_report`, to a JSON reporter, closed (its report written) inside the timing; loading
-    the files is not timed.
+    The events go through the redaction in front of the bus, as the CLI's do, to a quiet
+    console reporter (on a throwaway console) and, with `json_report`, to a JSON reporter,
+    closed (its report written) inside the timing; loading the files is not timed.
     """
     from rich.console import Console
 
@@ -107,6 +107,7 @@ def run_folder(folder: Path, url: str, jobs: int, json_report: bool = False) -> 
     from runner.executor import RunOptions, run_suite
     from runner.report.console import QUIET, ConsoleReporter
     from runner.report.json_report import JsonReporter
+    from runner.report.redaction import Redactor
     from runner.scenario import load_suite
 
     suite = load_suite([str(folder)], {"url": url})
@@ -116,7 +117,8 @@ def run_folder(folder: Path, url: str, jobs: int, json_report: bool = False) -> 
     if report is not None:
         bus.subscribe(report)
     started = time.perf_counter()
-    status = run_suite(suite, suite.scenarios, RunOptions(jobs=jobs), bus.emit)
+    emit = Redactor().emitter(bus.emit, bus.takes)
+    status = run_suite(suite, suite.scenarios, RunOptions(jobs=jobs), emit)
     if report is not None:
         report.close()
     elapsed = time.perf_counter() - started
