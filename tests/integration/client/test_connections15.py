@@ -25,8 +25,10 @@ ATTEMPTS = 5  # the reset wins the race against the Close frame's write most tim
 
 
 @contextmanager
-def _resetting_server(count: int) -> Iterator[str]:
-    """Accept `count` connections; answer each upgrade with a 101, then reset at once."""
+def _resetting_server(count: int, asked: threading.Semaphore) -> Iterator[str]:
+    """Accept `count` connections; answer each upgrade with a 101 once the client has asked
+    for its close (`asked` released: the close is asked while CONNECTING, however slow the
+    machine), then reset at once."""
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen()
@@ -50,6 +52,8 @@ def _resetting_server(count: int) -> Iterator[str]:
                     for line in head.split(b"\r\n")
                     if line.lower().startswith(b"sec-websocket-key:")
                 )
+                if not asked.acquire(timeout=timeout(10)):
+                    return
                 conn.sendall(
                     b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
                     b"Connection: Upgrade\r\nSec-WebSocket-Accept: "
@@ -67,7 +71,7 @@ def _resetting_server(count: int) -> Iterator[str]:
         thread.join(timeout(5))
 
 
-def _close_while_opening(url: str) -> None:
+def _close_while_opening(url: str, asked: threading.Semaphore) -> None:
     ws = create_websocket()
     events: list[tuple[str, Any]] = []
     ws.on("open", lambda _err, _value: events.append(("open", None)))
@@ -75,6 +79,7 @@ def _close_while_opening(url: str) -> None:
     ws.on("close", lambda _err, value: events.append(("close", value)))
     ws.connect(url)
     closing = ws.close()  # while CONNECTING: sent once the handshake is done
+    asked.release()  # now the server may answer
     assert closing is not None and closing.result(timeout=0) is True
     assert ws.wait_closed(timeout(3)), events
     assert [kind for kind, _ in events] == ["open", "error", "close"], events
@@ -83,6 +88,7 @@ def _close_while_opening(url: str) -> None:
 
 
 def test_a_close_asked_while_opening_ends_the_connection_when_the_link_is_reset() -> None:
-    with _resetting_server(ATTEMPTS) as url:
+    asked = threading.Semaphore(0)
+    with _resetting_server(ATTEMPTS, asked) as url:
         for _ in range(ATTEMPTS):
-            _close_while_opening(url)
+            _close_while_opening(url, asked)
