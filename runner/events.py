@@ -44,6 +44,7 @@ __all__ = [
     "Traffic",
     "TranscriptEntry",
     "Unexpected",
+    "taken",
 ]
 
 Payload = str | bytes
@@ -406,6 +407,18 @@ class ListenerFailure:
     event: Event
     error: BaseException
     traceback: str
+
+
+def taken(emit: Callable[[Event], None], cls: type) -> bool:
+    """Whether an event of `cls` given to `emit` may reach a listener: False only when `emit`
+    says nobody takes it, as `EventBus.emit` itself or through a ``takes(cls)`` attribute (the
+    CLI's redacting emitter). An emit that says nothing takes everything. Worked out when a
+    scenario or a connection starts: a listener disabled later only makes it take less."""
+    takes = getattr(emit, "takes", None)
+    if takes is None:
+        owner = getattr(emit, "__self__", None)
+        takes = owner.takes if isinstance(owner, EventBus) else None
+    return takes is None or bool(takes(cls))
 
 
 class EventBus:

@@ -32,6 +32,7 @@ from runner.client import (
     ConnectOptions,
     ErrorCode,
     OpenResult,
+    PreparedMessage,
     ProtocolError,
     ReadyState,
     WebSocket,
@@ -49,6 +50,7 @@ from runner.events import (
     HandshakeRefused,
     Traffic,
     TranscriptEntry,
+    taken,
 )
 from runner.executor.clock import POLL, Clock, Deadline, Interrupted
 from runner.executor.inbox import Inbox, Message
@@ -127,6 +129,9 @@ class Connection:
         self.scenario = scenario
         self.clock = clock
         self.emit = emit
+        # Frames go out as events only if a listener takes them (none does with -q)
+        self._frames_sent = taken(emit, FrameSent)
+        self._frames_received = taken(emit, FrameReceived)
         self.stop = stop
         self.inbox = Inbox(stop)
         self.inbox.on_full = self._inbox_full  # a flood no step takes: stop it at the source
@@ -192,6 +197,9 @@ class Connection:
             self._on_protocol_frame(self.protocol, data, at, wire)
             return
         if self.replies and self._auto_reply(data, at):
+            return
+        if not self._frames_received:
+            self.inbox.put(Message(at, data))  # may run the scenario's next steps, on this thread
             return
         try:
             self.emit(
@@ -596,6 +604,19 @@ class Connection:
         self.last_send_at, self.last_sent = at, data
         wire = prepared.wire_size
         self.transcript.append(TranscriptEntry(at, self.name, "sent", data, wire))  # `_note`'s
+        if not self._frames_sent:
+            self.ws.send_now(prepared)
+        else:
+            self._emit_sent(prepared, data, envelope, at)
+        if self._compressed:
+            self._sent += prepared.size
+            self._sent_wire += wire
+
+    def _emit_sent(
+        self, prepared: PreparedMessage, data: str | bytes, envelope: Any, at: float
+    ) -> None:
+        """Emit the `FrameSent` of `prepared`, then write it (written even if emitting raised)."""
+        wire = prepared.wire_size
         try:
             self.emit(
                 FrameSent(
@@ -612,9 +633,6 @@ class Connection:
                 self.ws.send_now(prepared)
             raise
         self.ws.send_now(prepared)  # no Future a message: written here, or BusinessError
-        if self._compressed:
-            self._sent += prepared.size
-            self._sent_wire += wire
 
     def traffic(self) -> Traffic | None:
         """What went through a compressed connection (None: not compressed, nothing counted)."""

@@ -49,6 +49,7 @@ from runner.events import (
     StepEnded,
     StepStarted,
     Unexpected,
+    taken,
 )
 from runner.executor import expect as _expect  # noqa: F401  (registers the expect runners)
 from runner.executor import expect_many as _expect_many  # noqa: F401  (and these)
@@ -138,6 +139,7 @@ class ScenarioRunner:
             replies=list(scenario.reply),
         )
         self._limited = limit is not None
+        self._announce = taken(emit, StepStarted)  # no listener takes them with -q
         self._start = 0.0
         self.passed = 0
         self._step_start = 0.0
@@ -360,16 +362,17 @@ class ScenarioRunner:
         if loops:  # `expect default (repeat iteration 3 of 10)`
             summary = f"{summary} ({', '.join(loop.where() for loop in loops)})"
         self._summary = summary
-        ctx.emit(
-            StepStarted(
-                at=start,
-                scenario=ctx.index,
-                index=index,
-                kind=kind,
-                location=location,
-                summary=summary,
+        if self._announce:
+            ctx.emit(
+                StepStarted(
+                    at=start,
+                    scenario=ctx.index,
+                    index=index,
+                    kind=kind,
+                    location=location,
+                    summary=summary,
+                )
             )
-        )
 
     def _passed(self, outcome: Outcome) -> None:
         if outcome.__class__ is Enter:

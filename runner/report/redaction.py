@@ -124,7 +124,8 @@ class Redactor:
         self, emit: Callable[[Any], None], takes: Callable[[type], bool] | None = None
     ) -> Callable[[Any], None]:
         """`emit`, given every event redacted; with `takes` (`EventBus.takes`), an event of a
-        class nobody takes (frames with -q) is dropped here, neither looked at nor masked."""
+        class nobody takes (frames with -q) is dropped here, neither looked at nor masked, and
+        the emitter carries `takes` (see `runner.events.taken`)."""
 
         def redacted(event: Any) -> None:
             if takes is not None and not takes(event.__class__):
@@ -136,6 +137,8 @@ class Redactor:
                 event = _redact(self, event)
             emit(event)
 
+        if takes is not None:  # the executor builds no event of a class nobody takes
+            redacted.takes = takes  # type: ignore[attr-defined]
         return redacted
 
     def stream(self, file: IO[str]) -> RedactingStream:
