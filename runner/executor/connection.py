@@ -166,8 +166,7 @@ class Connection:
     # -- listeners: the connection's thread --------------------------------------------------
 
     def _note(self, event: str, data: str | bytes, at: float, wire: int | None = None) -> None:
-        entry = TranscriptEntry(at=at, conn=self.name, event=event, data=data, wire_size=wire)
-        self.transcript.append(entry)
+        self.transcript.append(TranscriptEntry(at, self.name, event, data, wire))
 
     def _on_open(self, _err: object, value: OpenResult) -> None:
         at = self.clock.now()
@@ -189,7 +188,7 @@ class Connection:
     def _on_message(self, _err: object, data: str | bytes) -> None:
         at = self.clock.now()
         wire = self.ws.wire_sizes[1]
-        self.transcript.append(TranscriptEntry(at, self.name, "received", data, wire))  # `_note`'s
+        self._note("received", data, at, wire)
         if self._compressed:
             self._received += _size(data)
             self._received_wire += wire
@@ -603,7 +602,7 @@ class Connection:
         at = self.clock.now()
         self.last_send_at, self.last_sent = at, data
         wire = prepared.wire_size
-        self.transcript.append(TranscriptEntry(at, self.name, "sent", data, wire))  # `_note`'s
+        self._note("sent", data, at, wire)
         if not self._frames_sent:
             self.ws.send_now(prepared)
         else:
