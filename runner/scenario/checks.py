@@ -104,8 +104,11 @@ def _check_scope(steps: Sequence[Placed], scope: set[str], errors: list[Scenario
         if placed.body is not None and isinstance(placed.step, RepeatStep):
             _check_loop(placed, placed.step, scope, errors)
             continue
+        if _plainly_untemplated(placed.step):  # most steps: nothing dumped, no path built
+            scope.update(placed.step.saved_variables())
+            continue
         data = placed.step.model_dump(by_alias=True, exclude_unset=True, warnings=False)
-        if not _templated(data):  # most steps: no path built for each of their strings
+        if not _templated(data):
             scope.update(placed.step.saved_variables())
             continue
         for field, text in _strings(data, ()):
@@ -163,6 +166,22 @@ def check_references(
             if name not in scope:
                 hint = did_you_mean(name, scope)
                 errors.append(document.error(f"unknown variable {name!r}", location, hint=hint))
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _plainly_untemplated(step: Any) -> bool:
+    """Whether every field written in `step` holds a plain scalar and no string holds ``${``:
+    its dump (`_templated`) then holds no ``${`` either, and need not be made (2 us a step).
+    A field holding anything else (a list, a mapping, a model) answers no: the dump decides."""
+    values = step.__dict__
+    for name in step.model_fields_set:
+        value = values.get(name, values)  # `values` itself: not a scalar, so "no"
+        kind = type(value)
+        if kind not in _SCALARS or (kind is str and "${" in value):
+            return False
+    return True
 
 
 def _templated(value: Any) -> bool:

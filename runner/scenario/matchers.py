@@ -275,7 +275,8 @@ class MatcherFields(Model):
         return str(path)
 
     def _require_matcher(self) -> None:
-        if not self.matchers():
+        # at each expect step's validation: a look at the set fields, no `Written` built
+        if self.model_fields_set.isdisjoint(_declared_by_name(type(self))):
             raise ValueError(f"expected at least one matcher: {', '.join(matcher_names())}")
 
 

@@ -1,0 +1,124 @@
+"""Loading speed, third round (issue 15, helper C of 2026-12-01): what loading a file of many
+plain steps no longer does for each step.
+
+- The variables' check (`checks._check_scope`) no longer dumps a step whose written fields are
+  plain scalars without ``${`` (`checks._plainly_untemplated`); the dump still decides for any
+  other step, so what is reported is the same.
+- An `expect` step's "at least one matcher" check (`MatcherFields._require_matcher`) builds no
+  `Written` for each matcher.
+
+Call counts, not times: they do not depend on the machine's load.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runner.scenario import checks, load_suite, matchers
+from runner.scenario.steps_flow import RepeatStep
+from tests.unit.scenario.helpers import messages, write
+
+ROOT = Path(__file__).resolve().parents[3]
+
+PAIRS = 200
+
+
+def _pairs(folder: Path) -> Path:
+    lines = ["name: pairs", "steps:", '  - connect: {url: "ws://127.0.0.1:9/"}']
+    for i in range(PAIRS):
+        lines += [f"  - send: m{i}", f"  - expect: {{text: m{i}}}"]
+    lines.append("  - close")
+    return write(folder, "pairs.yaml", "\n".join(lines) + "\n")
+
+
+def _count(monkeypatch: pytest.MonkeyPatch, module: Any, name: str) -> list[int]:
+    calls = [0]
+    original = getattr(module, name)
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls[0] += 1
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, counted)
+    return calls
+
+
+def test_plain_steps_are_not_dumped_for_the_variables_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dumps = _count(monkeypatch, checks, "_templated")
+    suite = load_suite([_pairs(tmp_path)])
+    assert len(suite.scenarios[0].steps) == 2 * PAIRS + 2
+    assert dumps[0] == 0  # before: one dump and repr per step (402)
+
+
+def test_templated_steps_are_still_checked_through_their_dump(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dumps = _count(monkeypatch, checks, "_templated")
+    text = """
+        name: t
+        vars: {known: 1}
+        steps:
+          - connect: {url: "ws://127.0.0.1:9/"}
+          - send: "${known}"
+          - send: "${unknown}"
+          - expect: {json: {a: "${missing}"}}
+          - expect: {json: {a: 1}}
+          - send: plain
+    """
+    assert messages(tmp_path, text) == [
+        "6:11: unknown variable 'unknown' (did you mean 'known'?)",
+        "7:24: unknown variable 'missing'",
+    ]
+    assert dumps[0] == 4  # the three templated steps and the one holding a mapping
+
+
+def _steps(steps: list[Any]) -> list[Any]:
+    found = []
+    for step in steps:
+        found.append(step)
+        if isinstance(step, RepeatStep):
+            found.extend(_steps(step.steps))
+    return found
+
+
+def test_the_shortcut_never_skips_a_step_whose_dump_holds_a_template() -> None:
+    """Over every example scenario: a step the shortcut passes has no ``${`` in its dump."""
+    suite = load_suite([ROOT / "scenarios"])
+    passed = dumped = 0
+    for scenario in suite.scenarios:
+        for step in _steps(scenario.steps):
+            data = step.model_dump(by_alias=True, exclude_unset=True, warnings=False)
+            if checks._plainly_untemplated(step):
+                passed += 1
+                assert not checks._templated(data), step
+            else:
+                dumped += 1
+    assert passed > 50 and dumped > 50  # both ways are exercised
+
+
+def test_the_matcher_check_builds_no_written_matchers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built = _count(monkeypatch, matchers, "Written")
+    load_suite([_pairs(tmp_path)])
+    assert built[0] == 0  # before: one per expect step (200)
+
+
+def test_an_expect_without_matcher_is_still_refused(tmp_path: Path) -> None:
+    text = """
+        name: t
+        steps:
+          - connect: {url: "ws://127.0.0.1:9/"}
+          - expect: {timeout: 1s}
+          - expect: {text: a, not: {}}
+    """
+    names = "text, regex, json, jsonpath, binary, contains, json_schema, text_json, not, any_of"
+    assert messages(tmp_path, text) == [
+        f"4:13: expected at least one matcher: {names}",
+        f"5:28: expected at least one matcher: {names}",
+    ]
