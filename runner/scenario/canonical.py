@@ -27,6 +27,7 @@ from runner.scenario.source import Document, ValuePath
 __all__ = ["canonical_imports", "canonical_steps"]
 
 _INTERNAL = ("kind", "location", "bindings")
+_INTERNAL_KEYS = frozenset(_INTERNAL)
 _PLACEHOLDER: dict[str, Any] = {"kind": "sleep", "duration": 0}
 
 
@@ -35,7 +36,33 @@ def canonical_steps(document: Document, path: ValuePath, errors: list[ScenarioEr
     steps = _at(document.value, path)
     if not isinstance(steps, list):
         return steps
-    return [_step(document, (*path, index), step, errors) for index, step in enumerate(steps)]
+    canonical = []
+    for index, step in enumerate(steps):
+        done = _common(step)
+        canonical.append(
+            done if done is not None else _step(document, (*path, index), step, errors)
+        )
+    return canonical
+
+
+def _common(step: Any) -> dict[str, Any] | None:
+    """The canonical form of a step written the common way, worked out in one call: a one-key
+    mapping naming a kind, with a scalar for its shorthand or a mapping of options (no internal
+    key); None for any other step, which `_canonical` then reads (and reports) as before."""
+    if type(step) is not dict or len(step) != 1:
+        return None
+    for key, body in step.items():
+        kind = step_model(key)
+        if kind is None:
+            return None
+        if type(body) is dict:
+            if not _INTERNAL_KEYS.isdisjoint(body):
+                return None
+            return {**body, "kind": kind.kind_name()}
+        if kind.shorthand is None or body is None or isinstance(body, list | dict):
+            return None
+        return {"kind": kind.kind_name(), kind.shorthand: body}
+    return None
 
 
 def _at(value: Any, path: ValuePath) -> Any:

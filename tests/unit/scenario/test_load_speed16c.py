@@ -4,6 +4,8 @@ plain steps no longer does for each step.
 - The variables' check (`checks._check_scope`) no longer dumps a step whose written fields are
   plain scalars without ``${`` (`checks._plainly_untemplated`); the dump still decides for any
   other step, so what is reported is the same.
+- A step written the common way (``send: hello``, ``expect: {text: hello}``) is made canonical
+  in one call (`canonical._common`); any other goes through `_canonical` as before.
 - An `expect` step's "at least one matcher" check (`MatcherFields._require_matcher`) builds no
   `Written` for each matcher.
 
@@ -17,7 +19,8 @@ from typing import Any
 
 import pytest
 
-from runner.scenario import checks, load_suite, matchers
+from runner.errors import ScenarioErrors
+from runner.scenario import canonical, checks, load_suite, matchers, source
 from runner.scenario.steps_flow import RepeatStep
 from tests.unit.scenario.helpers import messages, write
 
@@ -122,3 +125,57 @@ def test_an_expect_without_matcher_is_still_refused(tmp_path: Path) -> None:
         f"4:13: expected at least one matcher: {names}",
         f"5:28: expected at least one matcher: {names}",
     ]
+
+
+def test_common_steps_are_made_canonical_in_one_call(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slow = _count(monkeypatch, canonical, "_step")
+    load_suite([_pairs(tmp_path)])
+    assert slow[0] == 1  # the bare `close` only; before: every step (402)
+
+
+def _yaml_files() -> list[Path]:
+    found = sorted((ROOT / "scenarios").rglob("*.yaml")) + sorted(
+        (ROOT / "tests" / "data").rglob("*.yaml")
+    )
+    return [path for path in found if "node_modules" not in path.parts]
+
+
+def _every_steps_list(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """The paths of every list under a `steps` key (scenarios, blocks, loops)."""
+    found = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "steps" and isinstance(item, list):
+                found.append((*path, key))
+            found.extend(_every_steps_list(item, (*path, key)))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found.extend(_every_steps_list(item, (*path, index)))
+    return found
+
+
+def test_the_one_call_gives_what_the_step_by_step_reading_gives(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every steps list of every example and bad file: the same canonical steps, in the same key
+    order, and the same errors, with the common way and without it."""
+    lists = 0
+    for file in _yaml_files():
+        try:
+            document = source.read_document(file)
+        except ScenarioErrors:
+            continue  # not YAML: no steps to read
+        for path in _every_steps_list(document.value):
+            fast_errors: list[Any] = []
+            fast = canonical.canonical_steps(document, path, fast_errors)
+            with monkeypatch.context() as patched:
+                patched.setattr(canonical, "_common", lambda step: None)
+                slow_errors: list[Any] = []
+                slow = canonical.canonical_steps(document, path, slow_errors)
+            assert fast == slow, (file, path)
+            assert [list(step) for step in fast] == [list(step) for step in slow], (file, path)
+            assert [str(e) for e in fast_errors] == [str(e) for e in slow_errors], (file, path)
+            lists += 1
+    assert lists > 50
