@@ -74,7 +74,12 @@ _NO_RSV = (0, 0, 0)
 
 class BoundedFrameBuffer(frame_buffer):
     """websocket-client's frame reader, failing with 1009 as soon as a frame's header announces
-    more than `limit` bytes, instead of reading (and holding) the whole payload first."""
+    more than `limit` bytes, instead of reading (and holding) the whole payload first.
+
+    Its `recv` may return more bytes than asked for (`transport._receiver` takes what has
+    arrived in one read): websocket-client's `recv_strict` keeps the rest in `recv_buffer` for
+    the next frame, and `pending` says when some is there.
+    """
 
     def __init__(self, recv: Callable[[int], bytes], limit: int) -> None:
         super().__init__(recv, skip_utf8_validation=True)
@@ -99,6 +104,15 @@ class BoundedFrameBuffer(frame_buffer):
         if self._rsv is not _NO_RSV:
             frame.rsv1, frame.rsv2, frame.rsv3 = self._rsv
         return frame
+
+    def pending(self) -> bool:
+        """Whether bytes read from the socket wait here for the next frame (a read takes what
+        has arrived, often several frames: the receive loop must not wait for the socket)."""
+        return any(self.recv_buffer)
+
+    def discard(self) -> None:
+        """Drop the bytes read ahead (no frame will be parsed from them any more)."""
+        self.recv_buffer = []
 
     def recv_length(self) -> None:
         super().recv_length()

@@ -1,17 +1,19 @@
-"""The handshake response's status line and headers, read in two system calls, not one per byte.
+"""The handshake response's status line and headers, in three system calls, not one per byte.
 
 websocket-client reads the response head with ``recv(1)`` per byte (about 130 calls for a
 plain 101 answer), which was most of a handshake's CPU: 1,000 connections opening at once
 spent about a second in it. On a plain TCP socket this module peeks at what has arrived, finds
 the blank line that ends the head, and takes exactly the head's bytes, so a frame the server
-sends right after its 101 stays in the socket for the frame reader. TLS sockets cannot peek:
-they keep websocket-client's reader. Either way the result, and every error, is the same as
-websocket-client's `read_headers` (status, headers with lower-case names and ``set-cookie``
-values joined, status message).
+sends right after its 101 stays in the socket for the frame reader (and the body of a refusal
+for websocket-client's reader): a poll and a peek, then one read of the bytes peeked at. TLS
+sockets cannot peek: they keep websocket-client's reader. Either way the result, and every
+error, is the same as websocket-client's `read_headers` (status, headers with lower-case names
+and ``set-cookie`` values joined, status message).
 """
 
 from __future__ import annotations
 
+import os
 import socket
 import ssl
 from typing import Any
@@ -32,7 +34,7 @@ def read_headers(sock: Any) -> tuple[int | None, dict[str, str], str | None]:
     """websocket-client's `read_headers`, reading the head whole when the socket allows."""
     if isinstance(sock, ssl.SSLSocket) or not isinstance(sock, socket.socket):
         return _original_read_headers(sock)
-    if sock.gettimeout() == 0:  # non-blocking: keep websocket-client's retry logic
+    if sock.gettimeout() == 0 or os.name != "posix":  # keep websocket-client's reads
         return _original_read_headers(sock)
     return _parse(_read_head(sock))
 
@@ -66,9 +68,13 @@ def _read_head(sock: socket.socket) -> list[bytes]:
 
 
 def _take(sock: socket.socket, size: int) -> None:
-    """Consume `size` bytes that were peeked at (they are in the socket's buffer)."""
+    """Consume `size` bytes that were peeked at (they are in the socket's buffer): read
+    directly, as they are there (a `recv` on a socket with a timeout polls first)."""
     while size > 0:
-        size -= len(_recv(sock, size, 0))
+        try:
+            size -= len(os.read(sock.fileno(), size) or _recv(sock, size, 0))
+        except BlockingIOError:  # cannot happen for peeked bytes; websocket-client's way then
+            size -= len(_recv(sock, size, 0))
 
 
 def _recv(sock: socket.socket, size: int, flags: int) -> bytes:

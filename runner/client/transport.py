@@ -483,10 +483,10 @@ class Transport:
         ws = self._ws
         try:
             with ws.lock:
-                sent = ws._send(data)
+                sent = _send_some(ws, data)
                 while sent < len(data):  # a partial write (rare): the rest, as send_frame does
                     data = data[sent:]
-                    sent = ws._send(data)
+                    sent = _send_some(ws, data)
         except Exception as exc:
             if not is_link_error(exc):
                 raise
@@ -593,6 +593,7 @@ class Transport:
     def _discard_until_eof(self) -> None:
         """Read and drop raw bytes (no frame can be parsed any more) until the peer closes TCP
         or the close deadline passes; closing with unread data would reset the connection."""
+        self._ws.frame_buffer.discard()
         try:
             while True:
                 self._wait_readable()
@@ -619,6 +620,9 @@ class Transport:
 
     def _wait_readable(self) -> None:
         sock = self._ws.sock
+        if self._ws.frame_buffer.pending():  # read with a frame before (see `_receiver`)
+            self._run_timers()  # an abort or a passed close deadline still ends the loop
+            return
         if isinstance(sock, ssl.SSLSocket) and sock.pending():
             return
         while True:
@@ -670,16 +674,56 @@ class Transport:
         self._waker.close()
 
 
+#: The most one read of a plain socket takes (the frame reader keeps what a frame did not use).
+READ_SIZE = 65536
+#: Whether a plain socket's descriptor may be read and written with `os.read` / `os.write`.
+_DIRECT_IO = os.name == "posix"
+
+
 def _receiver(ws: Any) -> Callable[[int], bytes]:
     """What a connection's frames are read with: websocket-client's `_recv`, without the socket
     close it does at the end of the stream (outside the write lock; `Transport.teardown` closes
-    the socket, under it)."""
+    the socket, under it).
+
+    A plain socket is first read directly, taking what has arrived (up to `READ_SIZE`) in one
+    system call: a socket with a timeout makes every `recv` poll first, and websocket-client
+    reads a frame in two or three `recv` calls (header, length, payload), so a small frame cost
+    four to six system calls, each letting go of the GIL, and it now costs one (or one for a
+    burst of frames). When nothing has arrived yet (the rest of a frame), websocket-client's
+    `recv` waits for it as before, bounded by the socket's timeout. TLS sockets keep it always.
+    """
     read = websocket._socket.recv
 
     def receive(size: int) -> bytes:
+        sock = ws.sock
+        if _DIRECT_IO and type(sock) is socket.socket and sock.gettimeout() != 0:
+            try:
+                data = os.read(sock.fileno(), max(size, READ_SIZE))
+            except BlockingIOError:  # nothing yet (a timeout socket is non-blocking below)
+                pass
+            else:
+                if not data:
+                    raise websocket.WebSocketConnectionClosedException(
+                        "Connection to remote host was lost."
+                    )
+                return data
         return read(ws.sock, size)  # raises WebSocketConnectionClosedException at the end
 
     return receive
+
+
+def _send_some(ws: Any, data: bytes) -> int:
+    """Write what the socket takes of `data` now; the count written. Like `_receiver`, a plain
+    socket is written directly first (one system call, not a poll and a send); when its buffer
+    is full, websocket-client's `send` waits for room, bounded by the socket's timeout."""
+    sock = ws.sock
+    if _DIRECT_IO and type(sock) is socket.socket and sock.gettimeout() != 0:
+        try:
+            return os.write(sock.fileno(), data)
+        except BlockingIOError:
+            pass
+    sent: int = ws._send(data)
+    return sent
 
 
 def _refusal(headers: dict[str, str], offered: list[str]) -> str | None:
