@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -75,6 +76,8 @@ def envelope_text(envelope: Any) -> str:
 TRANSCRIPT_LENGTH = 10
 
 ABNORMAL_CLOSURE = 1006  # RFC 6455 7.4.1: the connection closed with no Close frame
+#: The run clock's `Clock.now` is ``monotonic() - clock.start``: the message paths read it inline.
+_monotonic = time.monotonic
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,9 +189,9 @@ class Connection:
         )
 
     def _on_message(self, _err: object, data: str | bytes) -> None:
-        at = self.clock.now()
+        at = _monotonic() - self.clock.start  # `clock.now()` and `_note`, inline: every message
         wire = self.ws.wire_sizes[1]
-        self._note("received", data, at, wire)
+        self.transcript.append(TranscriptEntry(at, self.name, "received", data, wire))
         if self._compressed:
             self._received += _size(data)
             self._received_wire += wire
@@ -599,10 +602,10 @@ class Connection:
         if self.ws.ready_state is not ReadyState.OPEN:
             raise self._not_open()
         prepared = self.ws.prepare(data)
-        at = self.clock.now()
+        at = _monotonic() - self.clock.start  # `clock.now()` and `_note`, inline: every send
         self.last_send_at, self.last_sent = at, data
         wire = prepared.wire_size
-        self._note("sent", data, at, wire)
+        self.transcript.append(TranscriptEntry(at, self.name, "sent", data, wire))
         if not self._frames_sent:
             self.ws.send_now(prepared)
         else:

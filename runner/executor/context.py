@@ -25,6 +25,8 @@ from runner.scenario.templates import render
 if TYPE_CHECKING:
     from http.cookiejar import CookieJar
 
+    from runner.executor.step_registry import StepPlan
+
 __all__ = ["CLOSING_AT_END", "ScenarioContext"]
 
 #: `ScenarioContext.step_index` once the steps are over and the connections are being closed.
@@ -46,6 +48,7 @@ class ScenarioContext:
         ignore: compiled matchers of the scenario's `ignore` rules.
         step_index, step_kind: the step running (set by the scenario runner as each begins;
             connections read them when they end, to say during which step).
+        plan: the plan of the step running (set with them): what its runner may keep.
         cookies: the scenario's cookie jar, shared by `http` and `connect` (made by the first
             step that needs one: `runner.executor.http.cookie_jar`).
     """
@@ -66,6 +69,7 @@ class ScenarioContext:
     _plain: dict[int, bool] = field(default_factory=dict)
     step_index: int = -1
     step_kind: str = ""
+    plan: StepPlan | None = None
     cookies: CookieJar | None = None
 
     def during(self) -> str:
@@ -87,6 +91,9 @@ class ScenarioContext:
         Raises:
             ScenarioError: an unset environment variable, or a rendered value of the wrong type.
         """
+        plan = self.plan
+        if plan is not None and plan.step is step:  # the step running: its plan knows
+            return step if plan.plain else render_step(step, self.variables)
         plain = self._plain.get(id(step))
         if plain is None:
             plain = self._plain[id(step)] = not _has_template(step)
@@ -158,8 +165,9 @@ _SCALARS = (int, float, bool, type(None))
 def _has_template(value: Any) -> bool:
     """Whether a model (or a value in it) holds a ``${`` anywhere (``$${`` included).
 
-    Each step is looked at once per scenario run (its first run), so this is on the way of
-    every step of a long scenario: a plain loop, no set or generator made per model."""
+    Each step is looked at once per scenario run (as its plan is made), so this is on the way of
+    every step of a long scenario: a plain loop, no set or generator made per model (and the
+    set of fields written read from its slot, not through pydantic's property)."""
     cls = value.__class__
     if cls is str:
         return "${" in value
@@ -167,7 +175,7 @@ def _has_template(value: Any) -> bool:
         return False
     if isinstance(value, BaseModel):  # only the fields written can hold a template
         fields = value.__dict__  # the few written, not the model's every field, are looked at
-        for name in value.model_fields_set:
+        for name in value.__pydantic_fields_set__:
             item = fields.get(name)  # (an extra key is in the set, and not in `fields`)
             if item is None or name in _UNTEMPLATED:
                 continue

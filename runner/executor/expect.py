@@ -8,6 +8,7 @@ the next message that matches (or the close, or a message that breaks ``next: tr
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from runner.executor.clock import Deadline
@@ -72,12 +73,10 @@ class InboxWait(Wait, Waiter):
 #: The verdicts of a message taken: the step's last, or one of its `count` with more to come.
 _TAKEN, _TAKEN_MORE = Verdict(True), Verdict(True, more=True)
 _NOISE = Verdict(False, ignore=True)
-
-
-@runs(ExpectStep, inline=True)
-def run_expect(ctx: ScenarioContext, step: ExpectStep) -> ExpectWait:
-    """Wait for a message that matches `step` on its connection."""
-    return ExpectWait(ctx, step)
+#: What the text matcher says of a message equal to its text (no captures).
+_HIT = MatchResult(True)
+#: The run clock's `Clock.now` is ``monotonic() - clock.start``: read inline here.
+_monotonic = time.monotonic
 
 
 class ExpectWait(InboxWait):
@@ -85,16 +84,62 @@ class ExpectWait(InboxWait):
 
     With `count`, each matching message is taken as it comes and the step goes on until it has
     them all; with `correlate`, a match must also hold the value of the last message sent.
+
+    A step without templates is not rendered, and its matcher is compiled once: it is kept on
+    the step's plan (`StepPlan.prepared`), with, for a step whose only matcher is `text`, that
+    text, which a message is compared with directly (`consider`).
     """
 
     def __init__(self, ctx: ScenarioContext, step: ExpectStep) -> None:
-        self.spec = spec = ctx.rendered(step)
-        super().__init__(ctx, step, ctx.deadline(spec.timeout), first_only=spec.next)
-        self.matcher: Matcher = ctx.matcher(step, spec)
+        plan = ctx.plan
+        if plan is None or plan.step is not step:
+            plan = None
+        prepared: tuple[Matcher, str | None] | None = None
+        if plan is not None and plan.plain:
+            spec: ExpectStep = step
+            prepared = plan.prepared  # (what this class keeps there, below)
+        else:
+            spec = ctx.rendered(step)
+        self.spec = spec
+        # `InboxWait.__init__` and `ctx.deadline`, inline (the hot path of every expect)
+        self.ctx = ctx
+        named = step.conn
+        conn = ctx.connections.get(named) if named else None
+        self.conn: Connection = conn if conn is not None else ctx.connection(step)
+        now = _monotonic()
+        self.start = now - ctx.clock.start  # `ctx.clock.now()`
+        when = now + (ctx.timeout if spec.timeout is None else spec.timeout)
+        limit = ctx.limit
+        self.deadline = Deadline(when) if when <= limit.when else limit
+        self.first_only, self.closest = spec.next, None  # a Waiter's
+        self.outcome: Message | NoMatch | None = None
+        self._on_settle: Callable[[Wait], None] | None = None
+        if prepared is None:
+            matcher = ctx.matcher(step, spec)
+            text = spec.text if spec.text is not None and len(matcher.checks) == 1 else None
+            if plan is not None and plan.plain:
+                plan.prepared = (matcher, text)
+        else:
+            matcher, text = prepared
+        self.matcher: Matcher = matcher
         self.noise = ctx.compile_ignore(spec.ignore, step.location) if spec.ignore else []
         self._taken: MatchResult | None = None
         self.matched = 0  # messages taken so far (of `count`)
         self._correlation = _correlation(self.conn, spec) if spec.correlate else None
+        #: The step's text when `text` is its only matcher (and nothing is correlated).
+        self._text = text if self._correlation is None else None
+
+    def consider(self, message: Message) -> Verdict:
+        """`Waiter.consider`, with a text-only step's match inline: a message equal to its text
+        is taken with no call to the matcher, which judges every other message as before."""
+        text = self._text
+        if text is not None:
+            data = message.data
+            if data.__class__ is str and data == text:  # what the text matcher would say
+                self._taken = _HIT
+                self.matched += 1
+                return _TAKEN_MORE if self.matched < self.spec.count else _TAKEN
+        return Waiter.consider(self, message)
 
     def judge(self, message: Message) -> Verdict:
         result = self.matcher.match(message.data)
@@ -110,13 +155,24 @@ class ExpectWait(InboxWait):
 
     def finish(self) -> Outcome:
         outcome = self.outcome
-        if isinstance(outcome, NoMatch):
+        if outcome.__class__ is not Message and isinstance(outcome, NoMatch):
             if self.spec.optional and outcome.why not in ("closed", "malformed", "refused"):
                 return self._missed(outcome)
             raise self._failed(outcome)
-        assert outcome is not None and self._taken is not None, "finish before settled"
-        self._save(outcome, self._taken.captures)
-        return self._latencies(outcome)
+        taken = self._taken
+        assert isinstance(outcome, Message) and taken is not None, "finish before settled"
+        spec = self.spec
+        if taken.captures or spec.save:
+            self._save(outcome, taken.captures)
+        # The latencies (`_latencies`, inline): from the step's start, and from the last send.
+        at, start = outcome.at, self.start
+        latency = at - start if at > start else 0.0
+        sent = self.conn.last_send_at
+        from_send = at - sent if sent is not None and at >= sent else None
+        limit = spec.max_latency
+        if limit is not None and (from_send is None or from_send > limit):
+            raise self._too_late(from_send, limit, outcome)
+        return Outcome(self.conn.name, latency, from_send)
 
     def expired(self) -> Outcome:
         miss = NoMatch("timeout", self.closest)
@@ -137,15 +193,6 @@ class ExpectWait(InboxWait):
             if spec.text_json is not None and isinstance(data, str):  # JSONPaths see the JSON
                 data = data.removeprefix(spec.text_json.prefix)
             ctx.variables.update(extract_saves(spec.save, data, captures, spec.location))
-
-    def _latencies(self, message: Message) -> Outcome:
-        latency = max(0.0, message.at - self.start)
-        sent = self.conn.last_send_at
-        from_send = message.at - sent if sent is not None and message.at >= sent else None
-        limit = self.spec.max_latency
-        if limit is not None and (from_send is None or from_send > limit):
-            raise self._too_late(from_send, limit, message)
-        return Outcome(conn=self.conn.name, latency=latency, latency_from_send=from_send)
 
     def _too_late(self, from_send: float | None, limit: float, message: Message) -> StepFailed:
         conn = self.conn.name
@@ -187,6 +234,11 @@ class ExpectWait(InboxWait):
             reason=closest.reason if closest else None,
             diff=self.matcher.diff(closest.message.data) if closest else None,
         )
+
+
+#: The runner of `expect` (wait for a message that matches the step on its connection) is the
+#: wait's class itself: making the step's `ExpectWait` is all it does, with no call around it.
+run_expect = runs(ExpectStep, inline=True)(ExpectWait)
 
 
 def _correlation(conn: Connection, spec: ExpectStep) -> Correlation:

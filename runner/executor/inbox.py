@@ -167,8 +167,18 @@ class Inbox:
         """Add a message, or settle the waiting step with it (called by the listener)."""
         if self.full is not None:
             return  # dropped: the steps were told, and memory stays bounded
+        settled: tuple[Waiter, Message | NoMatch] | None
         with self._lock:  # no notify: a message changes nothing `wait_closed` waits for
-            settled = self._offer(message)
+            waiter = self._waiter
+            if waiter is None:
+                settled = self._keep(message)
+            else:  # the step waiting takes it, most often (`_offer` decides the rest)
+                verdict = waiter.consider(message)
+                if verdict.ok and not verdict.more:
+                    self._waiter = None
+                    settled = waiter, message
+                else:
+                    settled = self._offer(waiter, message, verdict)
         if settled is not None:
             settled[0].settle(settled[1])
         if self.full is not None and self.on_full is not None:
@@ -190,16 +200,12 @@ class Inbox:
         waiter, self._waiter = self._waiter, None
         return (waiter, NoMatch("closed", waiter.closest)) if waiter is not None else None
 
-    def _offer(self, message: Message) -> tuple[Waiter, Message | NoMatch] | None:
-        waiter = self._waiter
-        if waiter is None:
-            return self._keep(message)
-        verdict = waiter.consider(message)
+    def _offer(
+        self, waiter: Waiter, message: Message, verdict: Verdict
+    ) -> tuple[Waiter, Message | NoMatch] | None:
+        """What the waiting step's `verdict` on `message` means, unless it settles it."""
         if verdict.ok:
-            if verdict.more:
-                return None  # taken; the waiter goes on waiting
-            self._waiter = None
-            return waiter, message
+            return None  # taken; the waiter goes on waiting (`more`)
         if not verdict.ignore:
             overflow = self._keep(message)
             if overflow is not None:

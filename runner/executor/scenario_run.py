@@ -60,7 +60,7 @@ from runner.executor.connection import Connection
 from runner.executor.context import CLOSING_AT_END, ScenarioContext
 from runner.executor.failures import ConnectionFailed, StepFailed
 from runner.executor.flow import Enter, Loop
-from runner.executor.step_registry import Outcome, Runner, Wait, runner_for
+from runner.executor.step_registry import Outcome, StepPlan, Wait
 from runner.scenario.kinds import StepModel
 from runner.scenario.loader import Scenario
 from runner.scenario.rendering import render_variables
@@ -68,39 +68,11 @@ from runner.scenario.rendering import render_variables
 __all__ = ["CLOSE_WAIT", "ScenarioRunner", "StepPlan"]
 
 _DONE, _PARKED, _HANDED_BACK = "done", "parked", "handed back"
+#: The run clock's `Clock.now` is ``monotonic() - clock.start``: the step path reads it inline.
+_monotonic = time.monotonic
 
 #: How long the end of a scenario waits for each connection's closing handshake (seconds).
 CLOSE_WAIT = 2.0
-
-
-@dataclasses.dataclass(slots=True)
-class StepPlan:
-    """What running a step needs that does not change between its runs, worked out once.
-
-    A step's plan is made the first time it runs and kept for the scenario's run: a step in a
-    `repeat` of a million iterations is looked up, not prepared again, each time (its runner's
-    own preparations, the rendered step and its matchers, are kept by the `ScenarioContext`).
-
-    Attributes:
-        step: the step model.
-        runner: the runner of its model (`inline`: it may run on a connection's thread).
-        location: its ``file:line:col``, as its events carry it.
-        summary: ``expect default``: its kind and the connection it names.
-        conn: the connection it names, if any.
-    """
-
-    step: StepModel
-    runner: Runner[StepModel]
-    location: str
-    summary: str
-    conn: str | None
-
-    @classmethod
-    def of(cls, step: StepModel) -> StepPlan:
-        """The plan of `step`."""
-        conn = step.conn_named()
-        summary = f"{step.kind} {conn}" if conn else step.kind
-        return cls(step, runner_for(step), str(step.location), summary, conn)
 
 
 class ScenarioRunner:
@@ -235,38 +207,56 @@ class ScenarioRunner:
 
     def _advance(self, *, on_connection: bool) -> str:
         """Run steps from `_pos` until the end, a step that waits, or (on a connection's
-        thread) a step whose runner is not inline."""
+        thread) a step whose runner is not inline.
+
+        Each step begins here: its plan looked up (made the first time), the scenario's state
+        and the context set for it (what `_begin` did, inline), its runner run, and a `Wait`
+        it returns watched (what `_watch` does, inline) and begun."""
         ctx, plans, stopped = self.ctx, self._plans, self.ctx.stop.is_set
+        origin = ctx.clock.start  # `Clock.now()` is `_monotonic() - origin`
         while True:
-            steps = self._steps
-            if self._pos >= len(steps):
+            steps, pos = self._steps, self._pos
+            if pos >= len(steps):
                 if not self._loops:
                     return _DONE
                 self._loop_step_done(self._loops[-1])
                 continue
-            step = steps[self._pos]
-            plan = plans.get(id(step)) or self._plan(step)
-            runner = plan.runner
+            step = steps[pos]
+            plan = plans.get(id(step))
+            if plan is None:
+                plan = plans[id(step)] = StepPlan.of(step)
             if stopped():
                 if on_connection:
                     return _HANDED_BACK
                 raise Interrupted
-            if on_connection and not runner.inline:
+            if on_connection and not plan.inline:
                 return _HANDED_BACK
-            self._begin(self._loops[0].index if self._loops else self._pos, plan)
+            loops = self._loops
+            index = loops[0].index if loops else pos
+            self._index, self._step, self._conn = index, step, plan.conn
+            ctx.step_index, ctx.step_kind, ctx.plan = index, plan.kind, plan
+            self._step_start = _monotonic() - origin
+            self._location = plan.location
+            # `expect default (repeat iteration 3 of 10)` inside loops
+            self._summary = self._in_loops(plan.summary) if loops else plan.summary
+            if self._announce:
+                self._begin(index, plan)
             if self._limited and ctx.limit.expired():
                 raise _OutOfTime("out of time", step.location)
-            result = runner.run(ctx, step)
+            result = plan.run(ctx, step)
             if not isinstance(result, Outcome):  # a Wait (Outcome is the cheaper isinstance)
-                self._watch(result)
+                with self._lock:  # `_watch`: before it can be settled
+                    self._wait = result
+                    if result.deadline.when < self._wake_at:
+                        self._cond.notify()
                 if not result.begin(self._settled):
                     return _PARKED  # from here on, the wait's settler runs the steps
                 result = result.finish()
             self._passed(result)
 
-    def _plan(self, step: StepModel) -> StepPlan:
-        plan = self._plans[id(step)] = StepPlan.of(step)
-        return plan
+    def _in_loops(self, summary: str) -> str:
+        """A step's summary inside loops: ``expect default (repeat iteration 3 of 10)``."""
+        return f"{summary} ({', '.join(loop.where() for loop in self._loops)})"
 
     def _enter(self, loop: Loop) -> None:
         """Run `loop`'s steps next; the `repeat` step ends when its last iteration does."""
@@ -352,42 +342,32 @@ class ScenarioRunner:
         return None
 
     def _begin(self, index: int, plan: StepPlan) -> None:
-        ctx, step, loops = self.ctx, plan.step, self._loops
-        self._index, self._step, self._conn = index, step, plan.conn
-        ctx.step_index = index
-        ctx.step_kind = kind = step.kind
-        self._step_start = start = ctx.clock.now()
-        self._location = location = plan.location
-        summary = plan.summary
-        if loops:  # `expect default (repeat iteration 3 of 10)`
-            summary = f"{summary} ({', '.join(loop.where() for loop in loops)})"
-        self._summary = summary
-        if self._announce:
-            ctx.emit(
-                StepStarted(
-                    at=start,
-                    scenario=ctx.index,
-                    index=index,
-                    kind=kind,
-                    location=location,
-                    summary=summary,
-                )
+        """Announce the step that begins (`_advance` set it up): its StepStarted."""
+        ctx = self.ctx
+        ctx.emit(
+            StepStarted(
+                at=self._step_start,
+                scenario=ctx.index,
+                index=index,
+                kind=plan.kind,
+                location=plan.location,
+                summary=self._summary,
             )
+        )
 
     def _passed(self, outcome: Outcome) -> None:
         if outcome.__class__ is Enter:
             assert isinstance(outcome, Enter) and outcome.loop is not None
             self._enter(outcome.loop)
             return
-        ctx, step = self.ctx, self._step
-        assert step is not None
-        now = ctx.clock.now()
+        ctx = self.ctx
+        now = _monotonic() - ctx.clock.start  # `ctx.clock.now()`, inline
         ctx.emit(
             StepEnded(
                 at=now,
                 scenario=ctx.index,
                 index=self._index,
-                kind=step.kind,
+                kind=ctx.step_kind,
                 location=self._location,
                 status=Status.PASSED,
                 duration=now - self._step_start,

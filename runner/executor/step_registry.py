@@ -15,15 +15,16 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
 from runner.executor.clock import Deadline
-from runner.executor.context import ScenarioContext
+from runner.executor.context import ScenarioContext, _has_template
 from runner.scenario.kinds import StepModel
 
 __all__ = [
     "Outcome",
     "Runner",
+    "StepPlan",
     "StepResult",
     "StepRun",
     "Wait",
@@ -106,6 +107,71 @@ def runs(model: type[_S], *, inline: bool = False) -> Callable[[StepRun[_S]], St
 def runner_for(step: StepModel) -> Runner[StepModel]:
     """The runner of a step's model."""
     return _RUNNERS[type(step)]
+
+
+class StepPlan:
+    """What running a step needs that does not change between its runs, worked out once.
+
+    A step's plan is made the first time it runs and kept for the scenario's run (the
+    `ScenarioRunner` keeps it by the step): a step in a `repeat` of a million iterations is
+    looked up, not prepared again, each time. While the step runs, its plan is the context's
+    `ScenarioContext.plan`: `ScenarioContext.rendered` answers from `plain` (the step comes back
+    as it is, no template looked for again), and the runner keeps what it prepares from a step
+    without templates in `prepared` (an expect step's compiled matcher). A step with templates
+    is rendered each time it runs (its variables may differ, in a loop or a parametrize row),
+    and nothing of its rendering is kept.
+
+    Attributes:
+        step: the step model.
+        runner: the runner of its model; `run` and `inline` are its own (`inline`: it may run
+            on a connection's thread).
+        kind: the step's kind.
+        location: its ``file:line:col``, as its events carry it.
+        summary: ``expect default``: its kind and the connection it names.
+        conn: the connection it names, if any.
+        plain: whether the step holds no template (``${``) in any field written.
+        prepared: what its runner made from the step without templates, kept (None: nothing).
+    """
+
+    __slots__ = (
+        "conn",
+        "inline",
+        "kind",
+        "location",
+        "plain",
+        "prepared",
+        "run",
+        "runner",
+        "step",
+        "summary",
+    )
+
+    step: StepModel
+    runner: Runner[StepModel]
+    run: StepRun[StepModel]
+    inline: bool
+    kind: str
+    location: str
+    summary: str
+    conn: str | None
+    plain: bool
+    prepared: Any  # each runner keeps its own kind of thing
+
+    @classmethod
+    def of(cls, step: StepModel) -> StepPlan:
+        """The plan of `step` (one call: each step of a long scenario makes one, as it starts)."""
+        plan = object.__new__(cls)
+        plan.step = step
+        plan.runner = runner = _RUNNERS[step.__class__]
+        plan.run, plan.inline = runner.run, runner.inline
+        plan.kind = kind = step.kind
+        plan.conn = conn = step.conn_named()
+        plan.summary = f"{kind} {conn}" if conn else kind
+        where = step.location  # str(where), without its call
+        plan.location = f"{where.file}:{where.line}:{where.column}"
+        plan.plain = not _has_template(step)
+        plan.prepared = None
+        return plan
 
 
 def registered_runners() -> dict[type[StepModel], Runner[StepModel]]:

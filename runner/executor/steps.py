@@ -302,11 +302,22 @@ def _proxy(
 
 @runs(SendStep, inline=True)
 def run_send(ctx: ScenarioContext, step: SendStep) -> Outcome:
-    """Send one text or binary message."""
-    conn = ctx.connection(step)
-    spec = ctx.rendered(step)
+    """Send one text or binary message.
+
+    The hot path of every pair: a step without templates is sent as written (no rendering, its
+    plan says so), a text on a raw connection goes to `Connection.send` directly, and the
+    connection the step names is looked up inline (`ctx.connection` only for what fails)."""
+    named = step.conn
+    conn = ctx.connections.get(named) if named else None
+    if conn is None:
+        conn = ctx.connection(step)
+    plan = ctx.plan
+    spec = step if plan is not None and plan.step is step and plan.plain else ctx.rendered(step)
     try:
-        conn.send_outgoing(spec)
+        if conn.protocol is None and spec.text is not None:  # `send_outgoing`, inline
+            conn.send(spec.text)
+        else:
+            conn.send_outgoing(spec)
     except ValueError as error:  # the protocol cannot encode the envelope
         name = conn.protocol.name if conn.protocol is not None else "?"
         message = f"cannot send on {conn.name!r}: {name}: {error}"
