@@ -49,13 +49,21 @@ from runner.report.text import LatencyRecorder, latency_stats
 __all__ = ["REPORT_VERSION", "JsonReporter", "event_json", "to_jsonable"]
 
 #: Bumped when the report's shape changes incompatibly: 2 writes no step_started lines (each
-#: step_ended line says when its step started, and its summary).
-REPORT_VERSION = 2
+#: step_ended line says when its step started, and its summary); 3 writes the events' times
+#: (their float fields) to the nanosecond, with 9 decimals (`TIME_FORMAT`), not as the float's
+#: shortest repr (17 digits, the last ones the noise of a clock subtraction, which took two
+#: thirds of the report's cost in a run).
+REPORT_VERSION = 3
+
+#: How an event's float field is written in its line (finite ones; the others as `json` does):
+#: seconds, to the nanosecond, the monotonic clock's resolution.
+TIME_FORMAT = "%.9f"
 
 
 def to_jsonable(value: object, payload: Callable[[str | bytes], Any] = cut_payload) -> Any:
-    """Turn events and their fields into JSON values (bytes become ``{"base64": ...}``);
-    `payload` writes the messages' payloads (cut beyond `MAX_REPORT_PAYLOAD`)."""
+    """Turn events and their fields into JSON values (bytes become ``{"base64": ...}``, a
+    dataclass's finite float fields are rounded to the nanosecond, as their lines write
+    them); `payload` writes the messages' payloads (cut beyond `MAX_REPORT_PAYLOAD`)."""
     if isinstance(value, Event):
         return {"type": value.type, **_fields(value, payload)}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -78,6 +86,10 @@ def _fields(value: Any, payload: Callable[[str | bytes], Any]) -> dict[str, Any]
         item = getattr(value, f.name)
         if f.name in payloads and isinstance(item, str):
             fields[f.name] = payload(item)
+        elif item.__class__ is float and -math.inf < item < math.inf:
+            # a time, to the nanosecond (`TIME_FORMAT`): the value an event's line writes, so
+            # that a failure's messages and unexpected ones name the times of their frames
+            fields[f.name] = float(TIME_FORMAT % item)
         else:
             fields[f.name] = to_jsonable(item, payload)
     counted = _STEP_NUMBERS.get(type(value))
@@ -147,7 +159,7 @@ def _encoder(cls: type) -> Callable[[Event, Callable[[str | bytes], Any]], str]:
         "_true": "true",
         "_false": "false",
         "_int": int.__repr__,
-        "_float": float.__repr__,
+        "_time": TIME_FORMAT,
         "_float_type": float,
         "_str": str,
         "_max": MAX_REPORT_PAYLOAD,
@@ -177,9 +189,9 @@ def _field_json(value: str, hint: Any, payload: bool) -> str:
         written = f"_text({value})"  # a StrEnum is written as its value, as json.dumps does
     elif only is int:  # an int's own repr: what json.dumps writes (and a bool is no int field)
         written = f"_int({value})"
-    elif only is float:  # a finite float's repr, written in place (no call); else as json does
+    elif only is float:  # a finite float to the nanosecond, in place (no call); else as json does
         written = (
-            f"(_float({value}) if {value}.__class__ is _float_type and -_inf < {value} < _inf "
+            f"(_time % {value} if {value}.__class__ is _float_type and -_inf < {value} < _inf "
             f"else _number({value}, payload))"
         )
     elif options and options <= {int, float} and bool not in options:
@@ -190,10 +202,12 @@ def _field_json(value: str, hint: Any, payload: bool) -> str:
 
 
 def _number_json(value: Any, payload: Callable[[str | bytes], Any]) -> str:
-    """An int or a float as `json.dumps` writes it (Infinity and NaN, bools, by its walk)."""
+    """An event's number field: a finite float to the nanosecond (`TIME_FORMAT`), an int as
+    `json.dumps` writes it (Infinity and NaN, bools, by its walk)."""
     cls = value.__class__
     if cls is float and -math.inf < value < math.inf:
-        return float.__repr__(value)
+        written: str = TIME_FORMAT % value
+        return written
     if cls is int:
         return int.__repr__(value)
     return _value_json(value, payload)
@@ -327,23 +341,111 @@ class JsonReporter:
         if spool is None:
             spool = self._spool = tempfile.TemporaryFile()  # noqa: SIM115
             weakref.finalize(self, spool.close)  # a reporter never closed (HTML's collector)
-        spool.write("\n".join(self._encoded_pending()).encode("utf-8"))
-        spool.write(b"\n")
+        first = not self._spooled  # the spool holds the events' array items, separated
+        lines = ",\n  ".join(self._encoded_pending())
+        spool.write(("\n  " if first else ",\n  ").encode() + lines.encode("utf-8"))
         self._pending.clear()
 
     def _encoded_pending(self) -> list[str]:
+        """The pending lines, the hot events among them encoded here. A step's end and a text
+        frame of the usual shape are written by one %-template each, in this loop (no call
+        an event but the C ones: `encode_basestring`, the %-formatting), their steps' entries
+        made from the same pieces; any other event or shape by its class's encoder
+        (`event_json`), which writes the same text."""
         lines: list[str] = []
-        encoders, cut = _ENCODERS, cut_payload
-        for item in self._pending:
-            if isinstance(item, str):
-                lines.append(item)
-                continue
+        append = lines.append
+        encoders, cut, keep = _ENCODERS, cut_payload, self._keep_step
+        text, time, status_json, inf = encode_basestring, TIME_FORMAT, _STATUS_JSON, math.inf
+        step_line, step_middle, frame_lines = _STEP_LINE, _STEP_MIDDLE, _FRAME_LINES
+        steps_of, left_out = self._steps, self._left_out
+        latencies, from_send = self._latencies.add, self._from_send.add
+        scenario, steps = -1, []
+        pending: list[Any] = self._pending  # events of the classes tested below, or lines
+        for item in pending:
             cls = item.__class__
+            if cls is StepEnded:
+                at, took, started = item.at, item.duration, item.started
+                latency, after_send = item.latency, item.latency_from_send
+                if (  # the usual shape: finite float times, a latency (and from_send) or none
+                    at.__class__ is took.__class__ is started.__class__ is float
+                    and -inf < at + took + started < inf
+                    and (
+                        (latency is None and after_send is None)
+                        or (
+                            latency.__class__ is float
+                            and -inf < latency < inf
+                            and (
+                                after_send is None
+                                or (after_send.__class__ is float and -inf < after_send < inf)
+                            )
+                        )
+                    )
+                ):
+                    conn, note = item.conn, item.note
+                    middle = step_middle % (
+                        item.index + 1,
+                        text(item.kind),
+                        text(item.location),
+                        status_json.get(item.status) or text(item.status),
+                        time % took,
+                        "null" if conn is None else text(conn),
+                        "null" if latency is None else time % latency,
+                        "null" if after_send is None else time % after_send,
+                    )
+                    append(
+                        step_line
+                        % (
+                            time % at,
+                            item.scenario,
+                            middle,
+                            "null" if note is None else text(note),
+                            time % started,
+                            text(item.summary),
+                        )
+                    )
+                    if item.scenario != scenario:
+                        scenario = item.scenario
+                        steps = steps_of.setdefault(scenario, [])
+                    if len(steps) < MAX_STEP_ENTRIES:
+                        steps.append("{" + middle + "}")
+                    else:  # a long repeat: counted, and in the events
+                        left_out[scenario] = left_out.get(scenario, 0) + 1
+                    if latency is not None:
+                        latencies(latency)
+                        if after_send is not None:
+                            from_send(after_send)
+                    continue
+            elif cls is FrameSent or cls is FrameReceived:
+                at, data, wire = item.at, item.data, item.wire_size
+                if (  # a text frame within the report's limit, of no protocol
+                    at.__class__ is float
+                    and -inf < at < inf
+                    and data.__class__ is str
+                    and len(data) <= MAX_REPORT_PAYLOAD
+                    and item.envelopes is None
+                    and item.heartbeat is False
+                    and (wire is None or wire.__class__ is int)
+                ):
+                    append(
+                        frame_lines[cls]
+                        % (
+                            time % at,
+                            item.scenario,
+                            text(item.conn),
+                            text(data),
+                            "null" if wire is None else wire,
+                        )
+                    )
+                    continue
+            elif cls is str:  # a line made as its event came
+                append(item)
+                continue
             encode = encoders.get(cls) or encoders.setdefault(cls, _encoder(cls))
             line = encode(item, cut)
-            lines.append(line)
+            append(line)
             if cls is StepEnded:
-                self._keep_step(item, line)  # type: ignore[arg-type]
+                scenario = -1  # `steps` may be another scenario's list now
+                keep(item, line)
         self._spooled += len(lines)
         return lines
 
@@ -353,7 +455,8 @@ class JsonReporter:
         return self._spooled + len(self._pending)
 
     def _lines(self) -> Iterator[bytes]:
-        """The events' lines so far, in order, UTF-8 (the spool is read from its start)."""
+        """The events' lines so far, in order, UTF-8 (the spool is read from its start: the
+        array's items, each after ``\n  `` and before ``,`` but for the last)."""
         if self._pending:
             self._spill()
         spool = self._spool
@@ -362,8 +465,9 @@ class JsonReporter:
         spool.flush()
         spool.seek(0)
         try:
+            next(spool)  # the first item's newline
             for line in spool:
-                yield line[:-1]
+                yield line[2:-2] if line.endswith(b",\n") else line[2:]
         finally:
             spool.seek(0, os.SEEK_END)
 
@@ -404,37 +508,64 @@ class JsonReporter:
         summary = self._summary(PayloadWriter())
         scenarios, summary["scenarios"] = summary["scenarios"], _SCENARIOS
         text = json.dumps(summary, indent=1, ensure_ascii=False)
-        lines = ",\n  ".join(self._scenario_line(scenario) for scenario in scenarios)
-        listed = f"[\n  {lines}\n ]" if scenarios else "[]"
-        text = text.replace(json.dumps(_SCENARIOS), listed, 1)
-        write_atomically(self.path, self._pieces(text))
+        write_atomically(self.path, self._pieces(text, scenarios))
         if self._spool is not None:
             self._spool.close()
             self._spool = None
 
-    def _scenario_line(self, scenario: dict[str, Any]) -> str:
-        """A scenario's entry, its steps' texts put in the place kept for them."""
-        steps = self._steps.get(scenario["index"], [])
-        line = _ENCODER.encode(scenario)
-        return line.replace(_STEPS_JSON, f"[{', '.join(steps)}]", 1)
+    def _scenario_lines(self, scenarios: list[dict[str, Any]]) -> Iterator[str]:
+        """The scenarios' entries, one a line, each in three pieces: its steps' texts are put
+        in the place kept for them, not copied into its text (and that into the summary's)."""
+        for number, scenario in enumerate(scenarios):
+            steps = self._steps.get(scenario["index"], [])
+            before, _, after = _ENCODER.encode(scenario).partition(_STEPS_JSON)
+            yield f"{',' if number else ''}\n  {before}["
+            yield ", ".join(steps)
+            yield "]" + after
 
-    def _pieces(self, summary: str) -> Iterator[bytes]:
-        """The report's bytes: the summary, then the spool's lines in large pieces, each of
-        whole lines (an event's line holds no newline: its strings escape theirs), redacted
-        and separated as a JSON array's items."""
-        yield self._encoded(summary[:-2] + ',\n "events": [')
+    def _pieces(
+        self, summary: str, scenarios: list[dict[str, Any]] | None = None
+    ) -> Iterator[bytes]:
+        """The report's bytes: the summary (its `scenarios` in the place kept for them), then
+        the spool's lines in large pieces (of whole lines, when redacted: an event's line
+        holds no newline, its strings escape theirs), separated as a JSON array's items."""
+        head = summary[:-2] + ',\n "events": ['
+        before, kept, after = head.partition(json.dumps(_SCENARIOS))
+        if kept:
+            yield self._encoded(before + "[")
+            for piece in self._scenario_lines(scenarios or []):
+                yield self._encoded(piece)
+            yield self._encoded(("\n ]" if scenarios else "]") + after)
+        else:
+            yield self._encoded(head)
         redact = self._redact
-        first = True
-        for chunk in self._chunks():
+        empty = True
+        for chunk in self._chunks() if redact is not None else self._blocks():
             if redact is not None:
-                chunk = redact(chunk.decode("utf-8")).encode("utf-8")
-            yield (b"\n  " if first else b",\n  ") + chunk.replace(b"\n", b",\n  ")
-            first = False
-        yield b"]\n}\n" if first else b"\n ]\n}\n"
+                text = chunk.decode("utf-8")
+                redacted = redact(text)
+                if redacted is not text:  # (no secret and no URL password: not encoded again)
+                    chunk = redacted.encode("utf-8")
+            yield chunk
+            empty = False
+        yield b"]\n}\n" if empty else b"\n ]\n}\n"
+
+    def _blocks(self) -> Iterator[bytes]:
+        """The spool so far, in pieces of `COPIED` bytes, cut anywhere (nothing to redact)."""
+        spool = self._spool
+        if spool is None:
+            return
+        spool.flush()
+        spool.seek(0)
+        try:
+            while block := spool.read(COPIED):
+                yield block
+        finally:
+            spool.seek(0, os.SEEK_END)
 
     def _chunks(self) -> Iterator[bytes]:
-        """The spool's lines so far, in pieces of about `COPIED` bytes, each of whole lines,
-        without the last line's newline."""
+        """The spool so far, in pieces of about `COPIED` bytes, each of whole lines (each cut
+        before a newline: an event's line holds none, its strings escape theirs)."""
         if self._pending:
             self._spill()
         spool = self._spool
@@ -447,12 +578,12 @@ class JsonReporter:
             while block := spool.read(COPIED):
                 block = rest + block
                 cut = block.rfind(b"\n")
-                if cut < 0:
+                if cut <= 0:
                     rest = block
                     continue
-                rest = block[cut + 1 :]
+                rest = block[cut:]
                 yield block[:cut]
-            if rest:  # the spool always ends with a newline: not reached, kept for safety
+            if rest:  # the last line
                 yield rest
         finally:
             spool.seek(0, os.SEEK_END)
@@ -495,6 +626,23 @@ MAX_STEP_ENTRIES = 10_000
 SPOOLED = 256
 #: About how many bytes of the spool `JsonReporter.close` copies to the report at once.
 COPIED = 1 << 20
+
+#: The usual step_ended line, in two pieces: from ``"index"`` to ``"latency_from_send"``, the
+#: part that is also the step's entry in its scenario's `steps` (`_step_entry`), and the rest.
+_STEP_MIDDLE = (
+    '"index": %d, "kind": %s, "location": %s, "status": %s, "duration": %s, "conn": %s, '
+    '"latency": %s, "latency_from_send": %s'
+)
+_STEP_LINE = (
+    '{"type": "step_ended", "at": %s, "scenario": %d, %s, "note": %s, "started": %s, "summary": %s}'
+)
+#: The usual frame lines: text, of no protocol (no envelopes), no heartbeat.
+_FRAME_LINES = {
+    cls: f'{{"type": "{cls.type}", "at": %s, "scenario": %d, "conn": %s, "data": %s, '
+    '"wire_size": %s, "envelopes": null, "heartbeat": false}'
+    for cls in (FrameSent, FrameReceived)
+}
+_STATUS_JSON = {status: encode_basestring(status.value) for status in Status}
 
 #: The events a run emits for every step and frame: `JsonReporter.handler_for` gives each a
 #: handler of its own (their payloads are cut alone: none holds one twice).
@@ -559,13 +707,13 @@ def _step_entry(line: str) -> str:
 
 def _step_json(step: StepEnded) -> str:
     """A step's entry in its scenario's `steps`, as the C encoder writes the mapping."""
-    value = _value_json
+    value, number = _value_json, _number_json  # a number as the step's line writes it
     return (
         f'{{"index": {step.index + 1}, "kind": {value(step.kind, cut_payload)}, '
         f'"location": {value(step.location, cut_payload)}, '
         f'"status": {value(step.status.value, cut_payload)}, '
-        f'"duration": {value(step.duration, cut_payload)}, '
+        f'"duration": {number(step.duration, cut_payload)}, '
         f'"conn": {value(step.conn, cut_payload)}, '
-        f'"latency": {value(step.latency, cut_payload)}, '
-        f'"latency_from_send": {value(step.latency_from_send, cut_payload)}}}'
+        f'"latency": {number(step.latency, cut_payload)}, '
+        f'"latency_from_send": {number(step.latency_from_send, cut_payload)}}}'
     )

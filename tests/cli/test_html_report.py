@@ -295,7 +295,7 @@ def test_report_refuses_what_is_not_a_json_report(tmp_path: Path) -> None:
         "missing.json": "cannot read",
         "text.json": "is not a JSON report: Expecting value: line 1 column 1",
         "list.json": "is not a wsrun JSON report: it is not a JSON object",
-        "old.json": "report_version is 99, this wsrun renders version 2",
+        "old.json": "report_version is 99, this wsrun renders version 3",
         "shaped.json": "is not a wsrun JSON report: AttributeError(",
     }
     for name, message in cases.items():

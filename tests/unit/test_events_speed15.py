@@ -20,8 +20,9 @@ from runner.events import (
     StepStarted,
 )
 from runner.report.console import QUIET, ConsoleReporter
-from runner.report.json_report import JsonReporter, event_json, to_jsonable
+from runner.report.json_report import JsonReporter, event_json
 from runner.report.payloads import PayloadWriter
+from tests.unit.json_lines_speed16b import reference_line
 from tests.unit.test_json_report_streaming import ODD_EVENTS
 from tests.unit.test_report_render import run_events
 
@@ -77,7 +78,7 @@ def test_a_handler_that_raises_disables_its_listener_by_name() -> None:
 
 def test_a_heartbeat_frame_line_is_what_json_dumps_writes() -> None:
     beat = FrameReceived(at=0.5, scenario=0, conn="c", data="2", heartbeat=True, envelopes=[])
-    expected = json.dumps(to_jsonable(beat, PayloadWriter()), ensure_ascii=False)
+    expected = reference_line(beat)  # report_version 3: times to the nanosecond
     assert event_json(beat, PayloadWriter()) == expected
     assert '"heartbeat": true' in expected
 
@@ -139,7 +140,7 @@ def test_wsrun_report_renders_a_version_1_report_like_its_version_2(tmp_path: Pa
         reporter(event)
     reporter.close()
     new = load_json_report(tmp_path / "v2.json")
-    assert new["report_version"] == 2
+    assert new["report_version"] == 3  # and version 3 (times to the nanosecond) alike
     old = dict(new, report_version=1)
     starts = [
         json.loads(event_json(StepStarted(**{k: getattr(e, k) for k in STARTS}, summary="s")))
@@ -150,7 +151,7 @@ def test_wsrun_report_renders_a_version_1_report_like_its_version_2(tmp_path: Pa
     old["events"] = starts + list(new["events"])  # what version 1 had more: those lines
     (tmp_path / "v1.json").write_text(json.dumps(old), encoding="utf-8")
     page = render_html(load_json_report(tmp_path / "v1.json"))
-    assert page.replace("report_version 1", "report_version 2") == render_html(new)
+    assert page.replace("report_version 1", "report_version 3") == render_html(new)
 
 
 def test_batched_lines_keep_the_events_order_and_every_step(tmp_path: Path) -> None:

@@ -23,8 +23,9 @@ from runner.events import (
     TranscriptEntry,
     Unexpected,
 )
-from runner.report.json_report import JsonReporter, _step_json, event_json, to_jsonable
+from runner.report.json_report import JsonReporter, _step_json, event_json
 from runner.report.payloads import MAX_REPORT_PAYLOAD, PayloadWriter
+from tests.unit.json_lines_speed16b import reference_json, reference_line
 from tests.unit.test_report_render import run_events
 
 ODD_EVENTS: list[Event] = [
@@ -64,7 +65,7 @@ ODD_EVENTS: list[Event] = [
 @pytest.mark.parametrize("event", run_events() + ODD_EVENTS, ids=lambda e: type(e).__name__)
 def test_each_events_line_is_what_json_dumps_writes(event: Event) -> None:
     """The encoder made per class writes the text the generic walk writes, byte for byte."""
-    expected = json.dumps(to_jsonable(event, PayloadWriter()), ensure_ascii=False)
+    expected = reference_line(event)  # report_version 3: times to the nanosecond
     assert event_json(event, PayloadWriter()) == expected
 
 
@@ -119,4 +120,4 @@ def test_a_steps_entry_is_what_the_encoder_writes_of_its_mapping() -> None:
             "latency_from_send": event.latency_from_send,
         }
         if math.isfinite(event.duration):
-            assert _step_json(event) == json.dumps(mapping, ensure_ascii=False)
+            assert _step_json(event) == reference_json(mapping)  # times to the nanosecond
