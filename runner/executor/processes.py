@@ -456,9 +456,7 @@ def _commands(stdin: int, run: _Run) -> None:
 
 def worker_main(fd: int, stdin: int = 0) -> int:
     """A worker process: read the job, run it, send the events on `fd`."""
-    import gc
-
-    from runner.executor.suite_run import _Run, _run_pool, raise_fd_limit
+    from runner.executor.suite_run import _Run, _run_pool, collector_for_runs, raise_fd_limit
     from runner.scenario import templates
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent's command stops this process
@@ -474,9 +472,9 @@ def worker_main(fd: int, stdin: int = 0) -> int:
     run.clock.start = job.clock_start
     run.variables = job.variables
     threading.Thread(target=_commands, args=(stdin, run), daemon=True).start()
-    gc.freeze()
     try:
-        _run_pool(run, job.scenarios)
+        with collector_for_runs():  # as the parent's run: the job's objects frozen
+            _run_pool(run, job.scenarios)
     finally:
         sender.close()
     return 0
