@@ -421,6 +421,25 @@ def taken(emit: Callable[[Event], None], cls: type) -> bool:
     return takes is None or bool(takes(cls))
 
 
+class _Taken(dict[type, bool]):
+    """`EventBus.takes`: whether any listener is given events of a class (worked out once per
+    class, as by `emit`), so that what wraps `emit` (the redaction) need not look at an event
+    nobody takes. Cleared when the listeners change, under the bus's lock."""
+
+    def __init__(self, bus: EventBus) -> None:
+        super().__init__()
+        self._bus = bus
+
+    def __missing__(self, cls: type) -> bool:
+        bus = self._bus
+        with bus._lock:
+            route = bus._routes.get(cls)
+            if route is None:
+                route = bus._route(cls)
+            taken = self[cls] = bool(route)
+        return taken
+
+
 class EventBus:
     """Delivers each event to every listener, one event at a time, in the order emitted.
 
@@ -444,6 +463,10 @@ class EventBus:
         self._lock = threading.Lock()
         # event class -> its listeners, each with the callable that takes that class
         self._routes: dict[type, list[tuple[Listener, Listener]]] = {}
+        # event class -> whether anyone takes it; `takes` is its look-up, a C call a class
+        # asked before (the redacting emitter asks for every event: two events a pair)
+        self._taken = _Taken(self)
+        self.takes: Callable[[type], bool] = self._taken.__getitem__
 
     def subscribe(self, listener: Listener) -> None:
         """Add a listener; it sees every event emitted from now on (of its ``events``
@@ -451,6 +474,7 @@ class EventBus:
         with self._lock:
             self._listeners.append(listener)
             self._routes = {}
+            self._taken.clear()
 
     def _route(self, cls: type) -> list[tuple[Listener, Listener]]:
         route = []
@@ -464,15 +488,6 @@ class EventBus:
                 route.append((listener, call))
         self._routes[cls] = route
         return route
-
-    def takes(self, cls: type) -> bool:
-        """Whether any listener is given events of `cls` (worked out once per class, as by
-        `emit`): what wraps `emit` (the redaction) need not look at an event nobody takes."""
-        route = self._routes.get(cls)
-        if route is None:
-            with self._lock:
-                route = self._route(cls)
-        return bool(route)
 
     def emit(self, event: Event) -> None:
         """Deliver `event` to every listener, in subscription order; never raises for them.
@@ -501,5 +516,6 @@ class EventBus:
         # mutate the one being iterated.
         self._listeners = [item for item in self._listeners if item is not listener]
         self._routes = {}
+        self._taken.clear()
         text = "".join(traceback.format_exception(error))
         self._failures.append(ListenerFailure(listener, event, error, text))

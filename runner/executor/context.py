@@ -138,10 +138,13 @@ class ScenarioContext:
                 f"no connection named {name!r} (connected: {known})", name, step.location
             ) from None
 
-    def matcher(self, written: MatcherSource, rendered: MatcherSource) -> Matcher:
+    def matcher(
+        self, written: MatcherSource, rendered: MatcherSource, *, keep: bool = True
+    ) -> Matcher:
         """The compiled matcher of a rendered step or rule; kept per model when it has no
-        templates (`rendered` is then `written` itself)."""
-        if rendered is not written:
+        templates (`rendered` is then `written` itself), unless `keep` is False (the caller
+        keeps it: an expect step's plan)."""
+        if rendered is not written or not keep:
             return compile_matcher(rendered)
         compiled = self.matchers.get(id(written))
         if compiled is None:
@@ -176,8 +179,10 @@ def _has_template(value: Any) -> bool:
     if isinstance(value, BaseModel):  # only the fields written can hold a template
         fields = value.__dict__  # the few written, not the model's every field, are looked at
         for name in value.__pydantic_fields_set__:
+            if name in _UNTEMPLATED:  # (`kind`: no look-up)
+                continue
             item = fields.get(name)  # (an extra key is in the set, and not in `fields`)
-            if item is None or name in _UNTEMPLATED:
+            if item is None:
                 continue
             kind = item.__class__
             if kind is str:
@@ -186,7 +191,7 @@ def _has_template(value: Any) -> bool:
             elif kind not in _SCALARS and _has_template(item):  # (a step's timeout: no call)
                 return True
         extra = value.__pydantic_extra__  # a call step's request is its extra keys
-        return bool(extra) and _has_template(extra)
+        return _has_template(extra) if extra else False
     if isinstance(value, str):
         return "${" in value
     if isinstance(value, dict):

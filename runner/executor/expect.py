@@ -115,9 +115,9 @@ class ExpectWait(InboxWait):
         self.outcome: Message | NoMatch | None = None
         self._on_settle: Callable[[Wait], None] | None = None
         if prepared is None:
-            matcher = ctx.matcher(step, spec)
+            matcher = ctx.matcher(step, spec, keep=plan is None or not plan.plain)  # (or here)
             text = spec.text if spec.text is not None and len(matcher.checks) == 1 else None
-            if plan is not None and plan.plain:
+            if plan is not None and plan.plain:  # kept for the step's next runs
                 plan.prepared = (matcher, text)
         else:
             matcher, text = prepared
@@ -160,7 +160,7 @@ class ExpectWait(InboxWait):
                 return self._missed(outcome)
             raise self._failed(outcome)
         taken = self._taken
-        assert isinstance(outcome, Message) and taken is not None, "finish before settled"
+        assert outcome is not None and taken is not None, "finish before settled"
         spec = self.spec
         if taken.captures or spec.save:
             self._save(outcome, taken.captures)

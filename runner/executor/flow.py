@@ -15,7 +15,7 @@ from typing import Any
 
 from runner.errors import ScenarioError
 from runner.executor.context import ScenarioContext
-from runner.executor.step_registry import Outcome, runs
+from runner.executor.step_registry import Outcome, StepPlan, runs
 from runner.scenario.kinds import StepModel
 from runner.scenario.steps_flow import RepeatStep
 from runner.scenario.templates import render
@@ -36,7 +36,8 @@ class Loop:
         items: the items of `for_each` (None for `count`).
         iteration: the current iteration, from 1.
         index, start, location, summary: of the `repeat` step, for its events.
-        outer_steps, outer_pos: the list and position to return to when the loop ends.
+        outer_steps, outer_pos, outer_plans: the list, position and plans to return to when
+            the loop ends.
         previous: the loop variable's value before the loop (`_UNSET` when it had none).
     """
 
@@ -51,6 +52,7 @@ class Loop:
     summary: str = ""
     outer_steps: Sequence[StepModel] = ()
     outer_pos: int = 0
+    outer_plans: list[StepPlan | None] = field(default_factory=list)
     previous: Any = field(default=_UNSET)
 
     def next_iteration(self, variables: dict[str, Any]) -> bool:

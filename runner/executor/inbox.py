@@ -260,9 +260,9 @@ class Inbox:
             if self.malformed is not None:  # it came first: the next step that waits fails
                 (why, detail), self.malformed = self.malformed, None
                 raise NoMatch(why, waiter.closest, detail)
-            index = 0
-            while index < len(self._waiting):
-                message = self._waiting[index]
+            index, waiting = 0, self._waiting
+            while waiting and index < len(waiting):  # (an empty inbox, most often: no len)
+                message = waiting[index]
                 verdict = waiter.consider(message)
                 if verdict.ok:
                     taken = self._waiting.pop(index)

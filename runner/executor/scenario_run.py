@@ -123,7 +123,10 @@ class ScenarioRunner:
         self._index: int = -1  # the step running (or failed)
         self._step: StepModel | None = None
         self._conn: str | None = None  # the connection the step running names
-        self._plans: dict[int, StepPlan] = {}  # id(step) -> its plan (the steps outlive it)
+        # Each list of steps (the scenario's, a repeat's) with its steps' plans, by its id: a
+        # step's plan is made the first time it runs, and found by its position after that.
+        self._plans: dict[int, tuple[Sequence[StepModel], list[StepPlan | None]]] = {}
+        self._step_plans = self._plans_of(scenario.steps)  # of `_steps`
         # The wait's hand-over takes the condition's lock alone (a C call; the condition's own
         # `with` is two Python calls, twice a pair); `_sleep_until_back` waits on the condition.
         self._lock = threading.RLock()
@@ -212,7 +215,7 @@ class ScenarioRunner:
         Each step begins here: its plan looked up (made the first time), the scenario's state
         and the context set for it (what `_begin` did, inline), its runner run, and a `Wait`
         it returns watched (what `_watch` does, inline) and begun."""
-        ctx, plans, stopped = self.ctx, self._plans, self.ctx.stop.is_set
+        ctx, stopped = self.ctx, self.ctx.stop.is_set
         origin = ctx.clock.start  # `Clock.now()` is `_monotonic() - origin`
         while True:
             steps, pos = self._steps, self._pos
@@ -222,9 +225,9 @@ class ScenarioRunner:
                 self._loop_step_done(self._loops[-1])
                 continue
             step = steps[pos]
-            plan = plans.get(id(step))
+            plan = self._step_plans[pos]
             if plan is None:
-                plan = plans[id(step)] = StepPlan.of(step)
+                plan = self._step_plans[pos] = StepPlan.of(step)
             if stopped():
                 if on_connection:
                     return _HANDED_BACK
@@ -244,7 +247,7 @@ class ScenarioRunner:
             if self._limited and ctx.limit.expired():
                 raise _OutOfTime("out of time", step.location)
             result = plan.run(ctx, step)
-            if not isinstance(result, Outcome):  # a Wait (Outcome is the cheaper isinstance)
+            if result.__class__ is not Outcome and not isinstance(result, Outcome):  # a Wait
                 with self._lock:  # `_watch`: before it can be settled
                     self._wait = result
                     if result.deadline.when < self._wake_at:
@@ -254,6 +257,13 @@ class ScenarioRunner:
                 result = result.finish()
             self._passed(result)
 
+    def _plans_of(self, steps: Sequence[StepModel]) -> list[StepPlan | None]:
+        """The plans of a list of steps (None: a step not run yet), kept for the run."""
+        kept = self._plans.get(id(steps))
+        if kept is None or kept[0] is not steps:
+            kept = self._plans[id(steps)] = (steps, [None] * len(steps))
+        return kept[1]
+
     def _in_loops(self, summary: str) -> str:
         """A step's summary inside loops: ``expect default (repeat iteration 3 of 10)``."""
         return f"{summary} ({', '.join(loop.where() for loop in self._loops)})"
@@ -262,9 +272,14 @@ class ScenarioRunner:
         """Run `loop`'s steps next; the `repeat` step ends when its last iteration does."""
         loop.index, loop.start, loop.location = self._index, self._step_start, self._location
         loop.summary = self._summary
-        loop.outer_steps, loop.outer_pos = self._steps, self._pos
+        loop.outer_steps, loop.outer_pos, loop.outer_plans = (
+            self._steps,
+            self._pos,
+            self._step_plans,
+        )
         self._loops.append(loop)
         self._steps, self._pos = loop.steps, len(loop.steps)  # `_loop_step_done` starts it
+        self._step_plans = self._plans_of(loop.steps)
 
     def _loop_step_done(self, loop: Loop) -> None:
         """At the end of `loop`'s steps: start its next iteration, or end the loop (its
@@ -274,6 +289,7 @@ class ScenarioRunner:
             return
         self._loops.pop()
         self._steps, self._pos = loop.outer_steps, loop.outer_pos + 1
+        self._step_plans = loop.outer_plans
         self._emit_ended(
             loop.index, loop.step, loop.location, loop.start, Status.PASSED, None, loop.summary
         )

@@ -20,6 +20,7 @@ from typing import Any, Generic, TypeVar, cast
 from runner.executor.clock import Deadline
 from runner.executor.context import ScenarioContext, _has_template
 from runner.scenario.kinds import StepModel
+from runner.scenario.steps import ConnectionStep
 
 __all__ = [
     "Outcome",
@@ -81,11 +82,15 @@ StepRun = Callable[[ScenarioContext, _S], StepResult]
 
 @dataclass(frozen=True, slots=True)
 class Runner(Generic[_S]):
-    """The runner of one step model; `inline`: it may run on a connection's thread."""
+    """The runner of one step model; `inline`: it may run on a connection's thread.
+
+    `conn_field`: the model's `conn_named` is its `conn` field (a `ConnectionStep`'s), which a
+    plan then reads with no call."""
 
     model: type[_S]
     run: StepRun[_S]
     inline: bool = False
+    conn_field: bool = False
 
 
 _RUNNERS: dict[type[StepModel], Runner[StepModel]] = {}
@@ -98,7 +103,8 @@ def runs(model: type[_S], *, inline: bool = False) -> Callable[[StepRun[_S]], St
         if model in _RUNNERS:
             raise TypeError(f"{model.__name__} has a runner already")
         # Stored as a runner of any step: `runner_for` hands it only steps of `model`.
-        _RUNNERS[model] = cast("Runner[StepModel]", Runner(model, run, inline))
+        conn_field = model.conn_named is ConnectionStep.conn_named
+        _RUNNERS[model] = cast("Runner[StepModel]", Runner(model, run, inline, conn_field))
         return run
 
     return register
@@ -165,7 +171,7 @@ class StepPlan:
         plan.runner = runner = _RUNNERS[step.__class__]
         plan.run, plan.inline = runner.run, runner.inline
         plan.kind = kind = step.kind
-        plan.conn = conn = step.conn_named()
+        plan.conn = conn = step.conn if runner.conn_field else step.conn_named()  # type: ignore[attr-defined]
         plan.summary = f"{kind} {conn}" if conn else kind
         where = step.location  # str(where), without its call
         plan.location = f"{where.file}:{where.line}:{where.column}"
