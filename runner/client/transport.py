@@ -674,8 +674,9 @@ class Transport:
         self._waker.close()
 
 
-#: The most one read of a plain socket takes (the frame reader keeps what a frame did not use).
-READ_SIZE = 65536
+#: The most one read of a plain socket takes (the frame reader keeps what a frame did not use):
+#: websocket-client's own chunk, which keeps thousands of connections' reads off the large sizes.
+READ_SIZE = 16384
 #: Whether a plain socket's descriptor may be read and written with `os.read` / `os.write`.
 _DIRECT_IO = os.name == "posix"
 
