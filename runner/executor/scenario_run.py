@@ -272,11 +272,8 @@ class ScenarioRunner:
         """Run `loop`'s steps next; the `repeat` step ends when its last iteration does."""
         loop.index, loop.start, loop.location = self._index, self._step_start, self._location
         loop.summary = self._summary
-        loop.outer_steps, loop.outer_pos, loop.outer_plans = (
-            self._steps,
-            self._pos,
-            self._step_plans,
-        )
+        loop.outer_steps, loop.outer_pos = self._steps, self._pos
+        loop.outer_plans = self._step_plans
         self._loops.append(loop)
         self._steps, self._pos = loop.steps, len(loop.steps)  # `_loop_step_done` starts it
         self._step_plans = self._plans_of(loop.steps)

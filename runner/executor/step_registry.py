@@ -119,13 +119,13 @@ class StepPlan:
     """What running a step needs that does not change between its runs, worked out once.
 
     A step's plan is made the first time it runs and kept for the scenario's run (the
-    `ScenarioRunner` keeps it by the step): a step in a `repeat` of a million iterations is
-    looked up, not prepared again, each time. While the step runs, its plan is the context's
-    `ScenarioContext.plan`: `ScenarioContext.rendered` answers from `plain` (the step comes back
-    as it is, no template looked for again), and the runner keeps what it prepares from a step
-    without templates in `prepared` (an expect step's compiled matcher). A step with templates
-    is rendered each time it runs (its variables may differ, in a loop or a parametrize row),
-    and nothing of its rendering is kept.
+    `ScenarioRunner` keeps the plans of each list of steps by position): a step in a `repeat`
+    of a million iterations is found, not prepared again, each time. While the step runs, its
+    plan is the context's `ScenarioContext.plan`: `ScenarioContext.rendered` answers from
+    `plain` (the step comes back as it is, no template looked for again), and the runner keeps
+    what it prepares from a step without templates in `prepared` (an expect step's compiled
+    matcher and text). A step with templates is rendered each time it runs (its variables may
+    differ, in a loop or a parametrize row), and nothing of its rendering is kept.
 
     Attributes:
         step: the step model.
