@@ -9,6 +9,7 @@ a `Sink`; `send_message`, `start_close` and `abort` may be called from any threa
 from __future__ import annotations
 
 import contextlib
+import heapq
 import os
 import select
 import socket
@@ -54,7 +55,7 @@ from runner.client.protocol import (
 )
 from runner.errors import BusinessError, ErrorCode
 
-__all__ = ["MAX_REDIRECTS", "Redirected", "Sink", "Transport", "normalize_url"]
+__all__ = ["CLOSE_TIMER", "MAX_REDIRECTS", "Redirected", "Sink", "Transport", "normalize_url"]
 
 ABNORMAL_CLOSURE = 1006  # RFC 6455 §7.4.1: reported, never sent
 NO_STATUS = 1005
@@ -167,6 +168,11 @@ class _Waker:
         """The descriptor to poll for reading."""
         return self._fd
 
+    @property
+    def closed(self) -> bool:
+        """Whether `close` was called (the connection's loop has ended)."""
+        return self._closed
+
     def wake(self) -> None:
         # Failing means already woken (counter or buffer full): either way the loop will look.
         with self._lock, contextlib.suppress(OSError):
@@ -196,6 +202,54 @@ class _Waker:
             else:  # pragma: no cover - not Linux
                 for end in self._pair:
                     end.close()
+
+
+class _CloseTimer:
+    """Wakes the receive loops whose closing handshake reaches its deadline with the loop still
+    waiting (one thread for the process, started with the first close).
+
+    A loop waiting for the peer had to be woken when its close started, only to learn the close
+    deadline: a system call for the closer, and for the loop a wake-up, the GIL, a read of its
+    waker and a second poll, for every connection, when the peer's Close usually arrives a
+    moment later and wakes it anyway. Now a close adds its deadline here (a heap push, no
+    system call); a deadline whose connection has ended by then (its waker is closed) is
+    dropped without waking anything, so a burst of clean closes costs this thread one wake-up.
+    """
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition(threading.Lock())
+        self._heap: list[tuple[float, int, _Waker]] = []
+        self._added = 0
+        self._thread: threading.Thread | None = None
+
+    def add(self, deadline: float, waker: _Waker) -> None:
+        """Wake `waker` at `deadline` (monotonic seconds) unless it is closed by then."""
+        with self._changed:
+            earliest = not self._heap or deadline < self._heap[0][0]
+            self._added += 1
+            heapq.heappush(self._heap, (deadline, self._added, waker))
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="wsrun-close-timer", daemon=True
+                )
+                self._thread.start()
+            elif earliest:  # it waits for a later deadline (or none): tell it
+                self._changed.notify()
+
+    def _run(self) -> None:
+        with self._changed:
+            while True:
+                now = time.monotonic()
+                heap = self._heap
+                while heap and (heap[0][0] <= now or heap[0][2].closed):
+                    _, _, waker = heapq.heappop(heap)
+                    if not waker.closed:
+                        waker.wake()
+                self._changed.wait(heap[0][0] - now if heap else None)
+
+
+#: The process's close timer (see `_CloseTimer`).
+CLOSE_TIMER = _CloseTimer()
 
 
 class Transport:
@@ -448,7 +502,10 @@ class Transport:
                 raise BusinessError(
                     ErrorCode.OTHER, "Websocket Unknown Other Error: already closing"
                 )
-            self._waker.wake()
+            # The receive loop is not woken to learn the close deadline: the peer's Close (the
+            # usual end, soon) wakes it, and `CLOSE_TIMER` does at the deadline if nothing has.
+            assert self._close_deadline is not None
+            CLOSE_TIMER.add(self._close_deadline, self._waker)
             self._wake_senders()
             self._write(_close_payload(code, reason), OP_CLOSE)
 

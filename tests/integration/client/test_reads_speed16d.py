@@ -198,3 +198,76 @@ def test_a_big_message_and_a_close_after_it_in_one_write(peer: RawPeer, ws: WebS
     assert conn.recv_close().close_code == 1000
     conn.close()
     assert recorder.closed().code == 1000
+
+
+def test_a_close_does_not_wake_the_receive_loop_to_tell_it_the_deadline(
+    peer: RawPeer, ws: WebSocket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: `start_close` wrote the loop's eventfd (a system call), and the loop woke, read
+    it and polled again, before the peer's Close woke it for real."""
+    recorder, conn = open_raw(ws, peer, QUIET)
+    transport = ws._transport
+    assert transport is not None
+    waker = transport._waker
+    wakes: list[int] = []
+    real_wake = type(waker).wake
+
+    def wake(self: Any) -> None:
+        if self is waker:
+            wakes.append(1)
+        real_wake(self)
+
+    monkeypatch.setattr(type(waker), "wake", wake)
+    ws.close()
+    assert conn.recv_close().close_code == 1000
+    conn.send_close(1000)
+    conn.close()
+    assert recorder.closed().was_clean
+    assert wakes == []
+
+
+def test_the_close_timer_still_ends_a_close_the_peer_never_answers(
+    peer: RawPeer, ws: WebSocket
+) -> None:
+    """The loop is not woken when the close starts: the timer wakes it at the deadline."""
+    recorder, conn = open_raw(ws, peer, {**QUIET, "closeTimeout": 0.3})
+    started = time.monotonic()
+    ws.close()
+    assert conn.recv_close().close_code == 1000  # ... and never answered
+    closed = recorder.closed(timeout(2))
+    assert closed.code == 1006 and closed.reason == "closing handshake timed out"
+    assert 0.29 <= time.monotonic() - started < 0.3 + timeout(1)
+    assert conn.wait_eof()
+
+
+def test_clean_closes_wake_nothing_when_their_deadlines_come(
+    peer: RawPeer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Deadlines of connections that ended are dropped when they come up, waking nothing."""
+    from runner.client import create_websocket
+    from runner.client.transport import _Waker
+
+    wakers: set[int] = set()
+    woken: list[int] = []
+    real_wake = _Waker.wake
+
+    def wake(self: _Waker) -> None:
+        if id(self) in wakers:
+            woken.append(id(self))
+        real_wake(self)
+
+    monkeypatch.setattr(_Waker, "wake", wake)
+    kept = []
+    for _ in range(5):
+        ws = create_websocket()
+        recorder, conn = open_raw(ws, peer, {**QUIET, "closeTimeout": 0.2})
+        assert ws._transport is not None
+        wakers.add(id(ws._transport._waker))
+        kept.append(ws._transport._waker)  # ids stay theirs while the test runs
+        ws.close()
+        conn.recv_close()
+        conn.send_close(1000)
+        conn.close()
+        assert recorder.closed().was_clean
+    time.sleep(0.5)  # every deadline has come
+    assert woken == []
