@@ -250,7 +250,7 @@ class JsonReporter:
         self._spool: IO[bytes] | None = None  # the events' lines, made at the first event
         # What is not in the spool yet (written SPOOLED at once): lines, and the hot events
         # themselves, encoded when they are spilled (`_spill`), a batch at a time.
-        self._pending: list[str | Event] = []
+        self._pending: list[str | Event] = []  # cleared in place, never replaced
         self._spooled = 0  # the events' lines in the spool
         self._last_at = 0.0
         self._run_started: RunStarted | None = None
@@ -294,16 +294,22 @@ class JsonReporter:
             return None
         if cls not in _HOT:
             return self
-        return self._take_hot
+        pending, append, spill = self._pending, self._pending.append, self._spill
+
+        def take_hot(event: Event) -> None:  # `_take_hot`, its names looked up once
+            append(event)
+            if len(pending) >= SPOOLED:
+                spill()
+
+        return take_hot
 
     def _take_hot(self, event: Event) -> None:
         """Keep a hot event (a step's end, a frame) to encode with its batch (`_spill`):
-        events are frozen, so it is the same event then."""
+        events are frozen, so it is the same event then (its time the last one seen)."""
         pending = self._pending
         pending.append(event)
         if len(pending) >= SPOOLED:
             self._spill()
-        self._last_at = event.at
 
     def _keep_step(self, event: StepEnded, line: str | None = None) -> None:
         steps = self._steps.setdefault(event.scenario, [])
@@ -355,8 +361,8 @@ class JsonReporter:
         lines: list[str] = []
         append = lines.append
         encoders, cut, keep = _ENCODERS, cut_payload, self._keep_step
-        text, time, status_json, inf = encode_basestring, TIME_FORMAT, _STATUS_JSON, math.inf
-        step_line, step_middle, frame_lines = _STEP_LINE, _STEP_MIDDLE, _FRAME_LINES
+        text, status_json, inf = encode_basestring, _STATUS_JSON, math.inf
+        step_line, middles, frame_lines = _STEP_LINE, _STEP_MIDDLES, _FRAME_LINES
         steps_of, left_out = self._steps, self._left_out
         latencies, from_send = self._latencies.add, self._from_send.add
         scenario, steps = -1, []
@@ -382,24 +388,28 @@ class JsonReporter:
                     )
                 ):
                     conn, note = item.conn, item.note
-                    middle = step_middle % (
+                    fields = (
                         item.index + 1,
                         text(item.kind),
                         text(item.location),
                         status_json.get(item.status) or text(item.status),
-                        time % took,
+                        took,
                         "null" if conn is None else text(conn),
-                        "null" if latency is None else time % latency,
-                        "null" if after_send is None else time % after_send,
                     )
+                    if latency is None:
+                        middle = middles[0] % fields
+                    elif after_send is None:
+                        middle = middles[1] % (*fields, latency)
+                    else:
+                        middle = middles[2] % (*fields, latency, after_send)
                     append(
                         step_line
                         % (
-                            time % at,
+                            at,
                             item.scenario,
                             middle,
                             "null" if note is None else text(note),
-                            time % started,
+                            started,
                             text(item.summary),
                         )
                     )
@@ -429,7 +439,7 @@ class JsonReporter:
                     append(
                         frame_lines[cls]
                         % (
-                            time % at,
+                            at,
                             item.scenario,
                             text(item.conn),
                             text(data),
@@ -446,6 +456,8 @@ class JsonReporter:
             if cls is StepEnded:
                 scenario = -1  # `steps` may be another scenario's list now
                 keep(item, line)
+        if pending and pending[-1].__class__ is not str:  # (a line's event set it as it came)
+            self._last_at = pending[-1].at
         self._spooled += len(lines)
         return lines
 
@@ -489,7 +501,7 @@ class JsonReporter:
             "wsrun_version": started.version if started else None,
             "started_at": started.started_at if started else None,
             "status": (ended.status if ended else Status.INTERRUPTED).value,
-            "duration": ended.duration if ended else self._last_at,
+            "duration": _time(ended.duration if ended else self._last_at),
             "counts": ended.counts if ended else {},
             "scenarios": self._scenarios(payload),
             "latency": self._latency(),
@@ -606,9 +618,20 @@ class JsonReporter:
 
     def _latency(self) -> dict[str, Any]:
         return {
-            "from_step_start": latency_stats(self._latencies).as_dict(),
-            "from_last_send": latency_stats(self._from_send).as_dict(),
+            "from_step_start": _times(latency_stats(self._latencies).as_dict()),
+            "from_last_send": _times(latency_stats(self._from_send).as_dict()),
         }
+
+
+def _time(value: Any) -> Any:
+    """A time the summary writes, to the nanosecond as the events' lines write theirs."""
+    if value.__class__ is float and -math.inf < value < math.inf:
+        return float(TIME_FORMAT % value)
+    return value
+
+
+def _times(figures: dict[str, Any]) -> dict[str, Any]:
+    return {name: _time(value) for name, value in figures.items()}
 
 
 #: Where the scenarios go in the summary's text (`JsonReporter.close`).
@@ -628,18 +651,22 @@ SPOOLED = 256
 COPIED = 1 << 20
 
 #: The usual step_ended line, in two pieces: from ``"index"`` to ``"latency_from_send"``, the
-#: part that is also the step's entry in its scenario's `steps` (`_step_entry`), and the rest.
-_STEP_MIDDLE = (
-    '"index": %d, "kind": %s, "location": %s, "status": %s, "duration": %s, "conn": %s, '
-    '"latency": %s, "latency_from_send": %s'
+#: part that is also the step's entry in its scenario's `steps` (`_step_entry`), with no
+#: latency, a latency only, or both; and the rest. The times are written by the template.
+_STEP_MIDDLES = tuple(
+    '"index": %d, "kind": %s, "location": %s, "status": %s, "duration": '
+    + TIME_FORMAT
+    + f', "conn": %s, "latency": {latency}, "latency_from_send": {after_send}'
+    for latency, after_send in (("null", "null"), (TIME_FORMAT, "null"), (TIME_FORMAT,) * 2)
 )
 _STEP_LINE = (
-    '{"type": "step_ended", "at": %s, "scenario": %d, %s, "note": %s, "started": %s, "summary": %s}'
+    f'{{"type": "step_ended", "at": {TIME_FORMAT}, "scenario": %d, %s, "note": %s, '
+    f'"started": {TIME_FORMAT}, "summary": %s}}'
 )
 #: The usual frame lines: text, of no protocol (no envelopes), no heartbeat.
 _FRAME_LINES = {
-    cls: f'{{"type": "{cls.type}", "at": %s, "scenario": %d, "conn": %s, "data": %s, '
-    '"wire_size": %s, "envelopes": null, "heartbeat": false}'
+    cls: f'{{"type": "{cls.type}", "at": {TIME_FORMAT}, "scenario": %d, "conn": %s, '
+    '"data": %s, "wire_size": %s, "envelopes": null, "heartbeat": false}'
     for cls in (FrameSent, FrameReceived)
 }
 _STATUS_JSON = {status: encode_basestring(status.value) for status in Status}
@@ -679,7 +706,7 @@ def _scenario(
         "file": started.file if started else None,
         "line": started.line if started else None,
         "status": ended.status.value,
-        "duration": ended.duration,
+        "duration": _time(ended.duration),
         "steps_passed": ended.steps_passed,
         "steps_total": ended.steps_total,
         "steps": _STEPS,
