@@ -2,8 +2,8 @@
 plain steps no longer does for each step.
 
 - The variables' check (`checks._check_scope`) no longer dumps a step whose written fields are
-  plain scalars without ``${`` (`checks._plainly_untemplated`); the dump still decides for any
-  other step, so what is reported is the same.
+  plain scalars (`checks._written_scalars`): their strings holding ``${`` are checked directly;
+  the dump still decides for any other step, so what is reported is the same.
 - A step written the common way (``send: hello``, ``expect: {text: hello}``) is made canonical
   in one call (`canonical._common`); any other goes through `_canonical` as before.
 - An `expect` step's "at least one matcher" check (`MatcherFields._require_matcher`) builds no
@@ -58,7 +58,7 @@ def test_plain_steps_are_not_dumped_for_the_variables_check(
     assert dumps[0] == 0  # before: one dump and repr per step (402)
 
 
-def test_templated_steps_are_still_checked_through_their_dump(
+def test_templated_scalars_are_checked_without_dumps_and_the_rest_through_them(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     dumps = _count(monkeypatch, checks, "_templated")
@@ -77,7 +77,33 @@ def test_templated_steps_are_still_checked_through_their_dump(
         "6:11: unknown variable 'unknown' (did you mean 'known'?)",
         "7:24: unknown variable 'missing'",
     ]
-    assert dumps[0] == 4  # the three templated steps and the one holding a mapping
+    assert dumps[0] == 2  # the two steps holding a mapping; before: five, then four
+
+
+TEMPLATED = """
+name: templated
+vars: {known: 1}
+steps:
+  - connect: {url: "ws://${host}/", name: "${label}"}
+  - send: "${known} ${unknown}"
+  - expect: {text: "${gone}", timeout: "${wait}"}
+  - expect: {regex: "(?P<word>${pattern})"}
+  - send: "${word}"
+  - expect_none: {text: a, for: "${quiet}"}
+  - close: {code: "${code}", reason: "${why:-bye}"}
+  - sleep: "${nap}"
+  - send: {text: "${bad", conn: default}
+"""
+
+
+def test_the_errors_of_templated_steps_are_those_of_the_dump(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fast = messages(tmp_path, TEMPLATED)
+    monkeypatch.setattr(checks, "_written_scalars", lambda step: None)
+    slow = messages(tmp_path, TEMPLATED)
+    assert fast == slow
+    assert len(fast) >= 8, fast  # host, label, unknown, gone, wait, pattern, quiet, code, nap...
 
 
 def _steps(steps: list[Any]) -> list[Any]:
@@ -89,19 +115,40 @@ def _steps(steps: list[Any]) -> list[Any]:
     return found
 
 
-def test_the_shortcut_never_skips_a_step_whose_dump_holds_a_template() -> None:
-    """Over every example scenario: a step the shortcut passes has no ``${`` in its dump."""
-    suite = load_suite([ROOT / "scenarios"])
-    passed = dumped = 0
-    for scenario in suite.scenarios:
-        for step in _steps(scenario.steps):
-            data = step.model_dump(by_alias=True, exclude_unset=True, warnings=False)
-            if checks._plainly_untemplated(step):
-                passed += 1
-                assert not checks._templated(data), step
-            else:
-                dumped += 1
-    assert passed > 50 and dumped > 50  # both ways are exercised
+def test_the_shortcut_finds_the_templated_strings_the_dump_holds(tmp_path: Path) -> None:
+    """Over every example scenario and a file of templated fields: where the shortcut answers,
+    its strings are exactly the dump's strings holding ``${``, with their keys, in order."""
+    suites = [load_suite([ROOT / "scenarios"])]
+    suites.append(
+        load_suite(
+            [write(tmp_path, "t.yaml", TEMPLATED.replace("${bad", "bad"))],
+            {
+                "host": "h",
+                "label": "l",
+                "unknown": "u",
+                "gone": "g",
+                "wait": "1s",
+                "pattern": "p",
+                "quiet": "1s",
+                "code": "1000",
+                "nap": "1ms",
+            },
+        )
+    )
+    answered = dumped = templated = 0
+    for suite in suites:
+        for scenario in suite.scenarios:
+            for step in _steps(scenario.steps):
+                texts = checks._written_scalars(step)
+                if texts is None:
+                    dumped += 1
+                    continue
+                answered += 1
+                data = step.model_dump(by_alias=True, exclude_unset=True, warnings=False)
+                expected = [(f[0], t) for f, t in checks._strings(data, ()) if "${" in t]
+                assert texts == expected, step
+                templated += bool(texts)
+    assert answered > 50 and dumped > 50 and templated >= 8
 
 
 def test_the_matcher_check_builds_no_written_matchers(
