@@ -26,11 +26,20 @@ Figures, each the median of several rounds (in-process, rounds interleaved with 
    ranges): importing pydantic with the modules the models use and PyYAML, `runner.cli`,
    `runner.scenario`, and validating the file (``runner.cli.main``, its output discarded).
 
+4. Stages (``--parts stages``, not run by default): where loading one file of ``--stage-steps``
+   steps (10,000) goes, in this process: the thread CPU (``time.thread_time``) of each stage
+   of `load_suite` (reading the YAML, canonical forms, validation, locations, connections,
+   variables, default timeouts, and the rest), medians and ranges of ``--rounds`` loads after
+   a first one (which builds the validators), and the Python calls of one load (cProfile).
+   The stages are timed by wrapping the loader's functions; the figures say which stage a
+   change moves, and a ratio between the stages of one run.
+
 The cyclic garbage collector stays as Python leaves it (the loader pauses it itself); the
 baseline runs with it on, as a plain script would.
 
     python -m bench.bench_loader [--rounds 3] [--sizes 1000,10000,100000] [--rows 50000]
                                  [--validate-runs 20] [--parts steps,rows,validate]
+                                 [--parts stages --stage-steps 10000]
 """
 
 from __future__ import annotations
@@ -46,6 +55,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -53,8 +63,19 @@ STEP_TARGET_US = 25.0
 MEMORY_TARGET_KIB = 1.0
 ROWS_TARGET_S = 5.0
 VALIDATE_TARGET_MS = 100.0
-#: The figures `--parts` chooses from, in the order they are printed.
+#: The figures `--parts` chooses from, in the order they are printed (`stages` only if asked).
 PARTS = ("steps", "rows", "validate")
+EXTRA_PARTS = ("stages",)
+#: The loader's stages `--parts stages` times: (label, module, function or Class.method).
+STAGES = (
+    ("reading the YAML", "loader", "read_document"),
+    ("canonical forms", "loader", "canonical_body"),
+    ("validation", "loader", "ScenarioFile.model_validate"),
+    ("locations", "loader", "attach_locations"),
+    ("connections", "loader", "resolve_connections"),
+    ("variables", "loader", "check_variables"),
+    ("default timeouts", "loader", "_default_timeouts"),
+)
 
 
 def write_steps(path: Path, steps: int) -> None:
@@ -267,6 +288,83 @@ def _spread(values: list[float]) -> str:
     return f"{statistics.median(values):6.1f} ({min(values):.0f}-{max(values):.0f})"
 
 
+def stage_times(path: Path, rounds: int) -> tuple[dict[str, list[float]], int]:
+    """Thread CPU seconds of each loading stage over `rounds` loads of `path` (after a first,
+    untimed load), "the rest" included; and the Python calls of one load (cProfile)."""
+    import cProfile
+    import pstats
+
+    from runner.scenario import loader
+
+    spent: dict[str, float] = {}
+    originals: list[tuple[Any, str, Any]] = []
+
+    def wrap(owner: Any, name: str, label: str) -> None:
+        # a class's method is wrapped bound (`Class.method(...)` then calls the wrapper as a
+        # plain function) and the wrapper is deleted afterwards, leaving the inherited one
+        original = getattr(owner, name)
+        own = owner.__dict__.get(name) if isinstance(owner, type) else original
+
+        def timed_stage(*args: Any, **kwargs: Any) -> Any:
+            started = time.thread_time()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                spent[label] = spent.get(label, 0.0) + time.thread_time() - started
+
+        originals.append((owner, name, own))
+        setattr(owner, name, timed_stage)
+
+    load(path)  # the validators built, untimed
+    try:
+        for label, _, target in STAGES:
+            owner: Any = loader
+            if "." in target:
+                class_name, target = target.split(".")
+                owner = getattr(loader, class_name)
+            wrap(owner, target, label)
+        times: dict[str, list[float]] = {label: [] for label, _, _ in STAGES}
+        times["the rest"] = []
+        for _ in range(rounds):
+            spent.clear()
+            started = time.thread_time()
+            load(path)
+            total = time.thread_time() - started
+            for label, _, _ in STAGES:
+                times[label].append(spent.get(label, 0.0))
+            times["the rest"].append(total - sum(spent.values()))
+    finally:
+        for owner, name, original in reversed(originals):
+            if original is None:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, original)
+    profile = cProfile.Profile()
+    profile.enable()
+    load(path)
+    profile.disable()
+    return times, pstats.Stats(profile).total_calls  # type: ignore[attr-defined]
+
+
+def bench_stages(folder: Path, steps: int, rounds: int) -> None:
+    """Figure 4: where one file's load goes, stage by stage (see the module's docstring)."""
+    path = folder / f"stages_{steps}.yaml"
+    write_steps(path, steps)
+    times, calls = stage_times(path, rounds)
+    total = [sum(column) for column in zip(*times.values(), strict=True)]
+    print(
+        f"stages of one load, {steps:,} steps ({rounds} rounds after a first, thread CPU ms, "
+        f"medians and ranges; load average {_load_average()}):"
+    )
+    for label, values in times.items():
+        print(f"  {label:<18} {_ms(values)}")
+    print(f"  {'whole load':<18} {_ms(total)}  ({calls:,} Python calls, cProfile)")
+
+
+def _ms(values: list[float]) -> str:
+    return _spread([value * 1000 for value in values])
+
+
 def _load_average() -> str:
     with open("/proc/loadavg", encoding="ascii") as file:
         return " ".join(file.read().split()[:3])
@@ -278,13 +376,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sizes", default="1000,10000,100000", help="step counts, by commas")
     parser.add_argument("--rows", type=int, default=50_000)
     parser.add_argument("--validate-runs", type=int, default=20)
+    every = (*PARTS, *EXTRA_PARTS)
     parser.add_argument(
-        "--parts", default=",".join(PARTS), help=f"which figures, by commas ({', '.join(PARTS)})"
+        "--parts", default=",".join(PARTS), help=f"which figures, by commas ({', '.join(every)})"
     )
+    parser.add_argument("--stage-steps", type=int, default=10_000, help="the stages' file")
     args = parser.parse_args(argv)
     parts = set(args.parts.split(","))
-    if not parts <= set(PARTS):
-        parser.error(f"--parts: expected some of {', '.join(PARTS)}, found {args.parts!r}")
+    if not parts <= set(every):
+        parser.error(f"--parts: expected some of {', '.join(every)}, found {args.parts!r}")
     with tempfile.TemporaryDirectory() as temp:
         folder = Path(temp)
         write_steps(folder / "warm.yaml", 100)
@@ -294,6 +394,8 @@ def main(argv: list[str] | None = None) -> None:
             bench_rows(folder, args.rows, args.rounds)
         if "validate" in parts:
             bench_validate(folder, args.validate_runs)
+        if "stages" in parts:
+            bench_stages(folder, args.stage_steps, args.rounds)
 
 
 if __name__ == "__main__":
