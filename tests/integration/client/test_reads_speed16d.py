@@ -158,7 +158,12 @@ def test_a_frame_in_the_same_segment_as_the_101_is_delivered(peer: RawPeer, ws: 
     """The head is taken exactly: the frame after it reaches the frame reader."""
     got: list[str | bytes] = []
     arrived = threading.Event()
-    ws.on("message", lambda _e, data: (got.append(data), arrived.set()))
+
+    def on_message(_err: object, data: str | bytes) -> None:
+        got.append(data)
+        arrived.set()
+
+    ws.on("message", on_message)
     ws.connect(peer.url, QUIET)
     conn = peer.accept(handshake=False)
     conn.read_request(timeout())
