@@ -2,8 +2,10 @@
 
 Text payloads are JSON strings; binary payloads are ``{"base64": "..."}``; beyond
 `MAX_REPORT_PAYLOAD` either is cut, with its length and SHA-256 (`runner.report.payloads`).
-Events are written one per line. The report streams: each event is serialized as it comes
-(by an encoder made once per event class, `event_json`) into a temporary spool file, and only
+Events are written one per line, their times to the nanosecond (`TIME_FORMAT`, report version
+3). The report streams: each event is serialized as it comes (by an encoder made once per event
+class, `event_json`; a step's end or a frame with its batch, when it is spilled, by the spill's
+own templates, which write the same text) into a temporary spool file, and only
 what the summary needs (the scenarios' starts and ends, their steps' results, the services)
 stays in memory; closing the reporter writes the summary, then copies the spool's lines. Steps
 are numbered from 1, as the console numbers them (`failure.step`, the `index` of steps and step
@@ -127,9 +129,9 @@ _ENCODERS: dict[type, Callable[[Event, Callable[[str | bytes], Any]], str]] = {}
 
 def event_json(event: Event, payload: Callable[[str | bytes], Any] = cut_payload) -> str:
     """`event` as one line of the report: ``json.dumps(to_jsonable(event, payload),
-    ensure_ascii=False)``, the same text, made by an encoder written once per event class
-    (the generic walk cost a hundred times a send/expect pair's own work, for the events
-    of a long run)."""
+    ensure_ascii=False)``, the same text but for the event's own finite floats, written with
+    `TIME_FORMAT` (``%.9f``), made by an encoder written once per event class (the generic
+    walk cost a hundred times a send/expect pair's own work, for the events of a long run)."""
     encoder = _ENCODERS.get(event.__class__)
     if encoder is None:
         encoder = _ENCODERS[event.__class__] = _encoder(event.__class__)
