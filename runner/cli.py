@@ -278,16 +278,36 @@ def make_console(no_color: bool, file: IO[str] | None = None) -> Console:
     from rich.console import Console
 
     class _PipeAwareConsole(Console):
+        # rich asks the file whether it is a terminal (an ioctl) on every print; the answer is
+        # kept for as long as the console prints to the same file.
+        _terminal_of: object = None
+        _terminal = False
+
         def on_broken_pipe(self) -> None:
             self.quiet = True  # print nothing more to a closed pipe
             raise  # the BrokenPipeError rich is handling: it calls this in its `except`
 
+        @property
+        def is_terminal(self) -> bool:
+            file = self.file
+            if file is not self._terminal_of:
+                self._terminal_of, self._terminal = file, Console.is_terminal.fget(self)  # type: ignore[attr-defined]
+            return self._terminal
+
     width = _piped_width(file if file is not None else sys.stdout)
+    # A fixed width needs a fixed height too, or rich asks the terminals their size (ioctls on
+    # stdin, stdout and stderr) on every print. Nothing wsrun prints uses the height.
+    height = None if width is None else _PIPED_HEIGHT
     if no_color:
         return _PipeAwareConsole(
-            file=file, color_system=None, highlight=False, emoji=False, width=width
+            file=file,
+            color_system=None,
+            highlight=False,
+            emoji=False,
+            width=width,
+            height=height,
         )
-    return _PipeAwareConsole(file=file, highlight=False, emoji=False, width=width)
+    return _PipeAwareConsole(file=file, highlight=False, emoji=False, width=width, height=height)
 
 
 def _piped_width(file: IO[str]) -> int | None:
@@ -352,6 +372,8 @@ class _DeferredConsole:
 #: that module pulls in the reporters and events, which ``wsrun validate`` of a valid file
 #: does not need.
 _NO_WRAP_WIDTH = 1_000_000
+#: The height of a console whose width is fixed (rich's own default where it finds no terminal).
+_PIPED_HEIGHT = 25
 
 
 class _Interrupts:
