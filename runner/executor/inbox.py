@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from runner.client import BusinessError, CloseResult, ErrorCode
+from runner.events import _quick_init
 from runner.executor.clock import POLL, Deadline, Interrupted
 
 __all__ = [
@@ -56,6 +57,9 @@ class Message:
     data: str | bytes
     frame: str | bytes | None = None
     reply_to: str | None = None
+
+
+_quick_init(Message)  # one a message received: set through its slots, not `object.__setattr__`
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast
 
+from runner.events import _quick_init
 from runner.executor.clock import Deadline
 from runner.executor.context import ScenarioContext, _has_template
 from runner.scenario.kinds import StepModel
@@ -43,6 +44,9 @@ class Outcome:
     latency: float | None = None
     latency_from_send: float | None = None
     note: str | None = None
+
+
+_quick_init(Outcome)  # one an expect step: set through its slots, not `object.__setattr__`
 
 
 class Wait(ABC):

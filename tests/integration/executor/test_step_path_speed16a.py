@@ -11,6 +11,7 @@ a profile hook, over 300 pairs less the same scenario's 100 (connect and close c
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import threading
 import types
@@ -18,11 +19,13 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
 from websockets.sync.server import ServerConnection
 
 from runner.events import Event, EventBus, FrameSent, ScenarioEnded, Status, StepEnded
 from runner.executor import RunOptions, run_suite
-from runner.executor.step_registry import StepPlan
+from runner.executor.inbox import Message
+from runner.executor.step_registry import Outcome, StepPlan
 from runner.scenario import load_suite
 from tests.integration.executor.test_executor import run
 from tests.support import echo, url_of, websockets_server
@@ -220,3 +223,22 @@ def test_a_plan_knows_whether_its_step_holds_templates(tmp_path: Path) -> None:
     assert [p.conn for p in plans] == ["bob", "bob", "bob", None]
     assert [p.location for p in plans] == [str(step.location) for step in steps]
     assert all(p.prepared is None for p in plans)  # a runner fills it as the step runs
+
+
+@pytest.mark.parametrize("cls", [Message, Outcome], ids=lambda c: c.__name__)
+def test_a_pairs_message_and_outcome_are_made_by_the_quick_init(cls: type) -> None:
+    """One of each a pair: set through their slots (`runner.events._quick_init`), with the
+    parameters, defaults, result and refusals of the ``__init__`` `dataclasses` writes."""
+    assert vars(cls)["__init__"].__code__.co_names[0] == "_set0"  # not `object.__setattr__`
+    fields = dataclasses.fields(cls)
+    values = {f.name: f"v{n}" for n, f in enumerate(fields)}
+    made = cls(**values)
+    assert {f.name: getattr(made, f.name) for f in fields} == values
+    assert cls(*values.values()) == made and hash(made) == hash(dataclasses.replace(made))
+    required = [f.name for f in fields if f.default is dataclasses.MISSING]
+    least = cls(**{name: values[name] for name in required})
+    assert all(getattr(least, f.name) == f.default for f in fields if f.name not in required)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(made, fields[0].name, "x")
+    with pytest.raises(TypeError):
+        cls(*values.values(), "one too many")
