@@ -566,6 +566,8 @@ class JsonReporter:
 
     def _blocks(self) -> Iterator[bytes]:
         """The spool so far, in pieces of `COPIED` bytes, cut anywhere (nothing to redact)."""
+        if self._pending:
+            self._spill()
         spool = self._spool
         if spool is None:
             return
