@@ -28,6 +28,7 @@ import threading
 import time
 from collections.abc import Sequence
 from enum import IntEnum
+from types import FrameType
 from typing import IO, TYPE_CHECKING, Any, NamedTuple, cast
 
 from runner import __version__
@@ -389,6 +390,8 @@ class _Interrupts:
     """
 
     RAISE_AGAIN_AFTER = 2.5  # seconds: more than CLOSE_WAIT, the executor's slowest reaction
+    #: How soon an interrupt that came during an import is delivered again (seconds).
+    AFTER_IMPORT = 0.02
 
     def __init__(self) -> None:
         self.count = 0
@@ -396,9 +399,22 @@ class _Interrupts:
         self._said = False
         self._raised_at = -math.inf
         self._previous: Any = None
+        self._delivering_again = False
 
-    def __call__(self, signum: int, frame: object) -> None:
-        self.count += 1
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        if self._delivering_again:  # the interrupt put off below, not another Ctrl-C
+            self._delivering_again = False
+        else:
+            self.count += 1
+        if not self.shielded and _importing(frame):
+            # Raised inside an import, the interrupt can break a C extension's start: pyo3
+            # panics (exit 1, a Rust message naming KeyboardInterrupt) when pydantic_core's
+            # import of datetime is interrupted. It is delivered again once the import is over.
+            self._delivering_again = True
+            timer = threading.Timer(self.AFTER_IMPORT, signal.raise_signal, (signal.SIGINT,))
+            timer.daemon = True
+            timer.start()
+            return
         now = time.monotonic()
         if not self.shielded and now - self._raised_at >= self.RAISE_AGAIN_AFTER:
             self._raised_at = now
@@ -453,6 +469,15 @@ class _StopWatch:
             self._ended += 1
             if self._ended >= self._scenarios:
                 interrupts.shielded = True
+
+
+def _importing(frame: FrameType | None) -> bool:
+    """Whether `frame` (the main thread's, where a signal arrived) runs inside an import."""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _say(text: str) -> None:
