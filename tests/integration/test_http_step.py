@@ -14,6 +14,7 @@ import secrets
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,6 +34,8 @@ from tests.support import timeout, uvicorn_server
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = 's3cret-"pw"-42'
+#: Set when a request to /slow has come (the app's handler has it).
+SLOW_ASKED = threading.Event()
 
 
 def make_app() -> FastAPI:
@@ -61,8 +64,12 @@ def make_app() -> FastAPI:
         return Response(await request.body(), media_type="application/json")
 
     @app.get("/slow")
-    async def slow() -> dict[str, Any]:
-        await asyncio.sleep(30)
+    async def slow(request: Request) -> dict[str, Any]:
+        SLOW_ASKED.set()
+        for _ in range(300):  # 30 s, unless the client is gone (so that uvicorn stops at once)
+            if await request.is_disconnected():
+                break
+            await asyncio.sleep(0.1)
         return {}
 
     @app.websocket("/ws")
@@ -286,6 +293,7 @@ def test_ctrl_c_ends_a_request_in_flight_at_once(tmp_path: Path) -> None:
     scenario = tmp_path / "slow.yaml"
     scenario.write_text('name: slow\nsteps:\n  - http: {url: "${api}/slow", timeout: 20s}\n')
     entry = "from runner.cli import entry; print('ready', flush=True); entry()"
+    SLOW_ASKED.clear()
     with fastapi_server() as api:
         command = [sys.executable, "-c", entry, str(scenario), "--no-color", "--var", f"api={api}"]
         proc = subprocess.Popen(
@@ -293,7 +301,9 @@ def test_ctrl_c_ends_a_request_in_flight_at_once(tmp_path: Path) -> None:
         )
         try:
             assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
-            time.sleep(1.5)  # the request is in flight: /slow answers after 30 s
+            # the request is in flight: /slow has it, and answers after 30 s
+            assert SLOW_ASKED.wait(timeout(10)), "no request to /slow came"
+            time.sleep(0.1)  # wsrun is waiting for the answer
             started = time.monotonic()
             proc.send_signal(signal.SIGINT)
             out, _ = proc.communicate(timeout=timeout(6))
