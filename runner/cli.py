@@ -26,7 +26,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from enum import IntEnum
 from types import FrameType
 from typing import IO, TYPE_CHECKING, Any, NamedTuple, cast
@@ -390,8 +390,8 @@ class _Interrupts:
     """
 
     RAISE_AGAIN_AFTER = 2.5  # seconds: more than CLOSE_WAIT, the executor's slowest reaction
-    #: How soon an interrupt that came during an import is delivered again (seconds).
-    AFTER_IMPORT = 0.02
+    #: How soon an interrupt put off (`_unsafe_to_raise`) is delivered again (seconds).
+    DELIVER_AGAIN_AFTER = 0.02
 
     def __init__(self) -> None:
         self.count = 0
@@ -400,20 +400,19 @@ class _Interrupts:
         self._raised_at = -math.inf
         self._previous: Any = None
         self._delivering_again = False
+        self._previous_hook: Callable[[sys.UnraisableHookArgs], Any] = sys.unraisablehook
 
     def __call__(self, signum: int, frame: FrameType | None) -> None:
         if self._delivering_again:  # the interrupt put off below, not another Ctrl-C
             self._delivering_again = False
         else:
             self.count += 1
-        if not self.shielded and _importing(frame):
-            # Raised inside an import, the interrupt can break a C extension's start: pyo3
-            # panics (exit 1, a Rust message naming KeyboardInterrupt) when pydantic_core's
-            # import of datetime is interrupted. It is delivered again once the import is over.
-            self._delivering_again = True
-            timer = threading.Timer(self.AFTER_IMPORT, signal.raise_signal, (signal.SIGINT,))
-            timer.daemon = True
-            timer.start()
+        if not self.shielded and _unsafe_to_raise(frame):
+            # Raised there, the interrupt can break compiled code: pyo3 panics (exit 1, a Rust
+            # message naming KeyboardInterrupt) when pydantic_core's import of datetime is
+            # interrupted, and an interrupted validator build was lost without a word. It is
+            # delivered again a moment later, until it lands elsewhere.
+            self._deliver_again()
             return
         now = time.monotonic()
         if not self.shielded and now - self._raised_at >= self.RAISE_AGAIN_AFTER:
@@ -426,6 +425,24 @@ class _Interrupts:
             self._said = True
             _say("wsrun: interrupted: finishing the stop and the reports, then exiting (130)")
 
+    def _deliver_again(self) -> None:
+        """Send SIGINT to this process again in `DELIVER_AGAIN_AFTER` seconds (not a new Ctrl-C)."""
+        self._delivering_again = True
+        timer = threading.Timer(self.DELIVER_AGAIN_AFTER, signal.raise_signal, (signal.SIGINT,))
+        timer.daemon = True
+        timer.start()
+
+    def _unraisable(self, unraisable: sys.UnraisableHookArgs) -> None:
+        """`sys.unraisablehook` while installed: a `KeyboardInterrupt` that Python or an
+        extension could only report as "Exception ignored in ..." (raised in a `__del__`, a
+        weakref callback, or a Python call made by pydantic_core's Rust code) is not printed
+        with its traceback but delivered again at once; any other report is as before."""
+        if not issubclass(unraisable.exc_type, KeyboardInterrupt):
+            self._previous_hook(unraisable)
+        elif not self.shielded:  # not taken where it was raised: the next delivery raises
+            self._raised_at = -math.inf
+            self._deliver_again()
+
     def _unless_stopping(self) -> None:
         """On a timer's thread: the interrupt was not taken; deliver it again."""
         if not self.shielded:
@@ -436,10 +453,14 @@ class _Interrupts:
         if threading.current_thread() is not threading.main_thread():
             return False
         self._previous = signal.signal(signal.SIGINT, self)
+        self._previous_hook = sys.unraisablehook
+        sys.unraisablehook = self._unraisable
         return True
 
     def restore(self) -> None:
         signal.signal(signal.SIGINT, self._previous)
+        if sys.unraisablehook == self._unraisable:
+            sys.unraisablehook = self._previous_hook
 
     def watch(self, scenarios: int) -> _StopWatch:
         """A listener that shields the rest of the run once, after a Ctrl-C, the run shows that
@@ -471,13 +492,24 @@ class _StopWatch:
                 interrupts.shielded = True
 
 
-def _importing(frame: FrameType | None) -> bool:
-    """Whether `frame` (the main thread's, where a signal arrived) runs inside an import."""
+def _unsafe_to_raise(frame: FrameType | None) -> bool:
+    """Whether `frame` (the main thread's, where a signal arrived) runs inside an import or
+    inside pydantic, whose Rust core calls back into Python while it builds and validates."""
+    prefixes = tuple(
+        os.path.dirname(file) + os.sep
+        for file in (getattr(sys.modules.get(name), "__file__", None) for name in _COMPILED_CALLERS)
+        if file
+    )
     while frame is not None:
-        if frame.f_code.co_filename.startswith("<frozen importlib"):
+        filename = frame.f_code.co_filename
+        if filename.startswith("<frozen importlib") or (prefixes and filename.startswith(prefixes)):
             return True
         frame = frame.f_back
     return False
+
+
+#: The packages whose compiled code an interrupt must not land in (`_unsafe_to_raise`).
+_COMPILED_CALLERS = ("pydantic", "pydantic_core")
 
 
 def _say(text: str) -> None:
