@@ -15,6 +15,7 @@ after a failure or Ctrl-C.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -468,22 +469,32 @@ class JsonReporter:
         """The events' lines so far, spooled or pending."""
         return self._spooled + len(self._pending)
 
-    def _lines(self) -> Iterator[bytes]:
-        """The events' lines so far, in order, UTF-8 (the spool is read from its start: the
-        array's items, each after ``\n  `` and before ``,`` but for the last)."""
+    @contextlib.contextmanager
+    def _rewound(self) -> Iterator[IO[bytes] | None]:
+        """The spool, every pending line spilled into it, read from its start (None before the
+        first spill); at its end again afterwards, where the next spill writes."""
         if self._pending:
             self._spill()
         spool = self._spool
         if spool is None:
+            yield None
             return
         spool.flush()
         spool.seek(0)
         try:
+            yield spool
+        finally:
+            spool.seek(0, os.SEEK_END)
+
+    def _lines(self) -> Iterator[bytes]:
+        """The events' lines so far, in order, UTF-8 (the spool is read from its start: the
+        array's items, each after ``\n  `` and before ``,`` but for the last)."""
+        with self._rewound() as spool:
+            if spool is None:
+                return
             next(spool)  # the first item's newline
             for line in spool:
                 yield line[2:-2] if line.endswith(b",\n") else line[2:]
-        finally:
-            spool.seek(0, os.SEEK_END)
 
     def report(self) -> dict[str, Any]:
         """The report as a JSON-ready mapping, built from the events seen so far."""
@@ -566,32 +577,16 @@ class JsonReporter:
 
     def _blocks(self) -> Iterator[bytes]:
         """The spool so far, in pieces of `COPIED` bytes, cut anywhere (nothing to redact)."""
-        if self._pending:
-            self._spill()
-        spool = self._spool
-        if spool is None:
-            return
-        spool.flush()
-        spool.seek(0)
-        try:
-            while block := spool.read(COPIED):
+        with self._rewound() as spool:
+            while spool is not None and (block := spool.read(COPIED)):
                 yield block
-        finally:
-            spool.seek(0, os.SEEK_END)
 
     def _chunks(self) -> Iterator[bytes]:
         """The spool so far, in pieces of about `COPIED` bytes, each of whole lines (each cut
         before a newline: an event's line holds none, its strings escape theirs)."""
-        if self._pending:
-            self._spill()
-        spool = self._spool
-        if spool is None:
-            return
-        spool.flush()
-        spool.seek(0)
-        rest = b""
-        try:
-            while block := spool.read(COPIED):
+        with self._rewound() as spool:
+            rest = b""
+            while spool is not None and (block := spool.read(COPIED)):
                 block = rest + block
                 cut = block.rfind(b"\n")
                 if cut <= 0:
@@ -601,8 +596,6 @@ class JsonReporter:
                 yield block[:cut]
             if rest:  # the last line
                 yield rest
-        finally:
-            spool.seek(0, os.SEEK_END)
 
     def _encoded(self, text: str) -> bytes:
         if self._redact is not None:
