@@ -34,12 +34,13 @@ done = True
 """
 
 
-def test_an_interrupt_during_an_import_is_raised_after_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_an_interrupt_during_an_import_is_raised_after_it(tmp_path: Path) -> None:
     name = "wsrun_test_interrupted_import"
     (tmp_path / f"{name}.py").write_text(MODULE, encoding="utf-8")
-    monkeypatch.syspath_prepend(str(tmp_path))
+    # Not monkeypatch.syspath_prepend: it calls pkg_resources, which a test dependency
+    # (kosoku) shadows with a shim that lacks what it calls.
+    sys.path.insert(0, str(tmp_path))
+    importlib.invalidate_caches()
     interrupts = _Interrupts()
     assert interrupts.install()
     imported = False
@@ -53,6 +54,7 @@ def test_an_interrupt_during_an_import_is_raised_after_it(
     finally:
         interrupts.shielded = True  # no second delivery after the test
         interrupts.restore()
+        sys.path.remove(str(tmp_path))
         module = sys.modules.pop(name, None)
     assert imported and module is not None and module.done
     assert interrupts.count == 1
