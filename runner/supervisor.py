@@ -208,19 +208,26 @@ class ServiceGroup:
     def stop(self) -> None:
         """Stop every started service, last started first; idempotent.
 
-        A Ctrl-C (KeyboardInterrupt) while it waits ends the grace period: the service being
-        stopped and every one after it get SIGKILL at once, each is waited for, and then the
-        interrupt propagates. However many interrupts come, no service is left running.
+        Every service gets SIGTERM first, then they are waited for with one shared deadline
+        (`grace` seconds from the first signal), so stopping several slow ones takes one grace
+        period, not one each; the ones still running at the deadline get SIGKILL.
+
+        A Ctrl-C (KeyboardInterrupt) while it waits ends the grace period: every service not yet
+        stopped gets SIGKILL at once, each is waited for, and then the interrupt propagates.
+        However many interrupts come, no service is left running.
         """
         interrupt: KeyboardInterrupt | None = None
-        for running in reversed(list(self._running.values())):
-            grace = 0.0 if interrupt is not None else self.grace
-            while True:
-                try:
-                    running.stop(grace)
-                    break
-                except KeyboardInterrupt as exc:
-                    interrupt, grace = exc, 0.0  # again, at once, and the next ones too
+        stopping = list(reversed(self._running.values()))
+        deadline = time.monotonic() + self.grace
+        while True:
+            try:
+                for running in stopping:
+                    running.terminate()
+                for running in stopping:
+                    running.finish(deadline if interrupt is None else None)
+                break
+            except KeyboardInterrupt as exc:
+                interrupt = exc  # again, at once: SIGKILL for every one not yet stopped
         if interrupt is not None:
             raise interrupt
 
@@ -253,6 +260,7 @@ class _Running:
         self.captures: dict[str, str] = {}
         self._process: subprocess.Popen[bytes] | None = None
         self._stopped = False  # set once the process and its output are gone
+        self._terminated = False  # set once SIGTERM was sent
 
     @property
     def process(self) -> subprocess.Popen[bytes]:
@@ -313,15 +321,26 @@ class _Running:
         Idempotent, and safe to call again after an interrupt cut it short: it is done only
         once the process has been waited for.
         """
+        self.terminate()
+        self.finish(time.monotonic() + grace if grace > 0 else None)
+
+    def terminate(self) -> None:
+        """SIGTERM the process group, once (nothing once it is stopped)."""
+        if self._process is None or self._stopped or self._terminated:
+            return
+        _signal_group(self._process.pid, signal.SIGTERM)
+        self._terminated = True
+
+    def finish(self, deadline: float | None) -> None:
+        """Wait for the process until `deadline` (`time.monotonic()`; None: not at all), then
+        SIGKILL its group and wait for it and its output. Idempotent, like `stop`."""
         if self._process is None or self._stopped:
             return
         import subprocess
 
-        deadline = time.monotonic() + grace
-        _signal_group(self._process.pid, signal.SIGTERM)
-        if grace > 0:
+        if deadline is not None and deadline > time.monotonic():
             with contextlib.suppress(subprocess.TimeoutExpired):
-                self._process.wait(grace)
+                self._process.wait(max(0.0, deadline - time.monotonic()))
             # The output ends when every process of the group holding it has exited.
             self.output.join(max(0.0, deadline - time.monotonic()))
         _signal_group(self._process.pid, signal.SIGKILL)
