@@ -104,8 +104,9 @@ def attach_locations(steps: Sequence[Any], document: Document, path: ValuePath) 
     Set past pydantic's `__setattr__`, so that `location` (never dumped: `exclude=True`) does
     not join the step's `model_fields_set`: a fifth name there made each `expect` step's set
     grow its table (512 bytes more a step)."""
+    locations = document.item_locations(path, len(steps))
     for index, step in enumerate(steps):
-        object.__setattr__(step, "location", document.location((*path, index)))
+        object.__setattr__(step, "location", locations[index])
         if isinstance(step, RepeatStep):
             key = _written_key(document, (*path, index))
             attach_locations(step.steps, document, (*path, index, key, "steps"))
@@ -145,6 +146,7 @@ def _outside_hint(root: Path) -> str:
 # Subtrees that hold payloads or values, never file references of wsrun's own.
 _PAYLOAD_KEYS = frozenset({"vars", "parametrize", "with", "params", "json", "send", "text", "data"})
 _TLS_FILES = ("ca", "cert", "key")
+_FILE_KEYS = frozenset({"json_schema", "tls"})
 
 
 def check_file_references(
@@ -158,7 +160,7 @@ def check_file_references(
     path with a template is known only at run time (say a folder a service provides) and is
     not checked.
     """
-    if not any(path[-1] in ("json_schema", "tls") for path in document.keys):
+    if not document.has_key_named(_FILE_KEYS):
         return  # every key as built (quoted, escaped, merged, through aliases): none to check
     base = Path(document.file).resolve().parent
     for path, mapping in _mappings(document.value):
