@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import re
 from array import array
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -152,6 +153,28 @@ NOTED_KEYS = frozenset({"json_schema", "tls"})
 _INDEXED = 8
 
 
+class _Spots:
+    """Where each collection's positions start, by the collection's id: two arrays sorted by
+    id, searched by bisection. A dict of them took 100 bytes a collection (an int for the id,
+    another for the start, and the entry); the arrays take 16."""
+
+    __slots__ = ("ids", "starts")
+
+    def __init__(self, ids: array[int], starts: array[int]) -> None:
+        order = sorted(range(len(ids)), key=ids.__getitem__)
+        self.ids = array("Q", [ids[i] for i in order])
+        self.starts = array("q", [starts[i] for i in order])
+
+    def get(self, identity: int) -> int | None:
+        """Where the positions of the collection with id `identity` start (None: not one of
+        the file's)."""
+        ids = self.ids
+        index = bisect_left(ids, identity)
+        if index < len(ids) and ids[index] == identity:
+            return self.starts[index]
+        return None
+
+
 @dataclass
 class Document:
     """One YAML file as plain values, with the location of every value and key.
@@ -170,10 +193,10 @@ class Document:
     → position (`values`, `keys`). A file built from events (`_build_from_events`, the usual
     way) keeps no path at all: the positions of each mapping's and list's entries (a
     mapping's: key, value, key, value...) are a run of one array of ints, found by the
-    collection's identity, and a location is looked up by walking `value` along the path.
-    With the tables (a tuple, an int and a dict entry for each value and each key) reading a
-    file of 20,000 steps kept 0.91 KiB a step; with the array 0.61. `values` and `keys` then
-    build the tables when asked for (tests compare them with the node path's).
+    collection's identity (`_Spots`), and a location is looked up by walking `value` along the
+    path. With the tables (a tuple, an int and a dict entry for each value and each key)
+    reading a file of 20,000 steps kept 0.91 KiB a step; with the arrays 0.48. `values` and
+    `keys` then build the tables when asked for (tests compare them with the node path's).
     """
 
     file: str
@@ -184,9 +207,10 @@ class Document:
     problem_paths: set[ValuePath] = field(default_factory=set)
     _values: dict[ValuePath, int] = field(default_factory=dict, repr=False)
     _keys: dict[ValuePath, int] = field(default_factory=dict, repr=False)
-    #: Built from events: id of a collection of `value` → where its entries' positions start
-    #: in `_positions`; None when read through nodes (the tables hold the positions).
-    _spots: dict[int, int] | None = field(default=None, repr=False)
+    #: Built from events: where the entries' positions of each collection of `value` start in
+    #: `_positions`, by the collection's id; None when read through nodes (the tables hold
+    #: the positions).
+    _spots: _Spots | None = field(default=None, repr=False)
     _positions: array[int] = field(default_factory=lambda: array("q"), repr=False)
     _collections: list[Any] = field(default_factory=list, repr=False)  # kept: ids stay theirs
     _root: int | None = field(default=None, repr=False)  # the position of `value`
@@ -383,7 +407,8 @@ def _build_from_events(document: Document) -> bool:
     if _EVENTS is None:
         return False
     plain, noted, noted_keys = document.plain, document._noted, NOTED_KEYS
-    spots: dict[int, int] = {}
+    ids, starts = array("Q"), array("q")  # a collection's id, where its positions start
+    add_id, add_start = ids.append, starts.append
     flat = document._positions
     extend = flat.fromlist
     collections: list[Any] = []
@@ -416,7 +441,8 @@ def _build_from_events(document: Document) -> bool:
                     return False
                 value = {} if kind is mapping else []
             elif kind in ends:
-                spots[id(container)] = len(flat)
+                add_id(id(container))
+                add_start(len(flat))
                 extend(positions)
                 container, here, in_list, key, positions = stack.pop()
                 continue
@@ -475,7 +501,7 @@ def _build_from_events(document: Document) -> bool:
         return False
     document.value = root
     document._root = root_position
-    document._spots = spots
+    document._spots = _Spots(ids, starts)
     document._collections = collections
     return True
 
