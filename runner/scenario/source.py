@@ -22,7 +22,6 @@ from __future__ import annotations
 import math
 import re
 from array import array
-from bisect import bisect_left
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -153,28 +152,6 @@ NOTED_KEYS = frozenset({"json_schema", "tls"})
 _INDEXED = 8
 
 
-class _Spots:
-    """Where each collection's positions start, by the collection's id: two arrays sorted by
-    id, searched by bisection. A dict of them took 100 bytes a collection (an int for the id,
-    another for the start, and the entry); the arrays take 16."""
-
-    __slots__ = ("ids", "starts")
-
-    def __init__(self, ids: array[int], starts: array[int]) -> None:
-        order = sorted(range(len(ids)), key=ids.__getitem__)
-        self.ids = array("Q", [ids[i] for i in order])
-        self.starts = array("q", [starts[i] for i in order])
-
-    def get(self, identity: int) -> int | None:
-        """Where the positions of the collection with id `identity` start (None: not one of
-        the file's)."""
-        ids = self.ids
-        index = bisect_left(ids, identity)
-        if index < len(ids) and ids[index] == identity:
-            return self.starts[index]
-        return None
-
-
 @dataclass
 class Document:
     """One YAML file as plain values, with the location of every value and key.
@@ -191,12 +168,14 @@ class Document:
     Where each value and key starts (its line and column counted from 1, packed in one int:
     `pack_position`) is kept one of two ways. A file read through nodes keeps two tables, path
     → position (`values`, `keys`). A file built from events (`_build_from_events`, the usual
-    way) keeps no path at all: the positions of each mapping's and list's entries (a
-    mapping's: key, value, key, value...) are a run of one array of ints, found by the
-    collection's identity (`_Spots`), and a location is looked up by walking `value` along the
-    path. With the tables (a tuple, an int and a dict entry for each value and each key)
-    reading a file of 20,000 steps kept 0.91 KiB a step; with the arrays 0.48. `values` and
-    `keys` then build the tables when asked for (tests compare them with the node path's).
+    way) keeps no path at all: the positions of each mapping's and list's entries are a run
+    of one array of ints (`_positions`), and a location is looked up by walking `value` along
+    the path. A list's run holds, for each item, its position and where the item's own run
+    starts (-1 for a scalar); a mapping's, for each entry, its key's position, its value's,
+    and where the value's run starts. With the tables (a tuple, an int and a dict entry for
+    each value and each key) reading a file of 20,000 steps kept 0.91 KiB a step; with the
+    array 0.46. `values` and `keys` then build the tables when asked for (tests compare them
+    with the node path's).
     """
 
     file: str
@@ -207,39 +186,38 @@ class Document:
     problem_paths: set[ValuePath] = field(default_factory=set)
     _values: dict[ValuePath, int] = field(default_factory=dict, repr=False)
     _keys: dict[ValuePath, int] = field(default_factory=dict, repr=False)
-    #: Built from events: where the entries' positions of each collection of `value` start in
-    #: `_positions`, by the collection's id; None when read through nodes (the tables hold
-    #: the positions).
-    _spots: _Spots | None = field(default=None, repr=False)
+    #: Built from events (the runs of `_positions` hold the positions), not read through
+    #: nodes (the tables hold them).
+    _compact: bool = field(default=False, repr=False)
     _positions: array[int] = field(default_factory=lambda: array("q"), repr=False)
-    _collections: list[Any] = field(default_factory=list, repr=False)  # kept: ids stay theirs
     _root: int | None = field(default=None, repr=False)  # the position of `value`
+    _root_run: int = field(default=-1, repr=False)  # where the run of `value` starts
     _noted: set[str] = field(default_factory=set, repr=False)  # the NOTED_KEYS it has
     _indexes: dict[int, dict[str, int]] = field(default_factory=dict, repr=False)
 
     @property
     def values(self) -> dict[ValuePath, int]:
         """Path of a value → where the value starts (`pack_position`)."""
-        if self._spots is None:
+        if not self._compact:
             return self._values
         return self._tables()[0]
 
     @property
     def keys(self) -> dict[ValuePath, int]:
         """Path of a mapping entry → where its key starts (`pack_position`)."""
-        if self._spots is None:
+        if not self._compact:
             return self._keys
         return self._tables()[1]
 
     def has_key_named(self, names: frozenset[str]) -> bool:
         """Whether a mapping anywhere in the file has a key among `names` (in `NOTED_KEYS`)."""
-        if self._spots is None:
+        if not self._compact:
             return any(path[-1] in names for path in self._keys)
         return not self._noted.isdisjoint(names)
 
     def location(self, path: ValuePath) -> Location:
         """The location of the value at `path`, or of its nearest known ancestor."""
-        if self._spots is not None:
+        if self._compact:
             found = self._find(path)[0]
         else:
             values = self._values
@@ -254,7 +232,7 @@ class Document:
 
     def key_location(self, path: ValuePath) -> Location:
         """The location of the key of the entry at `path` (or of the value when unknown)."""
-        found = self._find(path)[1] if self._spots is not None else self._keys.get(path)
+        found = self._find(path)[1] if self._compact else self._keys.get(path)
         if found is None:
             return self.location(path)
         return Location(self.file, found >> _COLUMN_BITS, found & _COLUMN_MASK)
@@ -262,14 +240,13 @@ class Document:
     def item_locations(self, path: ValuePath, count: int) -> list[Location]:
         """The locations of the first `count` items of the list at `path`: what `location`
         gives for each of ``(*path, 0)``, ``(*path, 1)``... (one walk for them all)."""
-        spots, items = self._spots, self.value
-        for part in path:
-            items = _child(items, part)
-        start = spots.get(id(items)) if spots is not None and type(items) is list else None
-        if start is None or count > len(items):
-            return [self.location((*path, index)) for index in range(count)]
-        file, bits, mask = self.file, _COLUMN_BITS, _COLUMN_MASK
-        return [Location(file, p >> bits, p & mask) for p in self._positions[start : start + count]]
+        if self._compact:
+            items, run, _, _, whole = self._walk(path)
+            if whole and run >= 0 and type(items) is list and count <= len(items):
+                file, bits, mask = self.file, _COLUMN_BITS, _COLUMN_MASK
+                runs = self._positions[run : run + 2 * count : 2]
+                return [Location(file, p >> bits, p & mask) for p in runs]
+        return [self.location((*path, index)) for index in range(count)]
 
     def error(self, message: str, location: Location, **fields: str | None) -> ScenarioError:
         """A ScenarioError at `location` of this document, with the offending line shown."""
@@ -278,31 +255,33 @@ class Document:
     def _find(self, path: ValuePath) -> tuple[int | None, int | None]:
         """Built from events: the position of the value at `path` (or of its nearest ancestor
         in `value`), and of its key when `path` ends at a mapping's entry."""
-        spots = self._spots
-        assert spots is not None
-        value, found, key = self.value, self._root, None
+        _, _, found, key, whole = self._walk(path)
+        return found, key if whole else None
+
+    def _walk(self, path: ValuePath) -> tuple[Any, int, int | None, int | None, bool]:
+        """Built from events: from `value` along `path`, as far as the file has it: the value
+        reached, where its run starts, its position, its key's (a mapping's entry), and
+        whether it is at the whole `path`."""
+        flat = self._positions
+        value, run, found, key = self.value, self._root_run, self._root, None
         for part in path:
+            if run < 0:  # a scalar as read (or nothing): nothing below it
+                return value, run, found, None, False
             kind = type(value)
             if kind is list:  # an index as the tables took it (True is 1 there)
                 if not isinstance(part, int) or not 0 <= part < len(value):
-                    return found, None
-                index = part
+                    return value, run, found, None, False
+                at = run + 2 * part
+                found, key, run = flat[at], None, flat[at + 1]
             elif kind is dict:
                 if not isinstance(part, str) or part not in value:
-                    return found, None
-                index = self._index(value, part)
+                    return value, run, found, None, False
+                at = run + 3 * self._index(value, part)
+                key, found, run = flat[at], flat[at + 1], flat[at + 2]
             else:
-                return found, None
-            start = spots.get(id(value))
-            if start is None:  # a collection put in after reading (none of the file's)
-                return found, None
-            if kind is list:
-                found, key = self._positions[start + index], None
-            else:
-                start += 2 * index
-                key, found = self._positions[start], self._positions[start + 1]
+                return value, run, found, None, False
             value = value[part]
-        return found, key
+        return value, run, found, key, True
 
     def _index(self, mapping: dict[str, Any], key: str) -> int:
         if len(mapping) <= _INDEXED:
@@ -315,40 +294,30 @@ class Document:
         return indexes[key]
 
     def _tables(self) -> tuple[dict[ValuePath, int], dict[ValuePath, int]]:
-        """Built from events: the path → position tables, made from the arrays."""
-        spots = self._spots
-        assert spots is not None
+        """Built from events: the path → position tables, made from the runs."""
+        flat = self._positions
         values: dict[ValuePath, int] = {}
         keys: dict[ValuePath, int] = {}
         if self._root is None:
             return values, keys
         values[()] = self._root
-        pending: list[tuple[ValuePath, Any]] = [((), self.value)]
+        pending: list[tuple[ValuePath, Any, int]] = [((), self.value, self._root_run)]
         while pending:
-            path, value = pending.pop()
-            start = spots.get(id(value)) if isinstance(value, list | dict) else None
-            if start is None:
+            path, value, run = pending.pop()
+            if run < 0:
                 continue
-            entries = self._positions
-            if isinstance(value, list):
+            if type(value) is list:
                 for index, item in enumerate(value):
-                    values[(*path, index)] = entries[start + index]
-                    pending.append(((*path, index), item))
-            else:
+                    at = run + 2 * index
+                    values[(*path, index)] = flat[at]
+                    pending.append(((*path, index), item, flat[at + 1]))
+            elif type(value) is dict:
                 for index, (name, item) in enumerate(value.items()):
-                    keys[(*path, name)] = entries[start + 2 * index]
-                    values[(*path, name)] = entries[start + 2 * index + 1]
-                    pending.append(((*path, name), item))
+                    at = run + 3 * index
+                    keys[(*path, name)] = flat[at]
+                    values[(*path, name)] = flat[at + 1]
+                    pending.append(((*path, name), item, flat[at + 2]))
         return values, keys
-
-
-def _child(value: Any, part: PathKey) -> Any:
-    """`value[part]` when the tables would have that path below `value`'s, else None."""
-    if type(value) is dict and isinstance(part, str):
-        return value.get(part)
-    if type(value) is list and isinstance(part, int) and 0 <= part < len(value):
-        return value[part]
-    return None
 
 
 def read_document(path: str | Path) -> Document:
@@ -407,18 +376,17 @@ def _build_from_events(document: Document) -> bool:
     if _EVENTS is None:
         return False
     plain, noted, noted_keys = document.plain, document._noted, NOTED_KEYS
-    ids, starts = array("Q"), array("q")  # a collection's id, where its positions start
-    add_id, add_start = ids.append, starts.append
     flat = document._positions
     extend = flat.fromlist
-    collections: list[Any] = []
     get_event = _EVENTS(document.text).get_event
     scalar, mapping, sequence = yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent
     ends = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
     resolve, no_key, limit, bits = resolve_plain, _NO_KEY, MAX_DEPTH, _COLUMN_BITS
     # The collection being built: its value, its path, whether a list, the key whose value
-    # comes next, and its entries' positions so far (a mapping's: key, value, key, value...);
-    # the enclosing collections' on `stack`.
+    # comes next, and its run so far (see `Document`: a list's item's position and its run's
+    # start, a mapping's key's and value's positions and the value's run's start); the
+    # enclosing collections' on `stack`. A run is put in `flat` at its collection's end, and
+    # where it starts in the enclosing run (in place of its -1).
     container: Any = None
     here: ValuePath = ()
     in_list = False
@@ -427,6 +395,7 @@ def _build_from_events(document: Document) -> bool:
     stack: list[tuple[Any, ValuePath, bool, Any, list[int]]] = []
     root: Any = None
     root_position: int | None = None
+    root_run = -1
     documents = 0
     try:
         while True:
@@ -441,10 +410,13 @@ def _build_from_events(document: Document) -> bool:
                     return False
                 value = {} if kind is mapping else []
             elif kind in ends:
-                add_id(id(container))
-                add_start(len(flat))
+                run = len(flat)
                 extend(positions)
                 container, here, in_list, key, positions = stack.pop()
+                if container is None:
+                    root_run = run
+                else:
+                    positions[-1] = run
                 continue
             elif kind is yaml.StreamEndEvent or event is None:
                 break
@@ -488,6 +460,7 @@ def _build_from_events(document: Document) -> bool:
                 if len(here) >= limit:
                     return False
                 positions.append(position)
+                positions.append(-1)  # its run's start, when a collection (set at its end)
             if kind is scalar:
                 if value is not written and type(value) is not str:
                     plain[(*here, step) if container is not None else ()] = written
@@ -495,14 +468,13 @@ def _build_from_events(document: Document) -> bool:
                 stack.append((container, here, in_list, key, positions))
                 if container is not None:
                     here = (*here, step)
-                collections.append(value)
                 container, in_list, key, positions = value, kind is sequence, no_key, []
     except yaml.YAMLError:
         return False
     document.value = root
     document._root = root_position
-    document._spots = _Spots(ids, starts)
-    document._collections = collections
+    document._root_run = root_run
+    document._compact = True
     return True
 
 

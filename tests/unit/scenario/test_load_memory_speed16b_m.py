@@ -50,7 +50,7 @@ def examples() -> list[Path]:
 def test_the_examples_are_many_and_built_from_events() -> None:
     files = examples()
     assert len(files) > 20
-    built = [p for p in files if parse_document(p.read_text(encoding="utf-8"), p.name)._spots]
+    built = [p for p in files if parse_document(p.read_text(encoding="utf-8"), p.name)._compact]
     assert len(built) > len(files) // 2  # most files take the fast path that this covers
 
 
@@ -94,7 +94,7 @@ def test_a_big_mapping_is_indexed_once_and_looked_up_exactly() -> None:
         vars="\n".join(f"  {n}: {i}" for i, n in enumerate(names)), steps="  - send: x"
     )
     document = parse_document(text, "t.yaml")
-    assert document._spots is not None
+    assert document._compact
     for line, name in enumerate(names, start=2):
         assert document.location(("vars", name)) == Location("t.yaml", line, len(name) + 5)
         assert document.key_location(("vars", name)) == Location("t.yaml", line, 3)
@@ -116,7 +116,7 @@ def test_a_mapping_replaced_after_reading_points_at_its_entry() -> None:
 def test_an_escaped_file_key_is_still_noted() -> None:
     text = 'steps:\n  - connect: {url: "wss://h/", "t\\x6cs": {ca: ca.pem}}\n'
     document = parse_document(text, "t.yaml")
-    assert document._spots is not None
+    assert document._compact
     assert document.has_key_named(frozenset({"tls"}))
     assert not document.has_key_named(frozenset({"json_schema"}))
 
@@ -163,20 +163,20 @@ def _traced(function: Any) -> tuple[Any, float, float]:
 
 def test_reading_keeps_positions_in_an_array_not_in_tables_of_paths() -> None:
     """Reading 20,000 steps kept 0.91 KiB a step (peak 0.93) when each value and key had a path
-    and an int in a table; now 0.48 (peak 0.64, the arrays sorted at the end)."""
+    and an int in a table; now 0.46 (peak 0.57)."""
     steps = 20_000
     text = steps_text(steps)
     parse_document(steps_text(100), "warm.yaml")
     document, kept, peak = _traced(lambda: parse_document(text, "t.yaml"))
-    assert document._spots is not None and not document._values and not document._keys
+    assert document._compact and not document._values and not document._keys
     assert kept / steps < 600
-    assert peak / steps < 760
+    assert peak / steps < 700
     assert document.location(("steps", steps)) == Location("t.yaml", steps + 4, 5)
 
 
 def test_loading_peaks_lower(tmp_path: Path) -> None:
     """The whole load of 20,000 steps peaked at 2.25 KiB a step (tracemalloc) and kept 1.18;
-    now 1.54 and 0.92."""
+    now 1.52 and 0.92."""
     steps = 20_000
     path = tmp_path / "many.yaml"
     path.write_text(steps_text(steps), encoding="utf-8")
@@ -192,21 +192,23 @@ def test_loading_peaks_lower(tmp_path: Path) -> None:
 def test_node_path_documents_keep_their_tables() -> None:
     text = "a: &x {b: 1}\nc: *x\n"
     document = parse_document(text, "t.yaml")
-    assert document._spots is None
+    assert not document._compact
     assert document.values[("c", "b")] == source.pack_position(1, 11)
     assert document.location(("c", "b")) == Location("t.yaml", 1, 11)
     assert yaml.safe_load(text) == document.value
 
 
-def test_the_positions_are_two_sorted_arrays_not_a_dict() -> None:
-    document = parse_document(steps_text(1_000), "t.yaml")
-    spots = document._spots
-    assert spots is not None
-    assert type(spots.ids) is type(spots.starts) is array
-    assert list(spots.ids) == sorted(spots.ids)
-    assert len(spots.ids) == 1 + 1 + 1 + 1 + 500 + 2 * 500  # root, vars, steps, the connect's
-    assert spots.get(id(document.value["steps"])) is not None
-    assert spots.get(id(object())) is None
+def test_the_positions_are_runs_of_one_array_of_ints() -> None:
+    """Each value has its position and where its run starts (-1: a scalar), each key its
+    position: nothing else is kept (no path, no table, no id of a collection)."""
+    steps = 1_000
+    document = parse_document(steps_text(steps), "t.yaml")
+    assert document._compact and type(document._positions) is array
+    items = 1 + steps  # of the steps list (see steps_text)
+    entries = 3 + 1 + 1 + steps // 2 + 2 * (steps // 2)  # name, vars, steps, greeting, connect...
+    assert len(document._positions) == 2 * items + 3 * entries
+    assert document._root_run >= 0
+    assert document.location(("steps", 2, "expect", "text")) == Location("t.yaml", 6, 20)
 
 
 def test_steps_that_wrote_the_same_fields_share_one_set_of_them(tmp_path: Path) -> None:
