@@ -529,15 +529,20 @@ def _share_written(steps: Sequence[Any]) -> None:
     is a new one, with its own.
     """
     shared = _WRITTEN
+    last: dict[type[Any], set[str]] = {}  # a model's last set: most steps are like the last
     for step in steps:
         written = step.__pydantic_fields_set__
-        key = (type(step), frozenset(written))
-        same = shared.get(key)
-        if same is None or len(same) != len(written):
-            shared[key] = written
-        elif same is not written:
+        model = type(step)
+        same = last.get(model)
+        if same is None or same != written:
+            key = (model, frozenset(written))
+            same = shared.get(key)
+            if same is None or same != written:
+                shared[key] = same = written
+            last[model] = same
+        if same is not written:
             object.__setattr__(step, "__pydantic_fields_set__", same)
-        if isinstance(step, RepeatStep):
+        if model is RepeatStep:
             _share_written(step.steps)
 
 
