@@ -31,6 +31,8 @@ Figures, each the median of several rounds (in-process, rounds interleaved with 
    of `load_suite` (reading the YAML, canonical forms, validation, locations, connections,
    variables, default timeouts, and the rest), medians and ranges of ``--rounds`` loads after
    a first one (which builds the validators), and the Python calls of one load (cProfile).
+   A scenario file's canonical forms are made while validation takes them (an iterator), so
+   their time is in "validation" and "canonical forms" is only a library's.
    The stages are timed by wrapping the loader's functions; the figures say which stage a
    change moves, and a ratio between the stages of one run.
 

@@ -81,7 +81,7 @@ class BusinessError(WsrunError):
         return f"BusinessError(code={self.code}, message={self.message!r}, data={self.data!r})"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one a step: 88 bytes with its line, not 128
 class Location:
     """A place in a scenario file; lines and columns count from 1."""
 

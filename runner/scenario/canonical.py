@@ -16,6 +16,7 @@ with "did you mean"; such a step is replaced by a harmless one so that the rest 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import runner.scenario.steps  # noqa: F401  (defining the step models registers their kinds)
@@ -24,7 +25,7 @@ from runner.scenario.diagnostics import describe, did_you_mean
 from runner.scenario.kinds import StepModel, kind_names, step_model, synonyms
 from runner.scenario.source import Document, ValuePath
 
-__all__ = ["canonical_imports", "canonical_steps"]
+__all__ = ["canonical_imports", "canonical_items", "canonical_steps"]
 
 _INTERNAL = ("kind", "location", "bindings")
 _INTERNAL_KEYS = frozenset(_INTERNAL)
@@ -36,13 +37,16 @@ def canonical_steps(document: Document, path: ValuePath, errors: list[ScenarioEr
     steps = _at(document.value, path)
     if not isinstance(steps, list):
         return steps
-    canonical = []
+    return list(canonical_items(document, path, steps, errors))
+
+
+def canonical_items(
+    document: Document, path: ValuePath, steps: list[Any], errors: list[ScenarioError]
+) -> Iterator[dict[str, Any]]:
+    """The canonical forms of `steps` (the list at `path`), each made when it is taken."""
     for index, step in enumerate(steps):
         done = _common(step)
-        canonical.append(
-            done if done is not None else _step(document, (*path, index), step, errors)
-        )
-    return canonical
+        yield done if done is not None else _step(document, (*path, index), step, errors)
 
 
 def _common(step: Any) -> dict[str, Any] | None:

@@ -78,8 +78,9 @@ class ScenarioFile(Model):
     imports: list[ImportSpec] = Field(
         default_factory=list, description="libraries whose blocks `use` steps may run"
     )
+    # not strict: the loader hands the steps over as an iterator of their canonical forms
     steps: list[Annotated[Step, DispatchedStep()]] = Field(
-        min_length=1, description="the steps, in order"
+        min_length=1, strict=False, description="the steps, in order"
     )
 
     @field_validator("vars")

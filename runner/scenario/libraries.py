@@ -20,7 +20,7 @@ from typing import Annotated, Any
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 from runner.errors import Location, ScenarioError, ScenarioErrors
-from runner.scenario.canonical import canonical_imports, canonical_steps
+from runner.scenario.canonical import canonical_imports, canonical_items
 from runner.scenario.diagnostics import did_you_mean, translate
 from runner.scenario.files import Block, ImportSpec, LibraryFile
 from runner.scenario.matchers import file_context
@@ -50,12 +50,36 @@ _STEP: TypeAdapter[Any] = TypeAdapter(
 )
 
 
-@dataclass(frozen=True, slots=True)  # one of each step while loading: no __dict__ each
 class Origin:
-    """Where a step is written: its document and its path there."""
+    """Where a step is written: its document and its path there.
 
-    document: Document
-    path: ValuePath
+    One of each step while loading: an item of a list (``Origin(document, path, index)``)
+    keeps the list's path, shared by its items, and its index, and makes its own path when
+    asked for (a tuple for each of a file's steps took 56 bytes a step at the load's peak).
+    """
+
+    __slots__ = ("_index", "_path", "document")
+
+    def __init__(self, document: Document, path: ValuePath, index: int | None = None) -> None:
+        self.document = document
+        self._path = path
+        self._index = index
+
+    @property
+    def path(self) -> ValuePath:
+        index = self._index
+        return self._path if index is None else (*self._path, index)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Origin):
+            return NotImplemented
+        return self.document == other.document and self.path == other.path
+
+    # unhashable, as the dataclass it was (its Document is not hashable either)
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Origin(document={self.document!r}, path={self.path!r})"
 
 
 @dataclass(slots=True)
@@ -75,15 +99,31 @@ def _written_key(document: Document, path: ValuePath) -> str:
     return str(next(iter(raw))) if isinstance(raw, dict) and raw else ""
 
 
-def canonical_body(document: Document, path: ValuePath, errors: list[ScenarioError]) -> Any:
-    """`canonical_steps`, and the steps inside loops canonical too, at any depth."""
-    steps = canonical_steps(document, path, errors)
-    if isinstance(steps, list):
-        for index, step in enumerate(steps):
-            if step.get("kind") == "repeat" and isinstance(step.get("steps"), list):
-                inner = (*path, index, _written_key(document, (*path, index)), "steps")
-                step["steps"] = canonical_body(document, inner, errors)
-    return steps
+def canonical_body(
+    document: Document, path: ValuePath, errors: list[ScenarioError], *, lazily: bool = False
+) -> Any:
+    """`canonical_steps`, and the steps inside loops canonical too, at any depth.
+
+    `lazily`: a non-empty list's forms come as an iterator that makes each when it is taken,
+    so that validating them (pydantic takes an iterator for a list) holds one at a time, not
+    all of a file's (about 0.19 KiB a step). The caller drains it before reporting errors."""
+    steps: Any = document.value
+    for part in path:
+        steps = steps[part]
+    if not isinstance(steps, list):
+        return steps
+    forms = _forms(document, path, steps, errors)
+    return forms if lazily and steps else list(forms)
+
+
+def _forms(
+    document: Document, path: ValuePath, steps: list[Any], errors: list[ScenarioError]
+) -> Iterator[dict[str, Any]]:
+    for index, step in enumerate(canonical_items(document, path, steps, errors)):
+        if step.get("kind") == "repeat" and isinstance(step.get("steps"), list):
+            inner = (*path, index, _written_key(document, (*path, index)), "steps")
+            step["steps"] = canonical_body(document, inner, errors)
+        yield step
 
 
 @dataclass
@@ -104,8 +144,9 @@ def attach_locations(steps: Sequence[Any], document: Document, path: ValuePath) 
     Set past pydantic's `__setattr__`, so that `location` (never dumped: `exclude=True`) does
     not join the step's `model_fields_set`: a fifth name there made each `expect` step's set
     grow its table (512 bytes more a step)."""
+    locations = document.item_locations(path, len(steps))
     for index, step in enumerate(steps):
-        object.__setattr__(step, "location", document.location((*path, index)))
+        object.__setattr__(step, "location", locations[index])
         if isinstance(step, RepeatStep):
             key = _written_key(document, (*path, index))
             attach_locations(step.steps, document, (*path, index, key, "steps"))
@@ -145,6 +186,7 @@ def _outside_hint(root: Path) -> str:
 # Subtrees that hold payloads or values, never file references of wsrun's own.
 _PAYLOAD_KEYS = frozenset({"vars", "parametrize", "with", "params", "json", "send", "text", "data"})
 _TLS_FILES = ("ca", "cert", "key")
+_FILE_KEYS = frozenset({"json_schema", "tls"})
 
 
 def check_file_references(
@@ -158,7 +200,7 @@ def check_file_references(
     path with a template is known only at run time (say a folder a service provides) and is
     not checked.
     """
-    if not any(path[-1] in ("json_schema", "tls") for path in document.keys):
+    if not document.has_key_named(_FILE_KEYS):
         return  # every key as built (quoted, escaped, merged, through aliases): none to check
     base = Path(document.file).resolve().parent
     for path, mapping in _mappings(document.value):
@@ -397,7 +439,7 @@ class Expander:
     ) -> Placed:
         """A loop with the `use` steps of its body expanded (the loop itself is kept)."""
         path = (*origin.path, _written_key(origin.document, origin.path), "steps")
-        origins = [Origin(origin.document, (*path, i)) for i in range(len(step.steps))]
+        origins = [Origin(origin.document, path, i) for i in range(len(step.steps))]
         body = self.expand(step.steps, origins, namespaces, own, stack)
         return _with_body(step, origin, body)
 
@@ -422,7 +464,7 @@ class Expander:
         if bindings is None:
             return []
         path: ValuePath = ("blocks", name, "steps")
-        origins = [Origin(library.document, (*path, i)) for i in range(len(block.steps))]
+        origins = [Origin(library.document, path, i) for i in range(len(block.steps))]
         inner = self.expand(block.steps, origins, library.namespaces, library, (*stack, key))
         return [p for p in (self._bind(p, bindings) for p in inner) if p is not None]
 

@@ -38,6 +38,7 @@ from runner.scenario.rendering import dependencies, variable_order
 from runner.scenario.replies import ReplyRule
 from runner.scenario.source import Document, ValuePath, read_document
 from runner.scenario.steps import ExpectCloseStep, ExpectStep, IgnoreRule, RunStep, regex_groups
+from runner.scenario.steps_flow import RepeatStep
 from runner.scenario.templates import TemplateSyntaxError, references, variables_used
 
 __all__ = [
@@ -55,6 +56,11 @@ PathLike = str | os.PathLike[str]
 #: The suite file is looked up from a scenario's folder upwards, up to the first folder holding
 #: one of these (a repository's or project's root), or up to ``/``.
 ROOT_MARKERS = (".git", "pyproject.toml", "wsrun.toml")
+
+_STEPS: ValuePath = ("steps",)
+#: The set of written fields that the steps of a model with those fields share
+#: (`_share_written`).
+_WRITTEN: dict[tuple[type[Any], frozenset[str]], set[str]] = {}
 
 
 @dataclass
@@ -356,19 +362,22 @@ class _SuiteLoader:
             return None
         data = {**raw, "imports": canonical_imports(raw.get("imports", []))}
         check_file_references(document, self.root, self.allowed, self.errors)
-        if "steps" in raw:
-            data["steps"] = canonical_body(document, ("steps",), self.errors)
+        if "steps" in raw:  # made one by one as they are validated (see canonical_body)
+            data["steps"] = canonical_body(document, ("steps",), self.errors, lazily=True)
         try:
             model = ScenarioFile.model_validate(data, context=file_context(document.file))
         except ValidationError as exc:
+            _drain(data.get("steps"))
             self.errors.extend(translate(exc, document, (), ScenarioFile))
             return None
-        attach_locations(model.steps, document, ("steps",))
+        _drain(data.get("steps"))
+        _share_written(model.steps)
+        attach_locations(model.steps, document, _STEPS)
         return model
 
     def _scenarios(self, document: Document, model: ScenarioFile) -> list[Scenario]:
         namespaces = self.libraries.imports(document, model.imports, self.root)
-        origins = [Origin(document, ("steps", i)) for i in range(len(model.steps))]
+        origins = [Origin(document, _STEPS, i) for i in range(len(model.steps))]
         placed = Expander(self.errors).expand(model.steps, origins, namespaces)
         resolve_connections(placed, self.errors)
         _default_timeouts(placed, model.timeout)
@@ -505,6 +514,44 @@ def _check_values(
     """Report unknown variables (and malformed references) in variable values."""
     for name, value in values.items():
         check_references(document, value, document.location((*where, name)), known, errors)
+
+
+def _share_written(steps: Sequence[Any]) -> None:
+    """The steps of one kind that wrote the same fields share one set of them
+    (`model_fields_set`): its own set was 216 bytes of each step (a fifth of its model). Done
+    as soon as they are validated, before what the load makes next takes the memory freed.
+
+    What the load sets afterwards through pydantic (a step's connection, an expect's default
+    timeout) joins the shared set, as it would each own set: the steps sharing it are of one
+    model and wrote the same fields, and a valid file's get the same ones set (each step
+    without a connection is given one, each expect without a timeout the file's). A set grown
+    so is not given to the steps of a later file (its size tells); a step that `use` expands
+    is a new one, with its own.
+    """
+    shared = _WRITTEN
+    last: dict[type[Any], set[str]] = {}  # a model's last set: most steps are like the last
+    for step in steps:
+        written = step.__pydantic_fields_set__
+        model = type(step)
+        same = last.get(model)
+        if same is None or same != written:
+            key = (model, frozenset(written))
+            same = shared.get(key)
+            if same is None or same != written:
+                shared[key] = same = written
+            last[model] = same
+        if same is not written:
+            object.__setattr__(step, "__pydantic_fields_set__", same)
+        if model is RepeatStep:
+            _share_written(step.steps)
+
+
+def _drain(steps: Any) -> None:
+    """Make the canonical forms pydantic left untaken (none, as it takes them all), so that
+    their errors are reported as when they were all made before validating."""
+    if isinstance(steps, Iterator):
+        for _ in steps:
+            pass
 
 
 def _default_timeouts(placed: list[Placed], timeout: float) -> None:
