@@ -33,6 +33,8 @@ from enum import Enum
 from types import UnionType
 from typing import IO, Any, TypeVar
 
+from runner.events import FrameReceived, FrameSent
+
 __all__ = ["MASK", "MIN_SECRET_LENGTH", "RedactingStream", "Redactor"]
 
 MASK = "***"
@@ -44,6 +46,10 @@ MIN_SECRET_LENGTH = 3
 _USERINFO = re.compile(r"://(?P<user>[^\s/?#@:]*):[^\s/?#@]*@")
 
 T = TypeVar("T")
+
+#: The frames' classes, whose look for a URL's password `Redactor.emitter` makes in place (their
+#: text fields: `conn`, `data`, `envelopes`, as `_may_hold_userinfo` finds them).
+_FRAME_SENT, _FRAME_RECEIVED = FrameSent, FrameReceived
 
 
 def _forms(secret: str) -> set[str]:
@@ -129,12 +135,24 @@ class Redactor:
         the emitter carries `takes` (see `runner.events.taken`)."""
 
         def redacted(event: Any) -> None:
-            if takes is not None and not takes(event.__class__):
+            cls = event.__class__
+            if takes is not None and not takes(cls):
                 return
             # With no secret yet, only a URL's password can be masked: an event whose texts
             # hold no "@" (most, and every frame of a plain run) goes on as it is, after a
-            # look at its text fields in one C call.
-            if self._text or _may_hold_userinfo(event):
+            # look at its text fields in one C call; a frame's (its connection's name, its
+            # data, no envelopes: the two frames of a send/expect pair), here, with no call.
+            if self._text:
+                event = _redact(self, event)
+            elif cls is _FRAME_SENT or cls is _FRAME_RECEIVED:
+                data = event.data
+                if (
+                    event.envelopes is not None
+                    or "@" in event.conn
+                    or (data.__class__ is not bytes and (data.__class__ is not str or "@" in data))
+                ):
+                    event = _redact(self, event)
+            elif _may_hold_userinfo(event):
                 event = _redact(self, event)
             emit(event)
 
