@@ -268,6 +268,7 @@ class JsonReporter:
         self._from_send = _Latencies()
         self._left_out: dict[int, int] = {}  # a scenario's steps beyond MAX_STEP_ENTRIES
         self._services: dict[str, dict[str, Any]] = {}
+        self._plain = True  # no "@" in the spool: with no secret, nothing in it to redact
 
     def __call__(self, event: Event) -> None:
         """Take one event (an `EventBus` listener): its line goes to the spool."""
@@ -353,6 +354,8 @@ class JsonReporter:
             weakref.finalize(self, spool.close)  # a reporter never closed (HTML's collector)
         first = not self._spooled  # the spool holds the events' array items, separated
         lines = ",\n  ".join(self._encoded_pending())
+        if self._plain and "@" in lines:  # (one C scan) a URL's password may be in it
+            self._plain = False
         spool.write(("\n  " if first else ",\n  ").encode() + lines.encode("utf-8"))
         self._pending.clear()
 
@@ -554,10 +557,11 @@ class JsonReporter:
 
     def _pieces(
         self, summary: str, scenarios: list[dict[str, Any]] | None = None
-    ) -> Iterator[bytes]:
+    ) -> Iterator[bytes | IO[bytes]]:
         """The report's bytes: the summary (its `scenarios` in the place kept for them), then
         the spool's lines in large pieces (of whole lines, when redacted: an event's line
-        holds no newline, its strings escape theirs), separated as a JSON array's items."""
+        holds no newline, its strings escape theirs), separated as a JSON array's items; or,
+        with nothing in them to redact, the spool itself, which `write_atomically` copies."""
         head = summary[:-2] + ',\n "events": ['
         before, kept, after = head.partition(json.dumps(_SCENARIOS))
         if kept:
@@ -568,8 +572,14 @@ class JsonReporter:
         else:
             yield self._encoded(head)
         redact = self._redact
+        if redact is None or (self._plain and _masks_nothing(redact)):
+            with self._rewound() as spool:  # (copied by the kernel: not read into Python)
+                if spool is not None:
+                    yield spool
+            yield b"]\n}\n" if spool is None else b"\n ]\n}\n"
+            return
         empty = True
-        for chunk in self._chunks() if redact is not None else self._blocks():
+        for chunk in self._chunks():
             if redact is not None:
                 text = chunk.decode("utf-8")
                 redacted = redact(text)
@@ -578,12 +588,6 @@ class JsonReporter:
             yield chunk
             empty = False
         yield b"]\n}\n" if empty else b"\n ]\n}\n"
-
-    def _blocks(self) -> Iterator[bytes]:
-        """The spool so far, in pieces of `COPIED` bytes, cut anywhere (nothing to redact)."""
-        with self._rewound() as spool:
-            while spool is not None and (block := spool.read(COPIED)):
-                yield block
 
     def _chunks(self) -> Iterator[bytes]:
         """The spool so far, in pieces of about `COPIED` bytes, each of whole lines (each cut
@@ -658,6 +662,15 @@ class _Latencies:
         """The figures, as `LatencyRecorder.stats` gives them for the same values."""
         self.settle()
         return LatencyStats(self.values) if self._recorder is None else self._recorder.stats()
+
+
+def _masks_nothing(redact: Callable[[str], str]) -> bool:
+    """Whether `redact` leaves any text with no "@" as it is: a `Redactor`'s `text` with no
+    secret (it masks only a URL's password then), as the CLI's is in a run without any."""
+    from runner.report.redaction import Redactor  # (here: the module needs it only at close)
+
+    owner = getattr(redact, "__self__", None)
+    return isinstance(owner, Redactor) and redact == owner.text and not owner.active
 
 
 def _time(value: Any) -> Any:

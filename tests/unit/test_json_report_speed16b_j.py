@@ -6,6 +6,7 @@ Python calls an expect step), with the same summary figures and the same bound."
 from __future__ import annotations
 
 import json
+import os
 import random
 import sys
 from pathlib import Path
@@ -15,7 +16,8 @@ from typing import Any
 import pytest
 
 from runner.events import FrameReceived, FrameSent, Status, StepEnded
-from runner.report import redaction
+from runner.report import files, redaction
+from runner.report.files import write_atomically
 from runner.report.json_report import SPOOLED, JsonReporter, _Latencies, _times
 from runner.report.redaction import Redactor
 from runner.report.text import EXACT_LATENCIES, LatencyRecorder
@@ -148,3 +150,88 @@ def test_a_reports_latency_summary_is_unchanged(tmp_path: Path) -> None:
     assert report["latency"]["from_step_start"] == _times(_recorded(latencies))
     assert report["latency"]["from_last_send"] == _times(_recorded([v / 2 for v in latencies]))
     assert report["latency"]["from_step_start"]["count"] == len(latencies)
+
+
+def test_a_file_piece_is_copied_from_its_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`write_atomically` copies a file piece from where it stands to its end: by the kernel,
+    or in blocks where `os.sendfile` fails or is missing; the same bytes either way."""
+    source = tmp_path / "spool"
+    source.write_bytes(b"skipped|" + bytes(range(256)) * 5000)
+    wanted = b"head" + bytes(range(256)) * 5000 + b"tail"
+
+    def written(name: str) -> bytes:
+        with source.open("rb") as spool:
+            spool.seek(len(b"skipped|"))
+            write_atomically(tmp_path / name, [b"head", spool, b"tail"])
+        return (tmp_path / name).read_bytes()
+
+    sent: list[int] = []
+    sendfile = os.sendfile
+
+    def counted(out: int, in_: int, offset: int, count: int) -> int:
+        sent.append(count)
+        return sendfile(out, in_, offset, min(count, 300_000))  # in several calls
+
+    monkeypatch.setattr(os, "sendfile", counted)
+    assert written("kernel") == wanted and len(sent) > 1
+
+    def refused(*_: object) -> int:
+        raise OSError(22, "Invalid argument")
+
+    monkeypatch.setattr(os, "sendfile", refused)
+    monkeypatch.setattr(files, "COPIED", 1000)
+    assert written("refused") == wanted
+    monkeypatch.delattr(os, "sendfile")
+    assert written("missing") == wanted
+
+
+@pytest.mark.parametrize(
+    ("redactor", "data", "copied"),
+    [
+        (None, "m", True),
+        (Redactor(), "m", True),  # the CLI's, in a run with no secret
+        (Redactor(), "wss://u:pw@host/", False),  # an "@": looked at, and masked
+        (Redactor(["s3cr3t-value"]), "s3cr3t-value", False),
+    ],
+)
+def test_a_spool_with_nothing_to_redact_is_copied_by_the_kernel(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    redactor: Redactor | None,
+    data: str,
+    copied: bool,
+) -> None:
+    """With no redaction, or the CLI's with no secret and no "@" in any line, close copies the
+    spool with `os.sendfile` (it read it into Python, decoded and looked at each MiB); the
+    report is the text the line-by-line redaction writes."""
+    sent: list[int] = []
+    sendfile = os.sendfile
+
+    def counted(out: int, in_: int, offset: int, count: int) -> int:
+        sent.append(count)
+        return sendfile(out, in_, offset, count)
+
+    monkeypatch.setattr(os, "sendfile", counted)
+    texts = []
+    redacts = (None if redactor is None else redactor.text, lambda text: text)
+    for name, redact in zip(("fast", "lines"), redacts, strict=True):
+        reporter = JsonReporter(tmp_path / f"{name}.json", redact)
+        for i in range(2 * SPOOLED + 3):
+            handler = reporter.handler_for(FrameSent)
+            assert handler is not None
+            handler(FrameSent(at=i / 7, scenario=0, conn="c", data=f"{data}{i}", wire_size=2))
+            if i % 100 == 0:
+                reporter(_expect(i, 0.001))
+        reporter.close()
+        texts.append((tmp_path / f"{name}.json").read_text(encoding="utf-8"))
+        if name == "fast":
+            assert bool(sent) is copied
+    if redactor is not None and not copied:
+        masked = [redactor.text(line) for line in texts[1].split("\n")]
+        assert texts[0] == "\n".join(masked)
+        assert "pw@" not in texts[0] and "s3cr3t-value" not in texts[0]
+    else:
+        assert texts[0] == texts[1]
+    assert len(json.loads(texts[0])["events"]) == 2 * SPOOLED + 3 + 6
