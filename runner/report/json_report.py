@@ -396,20 +396,18 @@ class JsonReporter:
                     )
                 ):
                     conn, note = item.conn, item.note
-                    fields = (
-                        item.index + 1,
-                        text(item.kind),
-                        text(item.location),
-                        status_json.get(item.status) or text(item.status),
-                        took,
-                        "null" if conn is None else text(conn),
-                    )
+                    # each shape's tuple made whole (a starred display cost twice as much)
+                    number, kind, location = item.index + 1, text(item.kind), text(item.location)
+                    status = status_json.get(item.status) or text(item.status)
+                    on = "null" if conn is None else text(conn)
                     if latency is None:
-                        middle = middles[0] % fields
+                        middle = middles[0] % (number, kind, location, status, took, on)
                     elif after_send is None:
-                        middle = middles[1] % (*fields, latency)
+                        middle = middles[1] % (number, kind, location, status, took, on, latency)
                     else:
-                        middle = middles[2] % (*fields, latency, after_send)
+                        middle = middles[2] % (
+                            (number, kind, location, status, took, on, latency, after_send)
+                        )
                     append(
                         step_line
                         % (
