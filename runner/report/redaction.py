@@ -33,8 +33,6 @@ from enum import Enum
 from types import UnionType
 from typing import IO, Any, TypeVar
 
-from runner.events import FrameReceived, FrameSent
-
 __all__ = ["MASK", "MIN_SECRET_LENGTH", "RedactingStream", "Redactor"]
 
 MASK = "***"
@@ -46,10 +44,6 @@ MIN_SECRET_LENGTH = 3
 _USERINFO = re.compile(r"://(?P<user>[^\s/?#@:]*):[^\s/?#@]*@")
 
 T = TypeVar("T")
-
-#: The frames' classes, whose look for a URL's password `Redactor.emitter` makes in place (their
-#: text fields: `conn`, `data`, `envelopes`, as `_may_hold_userinfo` finds them).
-_FRAME_SENT, _FRAME_RECEIVED = FrameSent, FrameReceived
 
 
 def _forms(secret: str) -> set[str]:
@@ -133,6 +127,11 @@ class Redactor:
         """`emit`, given every event redacted; with `takes` (`EventBus.takes`), an event of a
         class nobody takes (frames with -q) is dropped here, neither looked at nor masked, and
         the emitter carries `takes` (see `runner.events.taken`)."""
+        # The frames' classes, whose look for a URL's password is made here, in place (their
+        # text fields: `conn`, `data`, `envelopes`, as `_may_hold_userinfo` finds them);
+        # imported here: `wsrun validate` imports no events.
+        from runner.events import FrameReceived as received
+        from runner.events import FrameSent as sent
 
         def redacted(event: Any) -> None:
             cls = event.__class__
@@ -144,7 +143,7 @@ class Redactor:
             # data, no envelopes: the two frames of a send/expect pair), here, with no call.
             if self._text:
                 event = _redact(self, event)
-            elif cls is _FRAME_SENT or cls is _FRAME_RECEIVED:
+            elif cls is sent or cls is received:
                 data = event.data
                 if (
                     event.envelopes is not None

@@ -84,9 +84,8 @@ def test_a_frame_holding_a_secret_is_masked() -> None:
     assert _emitted(Redactor(["s3cr3t-value"]), binary)[0].data == b"***!"
 
 
-def test_the_frames_classes_are_the_events_ones() -> None:
+def test_the_frames_fields_are_the_ones_the_emitter_looks_at() -> None:
     """The emitter's look is for the frames' fields as `_may_hold_userinfo` finds them."""
-    assert (FrameSent, FrameReceived) == (redaction._FRAME_SENT, redaction._FRAME_RECEIVED)
     for cls in (FrameSent, FrameReceived):
         assert redaction._text_fields(cls) == ("conn", "data", "envelopes")
 
