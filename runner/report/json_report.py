@@ -24,6 +24,7 @@ import tempfile
 import types
 import typing
 import weakref
+from array import array
 from collections.abc import Callable, Iterator
 from enum import Enum, StrEnum
 from json.encoder import encode_basestring
@@ -47,7 +48,7 @@ from runner.events import (
 )
 from runner.report.files import write_atomically
 from runner.report.payloads import MAX_REPORT_PAYLOAD, PayloadWriter, cut_payload
-from runner.report.text import LatencyRecorder, latency_stats
+from runner.report.text import EXACT_LATENCIES, LatencyRecorder, LatencyStats
 
 __all__ = ["REPORT_VERSION", "JsonReporter", "event_json", "to_jsonable"]
 
@@ -263,10 +264,11 @@ class JsonReporter:
         # Each scenario's steps as their entries' JSON text (a str: nothing for the cyclic
         # collector to walk), and the expects' latencies for the summary's figures.
         self._steps: dict[int, list[str]] = {}
-        self._latencies = LatencyRecorder()  # bounded: exact up to 20,000, then a histogram
-        self._from_send = LatencyRecorder()
+        self._latencies = _Latencies()  # bounded: exact up to 20,000, then a histogram
+        self._from_send = _Latencies()
         self._left_out: dict[int, int] = {}  # a scenario's steps beyond MAX_STEP_ENTRIES
         self._services: dict[str, dict[str, Any]] = {}
+        self._plain = True  # no "@" in the spool: with no secret, nothing in it to redact
 
     def __call__(self, event: Event) -> None:
         """Take one event (an `EventBus` listener): its line goes to the spool."""
@@ -352,6 +354,8 @@ class JsonReporter:
             weakref.finalize(self, spool.close)  # a reporter never closed (HTML's collector)
         first = not self._spooled  # the spool holds the events' array items, separated
         lines = ",\n  ".join(self._encoded_pending())
+        if self._plain and "@" in lines:  # (one C scan) a URL's password may be in it
+            self._plain = False
         spool.write(("\n  " if first else ",\n  ").encode() + lines.encode("utf-8"))
         self._pending.clear()
 
@@ -367,7 +371,8 @@ class JsonReporter:
         text, status_json, inf = encode_basestring, _STATUS_JSON, math.inf
         step_line, middles, frame_lines = _STEP_LINE, _STEP_MIDDLES, _FRAME_LINES
         steps_of, left_out = self._steps, self._left_out
-        latencies, from_send = self._latencies.add, self._from_send.add
+        # the latencies go to their arrays here (a C call), to their recorders past 20,000
+        latencies, from_send = self._latencies.values.append, self._from_send.values.append
         scenario, steps = -1, []
         pending: list[Any] = self._pending  # events of the classes tested below, or lines
         for item in pending:
@@ -391,20 +396,18 @@ class JsonReporter:
                     )
                 ):
                     conn, note = item.conn, item.note
-                    fields = (
-                        item.index + 1,
-                        text(item.kind),
-                        text(item.location),
-                        status_json.get(item.status) or text(item.status),
-                        took,
-                        "null" if conn is None else text(conn),
-                    )
+                    # each shape's tuple made whole (a starred display cost twice as much)
+                    number, kind, location = item.index + 1, text(item.kind), text(item.location)
+                    status = status_json.get(item.status) or text(item.status)
+                    on = "null" if conn is None else text(conn)
                     if latency is None:
-                        middle = middles[0] % fields
+                        middle = middles[0] % (number, kind, location, status, took, on)
                     elif after_send is None:
-                        middle = middles[1] % (*fields, latency)
+                        middle = middles[1] % (number, kind, location, status, took, on, latency)
                     else:
-                        middle = middles[2] % (*fields, latency, after_send)
+                        middle = middles[2] % (
+                            (number, kind, location, status, took, on, latency, after_send)
+                        )
                     append(
                         step_line
                         % (
@@ -462,6 +465,8 @@ class JsonReporter:
         if pending and pending[-1].__class__ is not str:  # (a line's event set it as it came)
             self._last_at = pending[-1].at
         self._spooled += len(lines)
+        self._latencies.settle()
+        self._from_send.settle()
         return lines
 
     @property
@@ -550,10 +555,11 @@ class JsonReporter:
 
     def _pieces(
         self, summary: str, scenarios: list[dict[str, Any]] | None = None
-    ) -> Iterator[bytes]:
+    ) -> Iterator[bytes | IO[bytes]]:
         """The report's bytes: the summary (its `scenarios` in the place kept for them), then
         the spool's lines in large pieces (of whole lines, when redacted: an event's line
-        holds no newline, its strings escape theirs), separated as a JSON array's items."""
+        holds no newline, its strings escape theirs), separated as a JSON array's items; or,
+        with nothing in them to redact, the spool itself, which `write_atomically` copies."""
         head = summary[:-2] + ',\n "events": ['
         before, kept, after = head.partition(json.dumps(_SCENARIOS))
         if kept:
@@ -564,8 +570,14 @@ class JsonReporter:
         else:
             yield self._encoded(head)
         redact = self._redact
+        if redact is None or (self._plain and _masks_nothing(redact)):
+            with self._rewound() as spool:  # (copied by the kernel: not read into Python)
+                if spool is not None:
+                    yield spool
+            yield b"]\n}\n" if spool is None else b"\n ]\n}\n"
+            return
         empty = True
-        for chunk in self._chunks() if redact is not None else self._blocks():
+        for chunk in self._chunks():
             if redact is not None:
                 text = chunk.decode("utf-8")
                 redacted = redact(text)
@@ -574,12 +586,6 @@ class JsonReporter:
             yield chunk
             empty = False
         yield b"]\n}\n" if empty else b"\n ]\n}\n"
-
-    def _blocks(self) -> Iterator[bytes]:
-        """The spool so far, in pieces of `COPIED` bytes, cut anywhere (nothing to redact)."""
-        with self._rewound() as spool:
-            while spool is not None and (block := spool.read(COPIED)):
-                yield block
 
     def _chunks(self) -> Iterator[bytes]:
         """The spool so far, in pieces of about `COPIED` bytes, each of whole lines (each cut
@@ -615,9 +621,54 @@ class JsonReporter:
 
     def _latency(self) -> dict[str, Any]:
         return {
-            "from_step_start": _times(latency_stats(self._latencies).as_dict()),
-            "from_last_send": _times(latency_stats(self._from_send).as_dict()),
+            "from_step_start": _times(self._latencies.stats().as_dict()),
+            "from_last_send": _times(self._from_send.stats().as_dict()),
         }
+
+
+class _Latencies:
+    """Latencies for the summary's figures, kept as a `LatencyRecorder` keeps them (each as it
+    is up to `EXACT_LATENCIES`, then all of them in its histogram: the same figures), but
+    taken by `values.append`, a C call, in a spill's loop (the recorder's `add` was two Python
+    calls an expect step); `settle`, after each spill, moves them into a recorder once they
+    are more than `EXACT_LATENCIES`, and every later batch with them, so they stay bounded."""
+
+    __slots__ = ("_recorder", "values")
+
+    def __init__(self) -> None:
+        self.values: array[float] = array("d")  # the exact ones, or a batch for the recorder
+        self._recorder: LatencyRecorder | None = None  # made past EXACT_LATENCIES
+
+    def add(self, value: float) -> None:
+        """Record one latency."""
+        self.values.append(value)
+        self.settle()
+
+    def settle(self) -> None:
+        """Past `EXACT_LATENCIES`, the values go into the histogram (kept: count, min, max)."""
+        values = self.values
+        if self._recorder is None and len(values) <= EXACT_LATENCIES:
+            return
+        if self._recorder is None:  # the histogram from now on, all of them in it
+            self._recorder = LatencyRecorder(exact=0)
+        add = self._recorder.add
+        for value in values:
+            add(value)
+        del values[:]
+
+    def stats(self) -> LatencyStats:
+        """The figures, as `LatencyRecorder.stats` gives them for the same values."""
+        self.settle()
+        return LatencyStats(self.values) if self._recorder is None else self._recorder.stats()
+
+
+def _masks_nothing(redact: Callable[[str], str]) -> bool:
+    """Whether `redact` leaves any text with no "@" as it is: a `Redactor`'s `text` with no
+    secret (it masks only a URL's password then), as the CLI's is in a run without any."""
+    from runner.report.redaction import Redactor  # (here: the module needs it only at close)
+
+    owner = getattr(redact, "__self__", None)
+    return isinstance(owner, Redactor) and redact == owner.text and not owner.active
 
 
 def _time(value: Any) -> Any:

@@ -127,14 +127,31 @@ class Redactor:
         """`emit`, given every event redacted; with `takes` (`EventBus.takes`), an event of a
         class nobody takes (frames with -q) is dropped here, neither looked at nor masked, and
         the emitter carries `takes` (see `runner.events.taken`)."""
+        # The frames' classes, whose look for a URL's password is made here, in place (their
+        # text fields: `conn`, `data`, `envelopes`, as `_may_hold_userinfo` finds them);
+        # imported here: `wsrun validate` imports no events.
+        from runner.events import FrameReceived as received
+        from runner.events import FrameSent as sent
 
         def redacted(event: Any) -> None:
-            if takes is not None and not takes(event.__class__):
+            cls = event.__class__
+            if takes is not None and not takes(cls):
                 return
             # With no secret yet, only a URL's password can be masked: an event whose texts
             # hold no "@" (most, and every frame of a plain run) goes on as it is, after a
-            # look at its text fields in one C call.
-            if self._text or _may_hold_userinfo(event):
+            # look at its text fields in one C call; a frame's (its connection's name, its
+            # data, no envelopes: the two frames of a send/expect pair), here, with no call.
+            if self._text:
+                event = _redact(self, event)
+            elif cls is sent or cls is received:
+                data = event.data
+                if (
+                    event.envelopes is not None
+                    or "@" in event.conn
+                    or (data.__class__ is not bytes and (data.__class__ is not str or "@" in data))
+                ):
+                    event = _redact(self, event)
+            elif _may_hold_userinfo(event):
                 event = _redact(self, event)
             emit(event)
 
