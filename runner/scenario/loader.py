@@ -38,7 +38,6 @@ from runner.scenario.rendering import dependencies, variable_order
 from runner.scenario.replies import ReplyRule
 from runner.scenario.source import Document, ValuePath, read_document
 from runner.scenario.steps import ExpectCloseStep, ExpectStep, IgnoreRule, RunStep, regex_groups
-from runner.scenario.steps_flow import RepeatStep
 from runner.scenario.templates import TemplateSyntaxError, references, variables_used
 
 __all__ = [
@@ -58,9 +57,6 @@ PathLike = str | os.PathLike[str]
 ROOT_MARKERS = (".git", "pyproject.toml", "wsrun.toml")
 
 _STEPS: ValuePath = ("steps",)
-#: The set of written fields that the steps of a model with those fields share
-#: (`_share_written`).
-_WRITTEN: dict[tuple[type[Any], frozenset[str]], set[str]] = {}
 
 
 @dataclass
@@ -371,7 +367,6 @@ class _SuiteLoader:
             self.errors.extend(translate(exc, document, (), ScenarioFile))
             return None
         _drain(data.get("steps"))
-        _share_written(model.steps)
         attach_locations(model.steps, document, _STEPS)
         return model
 
@@ -514,36 +509,6 @@ def _check_values(
     """Report unknown variables (and malformed references) in variable values."""
     for name, value in values.items():
         check_references(document, value, document.location((*where, name)), known, errors)
-
-
-def _share_written(steps: Sequence[Any]) -> None:
-    """The steps of one kind that wrote the same fields share one set of them
-    (`model_fields_set`): its own set was 216 bytes of each step (a fifth of its model). Done
-    as soon as they are validated, before what the load makes next takes the memory freed.
-
-    What the load sets afterwards through pydantic (a step's connection, an expect's default
-    timeout) joins the shared set, as it would each own set: the steps sharing it are of one
-    model and wrote the same fields, and a valid file's get the same ones set (each step
-    without a connection is given one, each expect without a timeout the file's). A set grown
-    so is not given to the steps of a later file (its size tells); a step that `use` expands
-    is a new one, with its own.
-    """
-    shared = _WRITTEN
-    last: dict[type[Any], set[str]] = {}  # a model's last set: most steps are like the last
-    for step in steps:
-        written = step.__pydantic_fields_set__
-        model = type(step)
-        same = last.get(model)
-        if same is None or same != written:
-            key = (model, frozenset(written))
-            same = shared.get(key)
-            if same is None or same != written:
-                shared[key] = same = written
-            last[model] = same
-        if same is not written:
-            object.__setattr__(step, "__pydantic_fields_set__", same)
-        if model is RepeatStep:
-            _share_written(step.steps)
 
 
 def _drain(steps: Any) -> None:

@@ -20,7 +20,6 @@ from runner.scenario import libraries, load_suite, loader, source
 from runner.scenario.files import ScenarioFile
 from runner.scenario.libraries import Origin
 from runner.scenario.source import Document, ValuePath, parse_document
-from runner.scenario.steps import ExpectStep, SendStep
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -175,8 +174,8 @@ def test_reading_keeps_positions_in_an_array_not_in_tables_of_paths() -> None:
 
 
 def test_loading_peaks_lower(tmp_path: Path) -> None:
-    """The whole load of 20,000 steps peaked at 2.25 KiB a step (tracemalloc) and kept 1.18;
-    now 1.52 and 0.92."""
+    """The whole load of 20,000 steps peaked at 2.25 KiB a step (tracemalloc); now about 1.7
+    (what it keeps, 1.18 -> 1.13 KiB a step, is the step models: not bounded here)."""
     steps = 20_000
     path = tmp_path / "many.yaml"
     path.write_text(steps_text(steps), encoding="utf-8")
@@ -185,8 +184,7 @@ def test_loading_peaks_lower(tmp_path: Path) -> None:
     load_suite([str(warm)])
     suite, kept, peak = _traced(lambda: load_suite([str(path)]))
     assert len(suite.scenarios[0].steps) == steps + 1
-    assert peak / steps < 1.75 * 1024
-    assert kept / steps < 1.0 * 1024
+    assert peak / steps < 2.0 * 1024, (peak / steps, kept / steps)
 
 
 def test_node_path_documents_keep_their_tables() -> None:
@@ -209,59 +207,6 @@ def test_the_positions_are_runs_of_one_array_of_ints() -> None:
     assert len(document._positions) == 2 * items + 3 * entries
     assert document._root_run >= 0
     assert document.location(("steps", 2, "expect", "text")) == Location("t.yaml", 6, 20)
-
-
-def test_steps_that_wrote_the_same_fields_share_one_set_of_them(tmp_path: Path) -> None:
-    path = tmp_path / "s.yaml"
-    path.write_text(steps_text(400), encoding="utf-8")
-    steps = load_suite([str(path)]).scenarios[0].steps
-    sends = [s for s in steps if isinstance(s, SendStep)]
-    expects = [s for s in steps if isinstance(s, ExpectStep)]
-    assert len({id(s.__pydantic_fields_set__) for s in sends}) == 1
-    assert len({id(s.__pydantic_fields_set__) for s in expects}) == 1
-    # what the load set afterwards is in them, as in each own set before: the connection, and
-    # an expect's default timeout (a send has none: the sets of two models are not one)
-    assert sends[0].model_fields_set == {"kind", "text", "conn"}
-    assert expects[0].model_fields_set == {"kind", "text", "conn", "timeout"}
-
-
-def test_a_grown_set_is_not_given_to_a_later_file(tmp_path: Path) -> None:
-    first, second = tmp_path / "a.yaml", tmp_path / "b.yaml"
-    first.write_text(steps_text(10), encoding="utf-8")
-    second.write_text(
-        'steps:\n  - connect: "ws://h:9/"\n  - expect: {text: x, timeout: 1}\n'
-        "  - expect: {text: y}\n",
-        encoding="utf-8",
-    )
-    suite = load_suite([str(first), str(second)])
-    a, b = (scenario.steps for scenario in suite.scenarios)
-    assert a[2].model_fields_set == {"kind", "text", "conn", "timeout"}
-    assert b[1].model_fields_set == {"kind", "text", "conn", "timeout"}
-    assert b[2].model_fields_set == {"kind", "text", "conn", "timeout"}
-    assert b[2].__pydantic_fields_set__ is not a[2].__pydantic_fields_set__
-    assert b[1].timeout == 1.0 and b[2].timeout == 5.0
-
-
-def test_a_used_blocks_steps_keep_their_own_sets(tmp_path: Path) -> None:
-    (tmp_path / "lib.yaml").write_text(
-        'blocks:\n  hi:\n    params: {who: null}\n    steps:\n      - send: "${who}"\n',
-        encoding="utf-8",
-    )
-    scenario = tmp_path / "s.yaml"
-    scenario.write_text(
-        "imports: [lib.yaml]\nsteps:\n"
-        '  - connect: "ws://h:9/"\n  - send: x\n  - use: {block: lib.hi, with: {who: y}}\n'
-        "  - send: z\n",
-        encoding="utf-8",
-    )
-    steps = load_suite([str(scenario)]).scenarios[0].steps
-    assert [s.model_fields_set for s in steps[1:]] == [
-        {"kind", "text", "conn"},
-        {"kind", "text", "conn", "location", "bindings"},
-        {"kind", "text", "conn"},
-    ]
-    assert steps[1].__pydantic_fields_set__ is steps[3].__pydantic_fields_set__
-    assert steps[2].__pydantic_fields_set__ is not steps[1].__pydantic_fields_set__
 
 
 def test_the_canonical_forms_reach_pydantic_one_by_one(monkeypatch: pytest.MonkeyPatch) -> None:
