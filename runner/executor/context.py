@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -33,6 +34,7 @@ __all__ = ["CLOSING_AT_END", "ScenarioContext"]
 CLOSING_AT_END = -2
 
 _S = TypeVar("_S", bound=StepModel)
+_monotonic = time.monotonic
 
 
 @dataclass
@@ -122,10 +124,17 @@ class ScenarioContext:
             return step.conn
         return next(iter(self.connections), DEFAULT_CONN)
 
-    def deadline(self, seconds: float | None) -> Deadline:
-        """The deadline of a wait of `seconds` (the default timeout when None), within `limit`."""
-        wait = self.timeout if seconds is None else seconds
-        return Deadline.after(wait).earliest(self.limit)
+    def deadline(self, seconds: float | None, now: float | None = None) -> Deadline:
+        """The deadline of a wait of `seconds` (the default timeout when None), within `limit`,
+        from `now` (a `time.monotonic()` the caller read; read here when None).
+
+        The one rule of every step's wait: an expect step calls it for each run (made of
+        plain operations: no call but this one)."""
+        when = (_monotonic() if now is None else now) + (
+            self.timeout if seconds is None else seconds
+        )
+        limit = self.limit
+        return Deadline(when) if when <= limit.when else limit
 
     def connection(self, step: ConnectionStep) -> Connection:
         """The step's connection; a step that names an unknown one fails."""
