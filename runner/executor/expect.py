@@ -88,8 +88,15 @@ class _Prepared:
 
     __slots__ = ("matcher", "text")
 
-    def __init__(self, matcher: Matcher | None, text: str | None) -> None:
-        self.matcher, self.text = matcher, text
+    matcher: Matcher | None
+    text: str | None
+
+
+def _prepared(matcher: Matcher | None, text: str | None) -> _Prepared:
+    """A `_Prepared` (its class has no ``__init__``: made with no Python call, once a step)."""
+    prepared = _Prepared()
+    prepared.matcher, prepared.text = matcher, text
+    return prepared
 
 
 class ExpectWait(InboxWait):
@@ -115,10 +122,11 @@ class ExpectWait(InboxWait):
                 ):
                     text = None
                 matcher = None if text is not None else ctx.matcher(step, step, keep=False)
-                prepared = plan.prepared = _Prepared(matcher, text)
+                prepared = plan.prepared = _Prepared()  # `_prepared(matcher, text)`, inline
+                prepared.matcher, prepared.text = matcher, text
         else:  # rendered each run (compiled at once: a rendered regex may not compile)
             spec = ctx.rendered(step)
-            prepared = _Prepared(ctx.matcher(step, spec), _only_text(spec))
+            prepared = _prepared(ctx.matcher(step, spec), _only_text(spec))
         self.spec = spec
         # `InboxWait.__init__`, inline (the hot path of every expect)
         self.ctx = ctx

@@ -19,7 +19,7 @@ from typing import Any, Generic, TypeVar, cast
 
 from runner.events import _quick_init
 from runner.executor.clock import Deadline
-from runner.executor.context import ScenarioContext, _has_template
+from runner.executor.context import ScenarioContext, _model_has_template
 from runner.scenario.kinds import StepModel
 from runner.scenario.steps import ConnectionStep
 
@@ -128,8 +128,8 @@ class StepPlan:
     the step runs, its plan is the context's `ScenarioContext.plan`: `ScenarioContext.rendered`
     answers from `plain` (the step comes back as it is, no template looked for again), and the
     runner keeps what it prepares from a step without templates in `prepared` (an expect step's
-    text and compiled matcher). A step with templates is rendered each time it runs (its variables may
-    differ, in a loop or a parametrize row), and nothing of its rendering is kept.
+    text and compiled matcher). A step with templates is rendered each time it runs (its
+    variables may differ, in a loop or a parametrize row), and nothing of its rendering is kept.
 
     Attributes:
         step: the step model.
@@ -187,7 +187,7 @@ class StepPlan:
             plan.summary = f"{kind} {conn}" if conn else kind
             where = step.location  # str(where), without its call
             plan.location = f"{where.file}:{where.line}:{where.column}"
-            plan.plain = not _has_template(step)
+            plan.plain = not _model_has_template(step)
             plan.prepared = None
             plans.append(plan)
         return plans

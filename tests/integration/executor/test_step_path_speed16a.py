@@ -87,7 +87,7 @@ def test_a_pair_costs_the_runner_few_calls_of_its_own(tmp_path: Path) -> None:
     assert total <= BOUND, f"{total:.1f} calls a pair (65 before, 27 in round 16a): {per_pair}"
     # Made once a step: the look for templates in it (its plan is made with its list's, in one
     # call: round 16b), and its wait's deadline, by the one rule (`ScenarioContext.deadline`).
-    assert per_pair["context._has_template"] == 2
+    assert per_pair["context._model_has_template"] == 2
     assert per_pair["context.ScenarioContext.deadline"] == 1
     # Done inline now, or not at all for a step without templates.
     for gone in (
