@@ -199,9 +199,9 @@ def _model_has_template(model: BaseModel) -> bool:
     the way of every step of a long scenario: a plain loop, no set or generator made per model
     (and the set of fields written read from its slot, not through pydantic's property), and
     for each field its value's class looked at first (most are text or scalars)."""
-    fields = model.__dict__  # the few written, not the model's every field, are looked at
+    fields: dict[str, Any] = model.__dict__  # the few written, not every field, looked at
     for name in model.__pydantic_fields_set__:
-        item = fields.get(name)  # (an extra key is in the set, and not in `fields`: None)
+        item: Any = fields.get(name)  # (an extra key is in the set, and not in `fields`: None)
         kind = item.__class__
         if kind is str:
             if "${" in item and name not in _UNTEMPLATED:
