@@ -475,7 +475,7 @@ class ScenarioRunner:
             closest=details.closest if details else None,
             reason=details.reason if details else None,
             diff=details.diff if details else None,
-            recent=tuple(conn.transcript) if conn is not None else (),
+            recent=conn.transcript() if conn is not None else (),
             traceback=traceback.format_exc() if internal else None,
         )
 
@@ -502,11 +502,11 @@ class ScenarioRunner:
         for conn in (*ctx.retired, *ctx.connections.values()):
             if conn.inbox.full is not None:  # wsrun dropped it: a flood no step took
                 message = f"{conn.name!r}: inbox full: {conn.inbox.full}"
-                return Failure(message, conn=conn.name, recent=tuple(conn.transcript))
+                return Failure(message, conn=conn.name, recent=conn.transcript())
             abnormal = conn.abnormal
             if abnormal is not None and not conn.abnormal_expected:
                 message = abnormal.describe(conn.name, self._start)
-                return Failure(message, conn=conn.name, recent=tuple(conn.transcript))
+                return Failure(message, conn=conn.name, recent=conn.transcript())
         if not dropped:
             return None
         conn = dropped[0]
@@ -520,7 +520,7 @@ class ScenarioRunner:
                 f"the server did not answer the closing handshake on {conn.name!r} within "
                 f"{CLOSE_WAIT:g}s at the end of the scenario; wsrun dropped the connection"
             )
-        return Failure(message, conn=conn.name, recent=tuple(conn.transcript))
+        return Failure(message, conn=conn.name, recent=conn.transcript())
 
 
 def _unexpected_failure(unexpected: list[Unexpected]) -> Failure:

@@ -9,7 +9,10 @@ reporters included, counted with opcode tracing), of which:
 - each step's plan was made in a call of its own, and the look for templates in it in another,
   with the walk's prologue: the plans of a list are made in one call as it starts;
 - a passed step's `StepEnded` was made with its 13 fields as keywords: a dict built by the call
-  and taken apart again by ``__init__``, two a pair. It is made from positional fields now.
+  and taken apart again by ``__init__``, two a pair. It is made from positional fields now;
+- each message sent and received made a `TranscriptEntry` (each of its five fields set through
+  its slot's descriptor, about 700 instructions a field): a connection keeps their fields now,
+  and makes the entries only when a failure shows them.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from typing import Any
 
 from websockets.sync.server import ServerConnection
 
-from runner.events import Status, StepEnded, _step_ended
+from runner.events import Status, StepEnded, TranscriptEntry, _step_ended
 from runner.executor.clock import Clock, Deadline
 from runner.executor.context import ScenarioContext
 from tests.integration.executor.test_executor import run
@@ -41,6 +44,7 @@ def _calls() -> Iterator[Counter[str]]:
     made = {
         StepEnded.__init__.__code__: "StepEnded.__init__",
         _step_ended.__code__: "StepEnded, positional",
+        TranscriptEntry.__init__.__code__: "TranscriptEntry.__init__",
     }
 
     def hook(frame: types.FrameType, event: str, _arg: Any) -> None:
@@ -75,6 +79,7 @@ def test_a_text_only_expect_that_takes_its_text_compiles_no_matcher(tmp_path: Pa
     assert calls["compile_matcher"] == 0
     assert calls["StepPlan.all_of"] == 1 and calls["StepPlan.of"] == 0
     assert calls["StepEnded.__init__"] == 0 and calls["StepEnded, positional"] == 102
+    assert calls["TranscriptEntry.__init__"] == 0  # made only when a failure shows them
 
 
 def _noise_first(conn: ServerConnection) -> None:
@@ -111,6 +116,12 @@ def test_a_text_only_matcher_is_compiled_when_a_run_needs_it_and_kept(tmp_path: 
     assert failure.expected == 'text "nope"'
     assert failure.closest == "x-hi"
     assert failure.reason is not None and failure.reason.startswith("expected text")
+    recent = [(e.conn, e.event, e.data) for e in failure.recent]  # the last ten, oldest first
+    assert len(recent) == 10 and recent[-3:] == [
+        ("default", "sent", "hi"),
+        ("default", "received", "x-hi"),
+        ("default", "received", "hi"),
+    ]
 
 
 def test_a_positional_step_ended_is_the_one_its_keywords_make() -> None:
