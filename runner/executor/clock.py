@@ -8,6 +8,8 @@ import time
 import weakref
 from dataclasses import dataclass
 
+from runner.events import _quick_init
+
 __all__ = [
     "POLL",
     "WATCHED_POLL",
@@ -78,7 +80,7 @@ class Clock:
         return time.monotonic() - self.start
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Deadline:
     """A point on the monotonic clock by which a wait must end."""
 
@@ -100,6 +102,9 @@ class Deadline:
     def earliest(self, other: Deadline) -> Deadline:
         """The earlier of two deadlines."""
         return self if self.when <= other.when else other
+
+
+_quick_init(Deadline)  # one an expect step: set through its slot, no `__dict__` made
 
 
 def check_stop(stop: threading.Event) -> None:

@@ -138,7 +138,11 @@ class Connection:
         self.stop = stop
         self.inbox = Inbox(stop)
         self.inbox.on_full = self._inbox_full  # a flood no step takes: stop it at the source
-        self.transcript: deque[TranscriptEntry] = deque(maxlen=TRANSCRIPT_LENGTH)
+        # The last events, as `TranscriptEntry` fields after the connection's name (made into
+        # entries only when a failure shows them, by `transcript`: two a pair otherwise).
+        self._recent: deque[tuple[float, str, str | bytes, int | None]] = deque(
+            maxlen=TRANSCRIPT_LENGTH
+        )
         self.last_send_at: float | None = None
         self.last_sent: str | bytes | None = None  # for `correlate`
         # Message and wire bytes, counted on compressed connections only (elsewhere they are
@@ -168,8 +172,15 @@ class Connection:
 
     # -- listeners: the connection's thread --------------------------------------------------
 
+    def transcript(self) -> tuple[TranscriptEntry, ...]:
+        """The connection's last events (`TRANSCRIPT_LENGTH` of them), oldest first."""
+        name = self.name
+        return tuple(
+            TranscriptEntry(at, name, event, data, wire) for at, event, data, wire in self._recent
+        )
+
     def _note(self, event: str, data: str | bytes, at: float, wire: int | None = None) -> None:
-        self.transcript.append(TranscriptEntry(at, self.name, event, data, wire))
+        self._recent.append((at, event, data, wire))
 
     def _on_open(self, _err: object, value: OpenResult) -> None:
         at = self.clock.now()
@@ -191,7 +202,7 @@ class Connection:
     def _on_message(self, _err: object, data: str | bytes) -> None:
         at = _monotonic() - self.clock.start  # `clock.now()` and `_note`, inline: every message
         wire = self.ws.wire_sizes[1]
-        self.transcript.append(TranscriptEntry(at, self.name, "received", data, wire))
+        self._recent.append((at, "received", data, wire))
         if self._compressed:
             self._received += _size(data)
             self._received_wire += wire
@@ -605,7 +616,7 @@ class Connection:
         at = _monotonic() - self.clock.start  # `clock.now()` and `_note`, inline: every send
         self.last_send_at, self.last_sent = at, data
         wire = prepared.wire_size
-        self.transcript.append(TranscriptEntry(at, self.name, "sent", data, wire))
+        self._recent.append((at, "sent", data, wire))
         if not self._frames_sent:
             self.ws.send_now(prepared)
         else:

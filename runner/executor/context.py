@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -33,6 +34,7 @@ __all__ = ["CLOSING_AT_END", "ScenarioContext"]
 CLOSING_AT_END = -2
 
 _S = TypeVar("_S", bound=StepModel)
+_monotonic = time.monotonic
 
 
 @dataclass
@@ -122,10 +124,17 @@ class ScenarioContext:
             return step.conn
         return next(iter(self.connections), DEFAULT_CONN)
 
-    def deadline(self, seconds: float | None) -> Deadline:
-        """The deadline of a wait of `seconds` (the default timeout when None), within `limit`."""
-        wait = self.timeout if seconds is None else seconds
-        return Deadline.after(wait).earliest(self.limit)
+    def deadline(self, seconds: float | None, now: float | None = None) -> Deadline:
+        """The deadline of a wait of `seconds` (the default timeout when None), within `limit`,
+        from `now` (a `time.monotonic()` the caller read; read here when None).
+
+        The one rule of every step's wait: an expect step calls it for each run (made of
+        plain operations: no call but this one)."""
+        when = (_monotonic() if now is None else now) + (
+            self.timeout if seconds is None else seconds
+        )
+        limit = self.limit
+        return Deadline(when) if when <= limit.when else limit
 
     def connection(self, step: ConnectionStep) -> Connection:
         """The step's connection; a step that names an unknown one fails."""
@@ -166,32 +175,14 @@ _SCALARS = (int, float, bool, type(None))
 
 
 def _has_template(value: Any) -> bool:
-    """Whether a model (or a value in it) holds a ``${`` anywhere (``$${`` included).
-
-    Each step is looked at once per scenario run (as its plan is made), so this is on the way of
-    every step of a long scenario: a plain loop, no set or generator made per model (and the
-    set of fields written read from its slot, not through pydantic's property)."""
+    """Whether a model (or a value in it) holds a ``${`` anywhere (``$${`` included)."""
     cls = value.__class__
     if cls is str:
         return "${" in value
     if cls in _SCALARS:
         return False
-    if isinstance(value, BaseModel):  # only the fields written can hold a template
-        fields = value.__dict__  # the few written, not the model's every field, are looked at
-        for name in value.__pydantic_fields_set__:
-            if name in _UNTEMPLATED:  # (`kind`: no look-up)
-                continue
-            item = fields.get(name)  # (an extra key is in the set, and not in `fields`)
-            if item is None:
-                continue
-            kind = item.__class__
-            if kind is str:
-                if "${" in item:
-                    return True
-            elif kind not in _SCALARS and _has_template(item):  # (a step's timeout: no call)
-                return True
-        extra = value.__pydantic_extra__  # a call step's request is its extra keys
-        return _has_template(extra) if extra else False
+    if isinstance(value, BaseModel):
+        return _model_has_template(value)
     if isinstance(value, str):
         return "${" in value
     if isinstance(value, dict):
@@ -199,3 +190,23 @@ def _has_template(value: Any) -> bool:
     if isinstance(value, list | tuple):
         return any(_has_template(item) for item in value)
     return False
+
+
+def _model_has_template(model: BaseModel) -> bool:
+    """`_has_template` of a model: only the fields written can hold a template.
+
+    Each step is looked at once per scenario run (as its list's plans are made), so this is on
+    the way of every step of a long scenario: a plain loop, no set or generator made per model
+    (and the set of fields written read from its slot, not through pydantic's property), and
+    for each field its value's class looked at first (most are text or scalars)."""
+    fields: dict[str, Any] = model.__dict__  # the few written, not every field, looked at
+    for name in model.__pydantic_fields_set__:
+        item: Any = fields.get(name)  # (an extra key is in the set, and not in `fields`: None)
+        kind = item.__class__
+        if kind is str:
+            if "${" in item and name not in _UNTEMPLATED:
+                return True
+        elif kind not in _SCALARS and name not in _UNTEMPLATED and _has_template(item):
+            return True  # (a step's timeout, a float: no call)
+    extra = model.__pydantic_extra__  # a call step's request is its extra keys
+    return _has_template(extra) if extra else False

@@ -18,7 +18,8 @@ from runner.executor.correlation import Correlation
 from runner.executor.failures import ConnectionFailed, StepFailed
 from runner.executor.inbox import Message, NoMatch, Verdict, Waiter
 from runner.executor.step_registry import Outcome, Wait, runs
-from runner.matching import Matcher, MatchResult, extract_saves
+from runner.matching import Matcher, MatchResult, compile_matcher, extract_saves
+from runner.scenario.matchers import _declared_by_name  # the one list of a model's matchers
 from runner.scenario.steps import ConnectionStep, ExpectNoneStep, ExpectStep
 
 __all__ = [
@@ -79,55 +80,81 @@ _HIT = MatchResult(True)
 _monotonic = time.monotonic
 
 
+class _Prepared:
+    """What an expect step's runs share: its compiled matcher and, when `text` is its only
+    matcher, that text. A step without templates keeps one on its plan (`StepPlan.prepared`);
+    a text-only one compiles its matcher only when a run first needs it (a message not equal to
+    its text, a failure to describe): one that takes its text never compiles it."""
+
+    __slots__ = ("matcher", "text")
+
+    matcher: Matcher | None
+    text: str | None
+
+
+def _prepared(matcher: Matcher | None, text: str | None) -> _Prepared:
+    """A `_Prepared` (its class has no ``__init__``: made with no Python call, once a step)."""
+    prepared = _Prepared()
+    prepared.matcher, prepared.text = matcher, text
+    return prepared
+
+
 class ExpectWait(InboxWait):
     """An expect step's wait: its rendered matchers, noise rules, deadline and result.
 
     With `count`, each matching message is taken as it comes and the step goes on until it has
     them all; with `correlate`, a match must also hold the value of the last message sent.
 
-    A step without templates is not rendered, and its matcher is compiled once: it is kept on
-    the step's plan (`StepPlan.prepared`), with, for a step whose only matcher is `text`, that
-    text, which a message is compared with directly (`consider`).
+    A step without templates is not rendered, and what its runs share is kept on the step's
+    plan (`_Prepared`): for a step whose only matcher is `text`, that text, which a message is
+    compared with directly (`consider`), and its matcher, compiled once, if ever needed.
     """
 
     def __init__(self, ctx: ScenarioContext, step: ExpectStep) -> None:
         plan = ctx.plan
-        if plan is None or plan.step is not step:
-            plan = None
-        prepared: tuple[Matcher, str | None] | None = None
-        if plan is not None and plan.plain:
+        if plan is not None and plan.step is step and plan.plain:
             spec: ExpectStep = step
-            prepared = plan.prepared  # (what this class keeps there, below)
-        else:
+            prepared: _Prepared | None = plan.prepared  # (what this class keeps there)
+            if prepared is None:  # its first run: a text-only step's matcher compiled if needed
+                text = step.text  # `_only_text(step)`, inline: each step of a long scenario
+                if text is None or not step.__pydantic_fields_set__.isdisjoint(
+                    _NOT_TEXT[step.__class__]
+                ):
+                    text = None
+                matcher = None if text is not None else ctx.matcher(step, step, keep=False)
+                prepared = plan.prepared = _Prepared()  # `_prepared(matcher, text)`, inline
+                prepared.matcher, prepared.text = matcher, text
+        else:  # rendered each run (compiled at once: a rendered regex may not compile)
             spec = ctx.rendered(step)
+            prepared = _prepared(ctx.matcher(step, spec), _only_text(spec))
         self.spec = spec
-        # `InboxWait.__init__` and `ctx.deadline`, inline (the hot path of every expect)
+        # `InboxWait.__init__`, inline (the hot path of every expect)
         self.ctx = ctx
         named = step.conn
         conn = ctx.connections.get(named) if named else None
         self.conn: Connection = conn if conn is not None else ctx.connection(step)
         now = _monotonic()
         self.start = now - ctx.clock.start  # `ctx.clock.now()`
-        when = now + (ctx.timeout if spec.timeout is None else spec.timeout)
-        limit = ctx.limit
-        self.deadline = Deadline(when) if when <= limit.when else limit
+        self.deadline = ctx.deadline(spec.timeout, now)
         self.first_only, self.closest = spec.next, None  # a Waiter's
         self.outcome: Message | NoMatch | None = None
         self._on_settle: Callable[[Wait], None] | None = None
-        if prepared is None:
-            matcher = ctx.matcher(step, spec, keep=plan is None or not plan.plain)  # (or here)
-            text = spec.text if spec.text is not None and len(matcher.checks) == 1 else None
-            if plan is not None and plan.plain:  # kept for the step's next runs
-                plan.prepared = (matcher, text)
-        else:
-            matcher, text = prepared
-        self.matcher: Matcher = matcher
+        self._prepared = prepared
         self.noise = ctx.compile_ignore(spec.ignore, step.location) if spec.ignore else []
         self._taken: MatchResult | None = None
         self.matched = 0  # messages taken so far (of `count`)
         self._correlation = _correlation(self.conn, spec) if spec.correlate else None
         #: The step's text when `text` is its only matcher (and nothing is correlated).
-        self._text = text if self._correlation is None else None
+        self._text = prepared.text if self._correlation is None else None
+
+    @property
+    def matcher(self) -> Matcher:
+        """The step's compiled matcher (a text-only step's compiled the first time it is
+        needed, and kept with its plan)."""
+        prepared = self._prepared
+        if prepared.matcher is None:
+            prepared.matcher = compile_matcher(self.spec)
+        return prepared.matcher
 
     def consider(self, message: Message) -> Verdict:
         """`Waiter.consider`, with a text-only step's match inline: a message equal to its text
@@ -142,7 +169,7 @@ class ExpectWait(InboxWait):
         return Waiter.consider(self, message)
 
     def judge(self, message: Message) -> Verdict:
-        result = self.matcher.match(message.data)
+        result = (self._prepared.matcher or self.matcher).match(message.data)
         if result.ok and self._correlation is not None:
             result = self._correlation.check(message.data)
         if result.ok:
@@ -239,6 +266,25 @@ class ExpectWait(InboxWait):
 #: The runner of `expect` (wait for a message that matches the step on its connection) is the
 #: wait's class itself: making the step's `ExpectWait` is all it does, with no call around it.
 run_expect = runs(ExpectStep, inline=True)(ExpectWait)
+
+
+def _only_text(spec: ExpectStep) -> str | None:
+    """The step's text when `text` is the only matcher it holds, else None."""
+    text = spec.text
+    if text is not None and spec.__pydantic_fields_set__.isdisjoint(_NOT_TEXT[type(spec)]):
+        return text
+    return None
+
+
+class _OtherMatchers(dict[type, frozenset[str]]):
+    """The fields of a model of matchers that hold a matcher other than `text`, by model."""
+
+    def __missing__(self, model: type) -> frozenset[str]:
+        names = self[model] = frozenset(_declared_by_name(model)) - {"text"}
+        return names
+
+
+_NOT_TEXT = _OtherMatchers()
 
 
 def _correlation(conn: Connection, spec: ExpectStep) -> Correlation:

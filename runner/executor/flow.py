@@ -52,7 +52,7 @@ class Loop:
     summary: str = ""
     outer_steps: Sequence[StepModel] = ()
     outer_pos: int = 0
-    outer_plans: list[StepPlan | None] = field(default_factory=list)
+    outer_plans: list[StepPlan] = field(default_factory=list)
     previous: Any = field(default=_UNSET)
 
     def next_iteration(self, variables: dict[str, Any]) -> bool:

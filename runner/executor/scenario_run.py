@@ -49,6 +49,7 @@ from runner.events import (
     StepEnded,
     StepStarted,
     Unexpected,
+    _step_ended,
     taken,
 )
 from runner.executor import expect as _expect  # noqa: F401  (registers the expect runners)
@@ -68,6 +69,7 @@ from runner.scenario.rendering import render_variables
 __all__ = ["CLOSE_WAIT", "ScenarioRunner", "StepPlan"]
 
 _DONE, _PARKED, _HANDED_BACK = "done", "parked", "handed back"
+_PASSED = Status.PASSED
 #: The run clock's `Clock.now` is ``monotonic() - clock.start``: the step path reads it inline.
 _monotonic = time.monotonic
 
@@ -123,9 +125,9 @@ class ScenarioRunner:
         self._index: int = -1  # the step running (or failed)
         self._step: StepModel | None = None
         self._conn: str | None = None  # the connection the step running names
-        # Each list of steps (the scenario's, a repeat's) with its steps' plans, by its id: a
-        # step's plan is made the first time it runs, and found by its position after that.
-        self._plans: dict[int, tuple[Sequence[StepModel], list[StepPlan | None]]] = {}
+        # Each list of steps (the scenario's, a repeat's) with its steps' plans, by its id: made
+        # as the list first starts, and each found by its step's position after that.
+        self._plans: dict[int, tuple[Sequence[StepModel], list[StepPlan]]] = {}
         self._step_plans = self._plans_of(scenario.steps)  # of `_steps`
         # The wait's hand-over takes the condition's lock alone (a C call; the condition's own
         # `with` is two Python calls, twice a pair); `_sleep_until_back` waits on the condition.
@@ -212,7 +214,7 @@ class ScenarioRunner:
         """Run steps from `_pos` until the end, a step that waits, or (on a connection's
         thread) a step whose runner is not inline.
 
-        Each step begins here: its plan looked up (made the first time), the scenario's state
+        Each step begins here: its plan looked up (made as its list started), the scenario's state
         and the context set for it (what `_begin` did, inline), its runner run, and a `Wait`
         it returns watched (what `_watch` does, inline) and begun."""
         ctx, stopped = self.ctx, self.ctx.stop.is_set
@@ -226,8 +228,6 @@ class ScenarioRunner:
                 continue
             step = steps[pos]
             plan = self._step_plans[pos]
-            if plan is None:
-                plan = self._step_plans[pos] = StepPlan.of(step)
             if stopped():
                 if on_connection:
                     return _HANDED_BACK
@@ -257,11 +257,11 @@ class ScenarioRunner:
                 result = result.finish()
             self._passed(result)
 
-    def _plans_of(self, steps: Sequence[StepModel]) -> list[StepPlan | None]:
-        """The plans of a list of steps (None: a step not run yet), kept for the run."""
+    def _plans_of(self, steps: Sequence[StepModel]) -> list[StepPlan]:
+        """The plans of a list of steps, made as it first starts and kept for the run."""
         kept = self._plans.get(id(steps))
         if kept is None or kept[0] is not steps:
-            kept = self._plans[id(steps)] = (steps, [None] * len(steps))
+            kept = self._plans[id(steps)] = (steps, StepPlan.all_of(steps))
         return kept[1]
 
     def _in_loops(self, summary: str) -> str:
@@ -375,21 +375,22 @@ class ScenarioRunner:
             return
         ctx = self.ctx
         now = _monotonic() - ctx.clock.start  # `ctx.clock.now()`, inline
-        ctx.emit(
-            StepEnded(
-                at=now,
-                scenario=ctx.index,
-                index=self._index,
-                kind=ctx.step_kind,
-                location=self._location,
-                status=Status.PASSED,
-                duration=now - self._step_start,
-                conn=outcome.conn,
-                latency=outcome.latency,
-                latency_from_send=outcome.latency_from_send,
-                note=outcome.note,
-                started=self._step_start,
-                summary=self._summary,
+        start = self._step_start
+        ctx.emit(  # `StepEnded(at=now, scenario=..., summary=...)`, its fields in their order
+            _step_ended(
+                now,
+                ctx.index,
+                self._index,
+                ctx.step_kind,
+                self._location,
+                _PASSED,
+                now - start,
+                outcome.conn,
+                outcome.latency,
+                outcome.latency_from_send,
+                outcome.note,
+                start,
+                self._summary,
             )
         )
         if not self._loops:  # steps_passed counts the scenario's own steps
@@ -474,7 +475,7 @@ class ScenarioRunner:
             closest=details.closest if details else None,
             reason=details.reason if details else None,
             diff=details.diff if details else None,
-            recent=tuple(conn.transcript) if conn is not None else (),
+            recent=conn.transcript() if conn is not None else (),
             traceback=traceback.format_exc() if internal else None,
         )
 
@@ -501,11 +502,11 @@ class ScenarioRunner:
         for conn in (*ctx.retired, *ctx.connections.values()):
             if conn.inbox.full is not None:  # wsrun dropped it: a flood no step took
                 message = f"{conn.name!r}: inbox full: {conn.inbox.full}"
-                return Failure(message, conn=conn.name, recent=tuple(conn.transcript))
+                return Failure(message, conn=conn.name, recent=conn.transcript())
             abnormal = conn.abnormal
             if abnormal is not None and not conn.abnormal_expected:
                 message = abnormal.describe(conn.name, self._start)
-                return Failure(message, conn=conn.name, recent=tuple(conn.transcript))
+                return Failure(message, conn=conn.name, recent=conn.transcript())
         if not dropped:
             return None
         conn = dropped[0]
@@ -519,7 +520,7 @@ class ScenarioRunner:
                 f"the server did not answer the closing handshake on {conn.name!r} within "
                 f"{CLOSE_WAIT:g}s at the end of the scenario; wsrun dropped the connection"
             )
-        return Failure(message, conn=conn.name, recent=tuple(conn.transcript))
+        return Failure(message, conn=conn.name, recent=conn.transcript())
 
 
 def _unexpected_failure(unexpected: list[Unexpected]) -> Failure:

@@ -13,13 +13,13 @@ sleep. Steps that block (connect, close, expect_close, sleep) run on the scenari
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast
 
 from runner.events import _quick_init
 from runner.executor.clock import Deadline
-from runner.executor.context import ScenarioContext, _has_template
+from runner.executor.context import ScenarioContext, _model_has_template
 from runner.scenario.kinds import StepModel
 from runner.scenario.steps import ConnectionStep
 
@@ -122,14 +122,14 @@ def runner_for(step: StepModel) -> Runner[StepModel]:
 class StepPlan:
     """What running a step needs that does not change between its runs, worked out once.
 
-    A step's plan is made the first time it runs and kept for the scenario's run (the
-    `ScenarioRunner` keeps the plans of each list of steps by position): a step in a `repeat`
-    of a million iterations is found, not prepared again, each time. While the step runs, its
-    plan is the context's `ScenarioContext.plan`: `ScenarioContext.rendered` answers from
-    `plain` (the step comes back as it is, no template looked for again), and the runner keeps
-    what it prepares from a step without templates in `prepared` (an expect step's compiled
-    matcher and text). A step with templates is rendered each time it runs (its variables may
-    differ, in a loop or a parametrize row), and nothing of its rendering is kept.
+    The plans of a list of steps are made as the list first starts (`all_of`) and kept for the
+    scenario's run (the `ScenarioRunner` keeps them by the list and each step's position): a
+    step in a `repeat` of a million iterations is found, not prepared again, each time. While
+    the step runs, its plan is the context's `ScenarioContext.plan`: `ScenarioContext.rendered`
+    answers from `plain` (the step comes back as it is, no template looked for again), and the
+    runner keeps what it prepares from a step without templates in `prepared` (an expect step's
+    text and compiled matcher). A step with templates is rendered each time it runs (its
+    variables may differ, in a loop or a parametrize row), and nothing of its rendering is kept.
 
     Attributes:
         step: the step model.
@@ -169,19 +169,28 @@ class StepPlan:
 
     @classmethod
     def of(cls, step: StepModel) -> StepPlan:
-        """The plan of `step` (one call: each step of a long scenario makes one, as it starts)."""
-        plan = object.__new__(cls)
-        plan.step = step
-        plan.runner = runner = _RUNNERS[step.__class__]
-        plan.run, plan.inline = runner.run, runner.inline
-        plan.kind = kind = step.kind
-        plan.conn = conn = step.conn if runner.conn_field else step.conn_named()  # type: ignore[attr-defined]
-        plan.summary = f"{kind} {conn}" if conn else kind
-        where = step.location  # str(where), without its call
-        plan.location = f"{where.file}:{where.line}:{where.column}"
-        plan.plain = not _has_template(step)
-        plan.prepared = None
-        return plan
+        """The plan of `step`."""
+        return cls.all_of((step,))[0]
+
+    @classmethod
+    def all_of(cls, steps: Sequence[StepModel]) -> list[StepPlan]:
+        """The plans of a list of steps, in one call: a long scenario makes one plan a step, as
+        its list starts (each step's plan in a call of its own was two calls a pair)."""
+        plans: list[StepPlan] = []
+        for step in steps:
+            plan = object.__new__(cls)
+            plan.step = step
+            plan.runner = runner = _RUNNERS[step.__class__]
+            plan.run, plan.inline = runner.run, runner.inline
+            plan.kind = kind = step.kind
+            plan.conn = conn = step.conn if runner.conn_field else step.conn_named()  # type: ignore[attr-defined]
+            plan.summary = f"{kind} {conn}" if conn else kind
+            where = step.location  # str(where), without its call
+            plan.location = f"{where.file}:{where.line}:{where.column}"
+            plan.plain = not _model_has_template(step)
+            plan.prepared = None
+            plans.append(plan)
+        return plans
 
 
 def registered_runners() -> dict[type[StepModel], Runner[StepModel]]:

@@ -15,6 +15,7 @@ from rich.console import Console
 
 from runner.cli import ExitCode, main
 from runner.events import EventBus, FrameReceived, FrameSent, StepEnded, StepStarted, taken
+from runner.executor import scenario_run
 from runner.report.redaction import Redactor
 from tests.support import echo, url_of, websockets_server
 
@@ -36,6 +37,13 @@ def built(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
             _init(self, *args, **kwargs)
 
         monkeypatch.setattr(cls, "__init__", counting)
+    make = scenario_run._step_ended  # a passed step's StepEnded: made without its __init__
+
+    def made(*fields: Any) -> StepEnded:
+        counts["StepEnded"] += 1
+        return make(*fields)
+
+    monkeypatch.setattr(scenario_run, "_step_ended", made)
     return counts
 
 

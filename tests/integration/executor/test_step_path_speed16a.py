@@ -73,22 +73,29 @@ def _runner_calls(folder: Path, url: str, pairs: int) -> Counter[str]:
     return counts
 
 
+#: The runner's own calls a pair: 65 before round 16a, 27 after it, 19 after round 16b (the plans
+#: of a list made in one call, and a text-only expect's matcher not compiled: its text is kept).
+BOUND = 19
+
+
 def test_a_pair_costs_the_runner_few_calls_of_its_own(tmp_path: Path) -> None:
     with websockets_server(echo) as server:
         few = _runner_calls(tmp_path / "few", url_of(server), 100)
         many = _runner_calls(tmp_path / "many", url_of(server), 300)
     per_pair = {name: (many[name] - few[name]) / 200 for name in many if many[name] > few[name]}
     total = sum(per_pair.values())
-    assert total <= 32, f"{total:.1f} calls a pair (65 before): {per_pair}"
-    # Made once a step: its plan, and the look for templates in it.
-    assert per_pair["step_registry.StepPlan.of"] == 2
-    assert per_pair["context._has_template"] == 2
+    assert total <= BOUND, f"{total:.1f} calls a pair (65 before, 27 in round 16a): {per_pair}"
+    # Made once a step: the look for templates in it (its plan is made with its list's, in one
+    # call: round 16b), and its wait's deadline, by the one rule (`ScenarioContext.deadline`).
+    assert per_pair["context._model_has_template"] == 2
+    assert per_pair["context.ScenarioContext.deadline"] == 1
     # Done inline now, or not at all for a step without templates.
     for gone in (
         "clock.Clock.now",
         "context.ScenarioContext.rendered",
         "context.ScenarioContext.connection",
-        "context.ScenarioContext.deadline",
+        "step_registry.StepPlan.of",
+        "step_registry.StepPlan.all_of",
         "clock.Deadline.after",
         "connection.Connection._note",
         "connection.Connection.send_outgoing",
