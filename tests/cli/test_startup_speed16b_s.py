@@ -1,0 +1,123 @@
+"""Start-up (issue 15, helper S of 2026-12-02): what ``wsrun validate`` and ``wsrun run`` do
+before their work, checked in fresh processes (what was imported or built, not a time).
+
+- Pydantic's plugin look-up (`runner.scenario.pydantic_plugins`): `importlib.metadata` and
+  `email` (~22 ms with the entry-point scan) are not imported when no distribution declares a
+  pydantic plugin; a plugin that is declared is still loaded and used.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from runner.scenario import pydantic_plugins
+from tests.support import timeout
+
+ROOT = Path(__file__).resolve().parents[2]
+ONE_STEP = "name: one\nsteps:\n  - connect: ws://127.0.0.1:9/\n"
+PROBE = """
+import sys
+from runner.cli import main
+code = main(sys.argv[1:])
+print("imported:", ",".join(m for m in {modules!r} if m in sys.modules) or "none")
+sys.exit(code)
+"""
+PLUGIN = """
+import os
+
+
+class Plugin:
+    def new_schema_validator(self, schema, schema_type, path, kind, config, settings):
+        with open(os.environ["PLUGIN_LOG"], "a", encoding="utf-8") as log:
+            log.write(f"{path.name}\\n")
+        return None, None, None
+
+
+plugin = Plugin()
+"""
+
+
+def _probe(
+    *args: str, modules: tuple[str, ...], env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", PROBE.format(modules=modules), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout(30),
+        env=env,
+    )
+
+
+def test_validate_without_pydantic_plugins_imports_no_importlib_metadata(tmp_path: Path) -> None:
+    (tmp_path / "one.yaml").write_text(ONE_STEP, encoding="utf-8")
+    done = _probe("validate", str(tmp_path / "one.yaml"), modules=("importlib.metadata", "email"))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["valid: 1 path checked, no errors", "imported: none"]
+
+
+def _declare_plugin(folder: Path) -> None:
+    """A distribution on `folder` that declares a pydantic plugin, as an installed one would."""
+    (folder / "probe_plugin.py").write_text(PLUGIN, encoding="utf-8")
+    info = folder / "probe_plugin-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: probe-plugin\nVersion: 1.0\n", encoding="utf-8"
+    )
+    (info / "entry_points.txt").write_text(
+        "[pydantic]\nprobe = probe_plugin:plugin\n", encoding="utf-8"
+    )
+
+
+def test_a_declared_pydantic_plugin_is_still_loaded_and_used(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    _declare_plugin(site)
+    (tmp_path / "one.yaml").write_text(ONE_STEP, encoding="utf-8")
+    log = tmp_path / "plugin.log"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(site), str(ROOT)]), PLUGIN_LOG=str(log))
+    done = _probe("validate", str(tmp_path / "one.yaml"), modules=("probe_plugin",), env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "valid: 1 path checked, no errors",
+        "imported: probe_plugin",
+    ]
+    # pydantic asked the plugin about every validator it built: the file's and the step's
+    assert {"ScenarioFile", "ConnectStep"} <= set(log.read_text(encoding="utf-8").split())
+
+
+def test_plugins_declared_reads_the_entry_points_of_the_path(tmp_path: Path) -> None:
+    empty, other, declaring = tmp_path / "empty", tmp_path / "other", tmp_path / "declaring"
+    for folder in (empty, other, declaring):
+        folder.mkdir()
+    info = other / "other-1.0.dist-info"
+    info.mkdir()
+    (info / "entry_points.txt").write_text("[console_scripts]\nx = x:main\n", encoding="utf-8")
+    (other / "legacy.egg-info").write_text("Name: legacy\n", encoding="utf-8")  # a one-file one
+    _declare_plugin(declaring)
+    missing = str(tmp_path / "missing")
+    assert not pydantic_plugins.plugins_declared([str(empty), str(other), missing])
+    assert pydantic_plugins.plugins_declared([str(empty), str(declaring)])
+    # what the look does not read, the real loader decides
+    (tmp_path / "packages.zip").write_bytes(b"PK\x05\x06" + bytes(18))
+    assert pydantic_plugins.plugins_declared([str(tmp_path / "packages.zip")])
+    assert pydantic_plugins.plugins_declared([str(tmp_path / "thing.egg")])
+
+
+def test_anything_else_taken_from_the_loader_comes_from_pydantic_s_own() -> None:
+    code = (
+        "import sys, runner.scenario\n"
+        "from pydantic.plugin._loader import PYDANTIC_ENTRY_POINT_GROUP\n"
+        "from pydantic.plugin import _loader\n"
+        "print(PYDANTIC_ENTRY_POINT_GROUP, sys.modules[_loader.__name__] is _loader,"
+        " _loader.__file__.endswith('_loader.py'), 'importlib.metadata' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=timeout(30)
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["pydantic", "True", "True", "True"]
