@@ -325,12 +325,19 @@ def _piped_width(file: IO[str]) -> int | None:
 
 class _DeferredConsole:
     """`make_console`'s console, made when first used: ``wsrun validate`` of valid files prints
-    one line, and importing rich for it was a third of its start-up."""
+    one line, and importing rich for it was a third of its start-up.
+
+    Where rich's console would certainly be plain and never wrap (`plain`: not a terminal,
+    nothing forcing colours, no ``COLUMNS``), it answers what the console reporter asks
+    (`color_system`, `record`, `width`, `quiet`) without making it: the reporter then writes
+    plain lines itself, and a run whose output is piped does not import rich at all.
+    """
 
     def __init__(self, no_color: bool) -> None:
         self._no_color = no_color
         self._made: Console | None = None
         self._file: IO[str] | None = None
+        self._quiet = False
 
     @property
     def file(self) -> IO[str]:
@@ -346,11 +353,51 @@ class _DeferredConsole:
         self._file = file
 
     def __getattr__(self, name: str) -> Any:
+        return getattr(self._console(), name)
+
+    def _console(self) -> Console:
         if self._made is None:
             self._made = make_console(self._no_color)
             if self._file is not None:
                 self._made.file = self._file
-        return getattr(self._made, name)
+            self._made.quiet = self._quiet
+        return self._made
+
+    def plain(self) -> bool:
+        """Whether rich's console would print here without colours and without wrapping: not
+        a terminal, no ``FORCE_COLOR`` or ``TTY_COMPATIBLE``, no ``COLUMNS`` (then its width
+        is `_NO_WRAP_WIDTH`), no Jupyter, not Windows (rich's legacy console)."""
+        if self._made is not None or sys.platform == "win32":
+            return False
+        if any(map(os.environ.get, ("FORCE_COLOR", "TTY_COMPATIBLE"))):
+            return False
+        import builtins
+
+        return not hasattr(builtins, "get_ipython") and _piped_width(self.file) == _NO_WRAP_WIDTH
+
+    @property
+    def color_system(self) -> str | None:
+        return None if self.plain() else self._console().color_system
+
+    @property
+    def record(self) -> bool:
+        return False if self.plain() else self._console().record
+
+    @property
+    def width(self) -> int:
+        return _NO_WRAP_WIDTH if self.plain() else self._console().width
+
+    @property
+    def quiet(self) -> bool:
+        """Rich's: True once the output was found closed (`on_broken_pipe`)."""
+        return self._made.quiet if self._made is not None else self._quiet
+
+    def on_broken_pipe(self) -> None:
+        """`make_console`'s: print nothing more, and raise the `BrokenPipeError` being handled."""
+        if self._made is not None:
+            self._made.on_broken_pipe()
+        self._quiet = True
+        raise  # called in the `except` of the write that failed: that error
 
     def plain_line(self, text: str) -> bool:
         """Write `text` as one line without rich, as rich would write it here (no colour, no
@@ -362,8 +409,10 @@ class _DeferredConsole:
         except (AttributeError, ValueError):
             terminal = False
         columns = os.environ.get("COLUMNS", "").strip()
-        if terminal or (columns.isdigit() and len(text) >= int(columns)):
+        if terminal or "\t" in text or (columns.isdigit() and len(text) >= int(columns)):
             return False
+        if self._quiet:  # the output is closed: rich would print nothing
+            return True
         self.file.write(text + "\n")
         self.file.flush()
         return True
@@ -725,8 +774,6 @@ def _narrow(args: argparse.Namespace, console: Console, scenarios: list[Any]) ->
     """The selected scenarios that ``--last-failed`` and ``--shard`` keep, each said in a line.
 
     An empty shard is no error: the run goes on with no scenario (exit 0, empty reports)."""
-    from rich.text import Text
-
     notes = []
     if args.last_failed:
         from runner.last_failed import only_last_failed, read_last_failed
@@ -745,18 +792,25 @@ def _narrow(args: argparse.Namespace, console: Console, scenarios: list[Any]) ->
             "it): nothing to run"
         )
     for note in notes:
-        console.print(Text(note, style="dim"), soft_wrap=True)
+        _print_dim(console, note)
     return scenarios
 
 
 def _print_suites(console: Console, suite: Any, scenarios: list[Any]) -> None:
     """Say which suite files and services the run uses (in the live log and with -q alike)."""
-    from rich.text import Text
-
     from runner.executor.suite_run import describe_suites
 
     for line in describe_suites(suite, scenarios):
-        console.print(Text(line, style="dim"), soft_wrap=True)
+        _print_dim(console, line)
+
+
+def _print_dim(console: Console, line: str) -> None:
+    """Print `line` dim and never wrapped; plain, without rich, where rich's would be plain."""
+    if isinstance(console, _DeferredConsole) and console.plain() and console.plain_line(line):
+        return
+    from rich.text import Text
+
+    console.print(Text(line, style="dim"), soft_wrap=True)
 
 
 def _check_report_paths(args: argparse.Namespace) -> None:

@@ -4,17 +4,24 @@ before their work, checked in fresh processes (what was imported or built, not a
 - Pydantic's plugin look-up (`runner.scenario.pydantic_plugins`): `importlib.metadata` and
   `email` (~22 ms with the entry-point scan) are not imported when no distribution declares a
   pydantic plugin; a plugin that is declared is still loaded and used.
+- rich (~30 ms: its console, text and table): a run whose output is piped writes its plain lines
+  and its summary table itself (`runner.report.console.plain_table`); a terminal, ``COLUMNS``,
+  ``FORCE_COLOR`` or ``TTY_COMPATIBLE`` still get rich's console.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from runner.cli import _DeferredConsole
 from runner.scenario import pydantic_plugins
-from tests.support import timeout
+from tests.support import echo, timeout, url_of, websockets_server
 
 ROOT = Path(__file__).resolve().parents[2]
 ONE_STEP = "name: one\nsteps:\n  - connect: ws://127.0.0.1:9/\n"
@@ -121,3 +128,74 @@ def test_anything_else_taken_from_the_loader_comes_from_pydantic_s_own() -> None
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["pydantic", "True", "True", "True"]
+
+
+PAIRS = """\
+name: pairs
+steps:
+  - connect: "${url}"
+  - send: a
+  - expect: {text: a}
+  - close
+"""
+
+
+def _run_q(tmp_path: Path, *, env: dict[str, str] | None = None) -> list[str]:
+    (tmp_path / "pairs.yaml").write_text(PAIRS, encoding="utf-8")
+    with websockets_server(echo) as server:
+        done = _probe(
+            "run",
+            "-q",
+            str(tmp_path / "pairs.yaml"),
+            "--var",
+            f"url={url_of(server)}",
+            modules=("rich", "rich.console", "rich.text", "rich.table"),
+            env=env,
+        )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout.splitlines()
+
+
+def test_a_piped_run_imports_no_rich(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "FORCE_COLOR")}
+    lines = _run_q(tmp_path, env=env)
+    assert lines[0].startswith("✓ PASSED pairs  (") and lines[0].endswith(", 4/4 steps)")
+    assert lines[1] == "scenario  result  duration  steps"
+    assert lines[2].startswith("pairs     passed  ") and lines[2].endswith("    4/4")
+    assert lines[-2].startswith("PASSED: 1 passed in ")
+    assert lines[-1] == "imported: none"
+
+
+def test_a_run_that_forces_colours_still_prints_through_rich(tmp_path: Path) -> None:
+    lines = _run_q(tmp_path, env=dict(os.environ, FORCE_COLOR="1"))
+    assert "\x1b[" in "\n".join(lines)  # rich's colours
+    assert lines[-1] == "imported: rich,rich.console,rich.text,rich.table"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"), [("COLUMNS", "120"), ("FORCE_COLOR", "1"), ("TTY_COMPATIBLE", "1")]
+)
+def test_the_console_is_plain_only_where_rich_s_certainly_would_be(
+    variable: str, value: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("COLUMNS", "FORCE_COLOR", "TTY_COMPATIBLE"):
+        monkeypatch.delenv(name, raising=False)
+    console = _DeferredConsole(no_color=False)
+    console.file = io.StringIO()
+    assert console.plain() and console.color_system is None and console.width == 10**6
+    monkeypatch.setenv(variable, value)
+    assert not console.plain()
+
+
+def test_a_terminal_s_console_is_rich_s() -> None:
+    leader, follower = os.openpty()
+    try:
+        with open(follower, "w", encoding="utf-8", closefd=False) as terminal:
+            console = _DeferredConsole(no_color=True)
+            console.file = terminal
+            assert not console.plain()
+            assert console.color_system is None  # --no-color, from rich's own console
+            assert console._made is not None
+    finally:
+        os.close(leader)
+        os.close(follower)
