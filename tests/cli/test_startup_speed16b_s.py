@@ -199,3 +199,74 @@ def test_a_terminal_s_console_is_rich_s() -> None:
     finally:
         os.close(leader)
         os.close(follower)
+
+
+GC_PROBE = """
+import gc, sys
+{setup}
+from runner.cli import main
+{before}
+collections = []
+gc.callbacks.append(lambda phase, info: phase == "start" and collections.append(info))
+code = main(sys.argv[1:])
+print("collections:", sum(1 for info in collections if info["generation"] < 2))
+print("collecting after:", gc.isenabled())
+sys.exit(code)
+"""
+#: The run phase's start, seen from inside: whether the collector is on.
+RUN_PHASE = """
+import runner.executor
+real = runner.executor.run_suite
+def run_suite(*args, **kwargs):
+    print("run phase collects:", gc.isenabled())
+    return real(*args, **kwargs)
+runner.executor.run_suite = run_suite
+"""
+
+
+def _gc_probe(*args: str, setup: str = "", before: str = "") -> list[str]:
+    code = GC_PROBE.format(setup=setup, before=before)
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout(30),
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout.splitlines()
+
+
+def test_validate_s_start_up_runs_no_garbage_collection(tmp_path: Path) -> None:
+    (tmp_path / "one.yaml").write_text(ONE_STEP, encoding="utf-8")
+    lines = _gc_probe("validate", str(tmp_path / "one.yaml"))
+    # importing pydantic, the models and yaml ran ~70 collections of the young generations
+    assert lines == ["valid: 1 path checked, no errors", "collections: 0", "collecting after: True"]
+
+
+def test_a_run_s_phase_collects_garbage_as_usual(tmp_path: Path) -> None:
+    (tmp_path / "pairs.yaml").write_text(PAIRS, encoding="utf-8")
+    with websockets_server(echo) as server:
+        args = ("run", "-q", str(tmp_path / "pairs.yaml"), "--var", f"url={url_of(server)}")
+        lines = _gc_probe(*args, setup=RUN_PHASE)
+        assert lines[0] == "run phase collects: True"
+        assert lines[-1] == "collecting after: True"
+        # a caller that turned the collector off keeps it off
+        lines = _gc_probe(*args, setup=RUN_PHASE, before="gc.disable()")
+        assert lines[0] == "run phase collects: False"
+        assert lines[-1] == "collecting after: False"
+
+
+def test_main_builds_its_parser_once_per_process(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from runner import cli
+
+    (tmp_path / "one.yaml").write_text(ONE_STEP, encoding="utf-8")
+    cli._parser.cache_clear()
+    assert cli.main(["validate", str(tmp_path / "one.yaml")]) == 0
+    assert cli.main(["validate", str(tmp_path / "missing.yaml")]) == 2
+    assert cli.main(["--version"]) == 0
+    assert cli._parser.cache_info().misses == 1
+    out = capsys.readouterr().out
+    assert "valid: 1 path checked, no errors" in out and "wsrun 0.1.0" in out
