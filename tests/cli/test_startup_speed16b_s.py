@@ -4,6 +4,8 @@ before their work, checked in fresh processes (what was imported or built, not a
 - Pydantic's plugin look-up (`runner.scenario.pydantic_plugins`): `importlib.metadata` and
   `email` (~22 ms with the entry-point scan) are not imported when no distribution declares a
   pydantic plugin; a plugin that is declared is still loaded and used.
+- `shutil` (with `bz2`, `lzma`, `zlib`: ~3 ms), which argparse imports for the terminal's width
+  whenever it adds an option: the parser finds that width as `shutil` would.
 - rich (~30 ms: its console, text and table): a run whose output is piped writes its plain lines
   and its summary table itself (`runner.report.console.plain_table`); a terminal, ``COLUMNS``,
   ``FORCE_COLOR`` or ``TTY_COMPATIBLE`` still get rich's console.
@@ -25,8 +27,12 @@ from tests.support import echo, timeout, url_of, websockets_server
 
 ROOT = Path(__file__).resolve().parents[2]
 ONE_STEP = "name: one\nsteps:\n  - connect: ws://127.0.0.1:9/\n"
+#: Which of `modules` a command imports. Those Python imported as it started (a site's .pth files
+#: may: the dev environment's import shutil) are forgotten first, to be seen if imported again.
 PROBE = """
 import sys
+for name in {modules!r}:
+    sys.modules.pop(name, None)
 from runner.cli import main
 code = main(sys.argv[1:])
 print("imported:", ",".join(m for m in {modules!r} if m in sys.modules) or "none")
@@ -60,9 +66,13 @@ def _probe(
     )
 
 
-def test_validate_without_pydantic_plugins_imports_no_importlib_metadata(tmp_path: Path) -> None:
+def test_validate_without_pydantic_plugins_imports_no_importlib_metadata_nor_shutil(
+    tmp_path: Path,
+) -> None:
     (tmp_path / "one.yaml").write_text(ONE_STEP, encoding="utf-8")
-    done = _probe("validate", str(tmp_path / "one.yaml"), modules=("importlib.metadata", "email"))
+    done = _probe(
+        "validate", str(tmp_path / "one.yaml"), modules=("importlib.metadata", "email", "shutil")
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["valid: 1 path checked, no errors", "imported: none"]
 
@@ -270,3 +280,62 @@ def test_main_builds_its_parser_once_per_process(
     assert cli._parser.cache_info().misses == 1
     out = capsys.readouterr().out
     assert "valid: 1 path checked, no errors" in out and "wsrun 0.1.0" in out
+
+
+HELP_PROBE = """
+import argparse
+from runner import cli
+ours = [cli.build_parser()]
+ours += list(ours[0]._subparsers._group_actions[0].choices.values())
+texts = [p.format_help() for p in ours]
+cli._ArgumentParser._get_formatter = argparse.ArgumentParser._get_formatter  # argparse's own
+stock = [cli.build_parser()]
+stock += list(stock[0]._subparsers._group_actions[0].choices.values())
+print(texts == [p.format_help() for p in stock], len(texts), max(len(t) for t in texts))
+"""
+
+
+def _help_probe(columns: str | None, terminal_columns: int | None = None) -> str:
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    if columns is not None:
+        env["COLUMNS"] = columns
+    if terminal_columns is None:
+        done = subprocess.run(
+            [sys.executable, "-c", HELP_PROBE],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=timeout(30),
+            env=env,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+    import fcntl
+    import struct
+    import termios
+
+    leader, follower = os.openpty()
+    try:
+        size = struct.pack("HHHH", 24, terminal_columns, 0, 0)
+        fcntl.ioctl(follower, termios.TIOCSWINSZ, size)
+        subprocess.run(
+            [sys.executable, "-c", HELP_PROBE],
+            cwd=ROOT,
+            stdout=follower,
+            timeout=timeout(30),
+            env=env,
+            check=True,
+        )
+        return os.read(leader, 4096).decode().strip()
+    finally:
+        os.close(leader)
+        os.close(follower)
+
+
+@pytest.mark.parametrize("columns", [None, "40", "200", "abc", "0"])
+def test_the_help_is_as_wide_as_argparse_makes_it(columns: str | None) -> None:
+    assert _help_probe(columns).startswith("True 9 ")
+
+
+def test_the_help_is_as_wide_as_the_terminal() -> None:
+    assert _help_probe(None, terminal_columns=50).startswith("True 9 ")
