@@ -19,6 +19,7 @@ in half.
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import math
 import os
@@ -58,9 +59,40 @@ class UsageError(Exception):
     """A command line that cannot be run; the message says why."""
 
 
+@functools.cache
+def _parser() -> argparse.ArgumentParser:
+    """`build_parser()`, built once: parsing does not change it, and `main` may run many times
+    in one process (tests, fuzzing: rebuilding it was a third of a small case)."""
+    return build_parser()
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    """argparse's parser, whose help formatter is as wide as `shutil` says the terminal is,
+    without importing `shutil` (and `bz2`, `lzma`, `zlib` with it: ~3 ms of a ``wsrun
+    validate``, which prints no help; argparse makes a formatter for each option it adds)."""
+
+    def _get_formatter(self) -> argparse.HelpFormatter:
+        width = _terminal_columns() - 2
+        return self.formatter_class(prog=self.prog, width=width)  # type: ignore[call-arg]
+
+
+def _terminal_columns() -> int:
+    """``shutil.get_terminal_size().columns``: ``COLUMNS``, else stdout's terminal's, else 80."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns > 0:
+        return columns
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns or 80  # type: ignore[union-attr]
+    except (AttributeError, ValueError, OSError):
+        return 80
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `wsrun` and its subcommands."""
-    parser = argparse.ArgumentParser(
+    parser: argparse.ArgumentParser = _ArgumentParser(
         prog="wsrun",
         description="Test WebSocket servers from YAML scenarios.",
         epilog="'run' is the default command: 'wsrun scenarios/' runs every scenario there.",
@@ -325,12 +357,19 @@ def _piped_width(file: IO[str]) -> int | None:
 
 class _DeferredConsole:
     """`make_console`'s console, made when first used: ``wsrun validate`` of valid files prints
-    one line, and importing rich for it was a third of its start-up."""
+    one line, and importing rich for it was a third of its start-up.
+
+    Where rich's console would certainly be plain and never wrap (`plain`: not a terminal,
+    nothing forcing colours, no ``COLUMNS``), it answers what the console reporter asks
+    (`color_system`, `record`, `width`, `quiet`) without making it: the reporter then writes
+    plain lines itself, and a run whose output is piped does not import rich at all.
+    """
 
     def __init__(self, no_color: bool) -> None:
         self._no_color = no_color
         self._made: Console | None = None
         self._file: IO[str] | None = None
+        self._quiet = False
 
     @property
     def file(self) -> IO[str]:
@@ -346,11 +385,51 @@ class _DeferredConsole:
         self._file = file
 
     def __getattr__(self, name: str) -> Any:
+        return getattr(self._console(), name)
+
+    def _console(self) -> Console:
         if self._made is None:
             self._made = make_console(self._no_color)
             if self._file is not None:
                 self._made.file = self._file
-        return getattr(self._made, name)
+            self._made.quiet = self._quiet
+        return self._made
+
+    def plain(self) -> bool:
+        """Whether rich's console would print here without colours and without wrapping: not
+        a terminal, no ``FORCE_COLOR`` or ``TTY_COMPATIBLE``, no ``COLUMNS`` (then its width
+        is `_NO_WRAP_WIDTH`), no Jupyter, not Windows (rich's legacy console)."""
+        if self._made is not None or sys.platform == "win32":
+            return False
+        if any(map(os.environ.get, ("FORCE_COLOR", "TTY_COMPATIBLE"))):
+            return False
+        import builtins
+
+        return not hasattr(builtins, "get_ipython") and _piped_width(self.file) == _NO_WRAP_WIDTH
+
+    @property
+    def color_system(self) -> str | None:
+        return None if self.plain() else self._console().color_system
+
+    @property
+    def record(self) -> bool:
+        return False if self.plain() else self._console().record
+
+    @property
+    def width(self) -> int:
+        return _NO_WRAP_WIDTH if self.plain() else self._console().width
+
+    @property
+    def quiet(self) -> bool:
+        """Rich's: True once the output was found closed (`on_broken_pipe`)."""
+        return self._made.quiet if self._made is not None else self._quiet
+
+    def on_broken_pipe(self) -> None:
+        """`make_console`'s: print nothing more, and raise the `BrokenPipeError` being handled."""
+        if self._made is not None:
+            self._made.on_broken_pipe()
+        self._quiet = True
+        raise  # called in the `except` of the write that failed: that error
 
     def plain_line(self, text: str) -> bool:
         """Write `text` as one line without rich, as rich would write it here (no colour, no
@@ -362,8 +441,10 @@ class _DeferredConsole:
         except (AttributeError, ValueError):
             terminal = False
         columns = os.environ.get("COLUMNS", "").strip()
-        if terminal or (columns.isdigit() and len(text) >= int(columns)):
+        if terminal or "\t" in text or (columns.isdigit() and len(text) >= int(columns)):
             return False
+        if self._quiet:  # the output is closed: rich would print nothing
+            return True
         self.file.write(text + "\n")
         self.file.flush()
         return True
@@ -592,7 +673,33 @@ def _nothing_ran(console: Console | None) -> None:
 
 
 def _main(args_list: list[str], console: Console | None, interrupts: _Interrupts) -> int:
-    parser = build_parser()
+    collecting = gc.isenabled()
+    gc.disable()  # until the run phase, or the end: see `_StartUp`
+    try:
+        return _main_paused(args_list, console, interrupts, _StartUp(collecting))
+    finally:
+        if collecting:
+            gc.enable()
+
+
+class _StartUp:
+    """The cyclic garbage collector's pause during start-up: importing pydantic and the models,
+    parsing and loading allocate many objects and few cycles, and the collector, walking the
+    young objects every 700 allocations, was ~2.5% of a ``wsrun validate``'s instructions. A
+    run's phase collects as usual (`resume`, before the first scenario starts)."""
+
+    def __init__(self, collecting: bool) -> None:
+        self.collecting = collecting
+
+    def resume(self) -> None:
+        if self.collecting:
+            gc.enable()
+
+
+def _main_paused(
+    args_list: list[str], console: Console | None, interrupts: _Interrupts, start_up: _StartUp
+) -> int:
+    parser = _parser()
     try:
         args = parser.parse_args(with_default_command(args_list))
     except SystemExit as exit_:  # argparse exits 0 for --help/--version, 2 for bad usage
@@ -601,6 +708,7 @@ def _main(args_list: list[str], console: Console | None, interrupts: _Interrupts
         parser.print_help()
         return ExitCode.USAGE
     args.interrupts = interrupts
+    args.start_up = start_up
     console = console or cast("Console", _DeferredConsole(getattr(args, "no_color", False)))
     args.redactor, unhook = _redact_output(console)
     try:
@@ -682,6 +790,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         jobs=args.jobs, fail_fast=args.fail_fast, timeout=args.timeout, processes=args.processes
     )
     status = None
+    args.start_up.resume()
     try:
         status = run_suite(suite, scenarios, options, args.redactor.emitter(bus.emit, bus.takes))
     except KeyboardInterrupt:  # where the executor does not catch it (its very start)
@@ -725,8 +834,6 @@ def _narrow(args: argparse.Namespace, console: Console, scenarios: list[Any]) ->
     """The selected scenarios that ``--last-failed`` and ``--shard`` keep, each said in a line.
 
     An empty shard is no error: the run goes on with no scenario (exit 0, empty reports)."""
-    from rich.text import Text
-
     notes = []
     if args.last_failed:
         from runner.last_failed import only_last_failed, read_last_failed
@@ -745,18 +852,25 @@ def _narrow(args: argparse.Namespace, console: Console, scenarios: list[Any]) ->
             "it): nothing to run"
         )
     for note in notes:
-        console.print(Text(note, style="dim"), soft_wrap=True)
+        _print_dim(console, note)
     return scenarios
 
 
 def _print_suites(console: Console, suite: Any, scenarios: list[Any]) -> None:
     """Say which suite files and services the run uses (in the live log and with -q alike)."""
-    from rich.text import Text
-
     from runner.executor.suite_run import describe_suites
 
     for line in describe_suites(suite, scenarios):
-        console.print(Text(line, style="dim"), soft_wrap=True)
+        _print_dim(console, line)
+
+
+def _print_dim(console: Console, line: str) -> None:
+    """Print `line` dim and never wrapped; plain, without rich, where rich's would be plain."""
+    if isinstance(console, _DeferredConsole) and console.plain() and console.plain_line(line):
+        return
+    from rich.text import Text
+
+    console.print(Text(line, style="dim"), soft_wrap=True)
 
 
 def _check_report_paths(args: argparse.Namespace) -> None:

@@ -6,7 +6,6 @@ boolean). A number or boolean field may instead hold a string that is exactly on
 `rendering.render_step`).
 """
 
-from __future__ import annotations
 
 import math
 import re
@@ -26,6 +25,7 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema as cs
 
+from runner.scenario import pydantic_plugins
 from runner.scenario.templates import is_reference
 
 __all__ = [
@@ -38,6 +38,8 @@ __all__ = [
     "TemplatedInt",
     "parse_duration",
 ]
+
+pydantic_plugins.install()  # before any model is built: see that module
 
 #: Validation context that marks values as rendered: templates are no longer accepted.
 RENDERED = {"rendered": True}

@@ -15,7 +15,6 @@ console's view are derived from the registry, and the executor registers one run
 that runs (a test holds it to that). Adding a kind is its model here and its runner there.
 """
 
-from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -37,7 +36,7 @@ __all__ = [
 #: The location of a step built in code rather than read from a file.
 NOWHERE = Location("<unknown>", 1, 1)
 
-_REGISTRY: dict[str, type[StepModel]] = {}
+_REGISTRY: dict[str, "type[StepModel]"] = {}
 _SYNONYMS: dict[str, str] = {}  # synonym -> kind, kept with the registry
 _NAMES: dict[type[Any], str] = {}  # model -> its kind (`model_fields` costs a microsecond a read)
 

@@ -10,7 +10,6 @@ A `json_schema` path is relative to the file it is written in: the loader valida
 validations, of rendered steps or bound blocks, see the absolute path).
 """
 
-from __future__ import annotations
 
 import base64
 import binascii
@@ -230,10 +229,10 @@ class MatcherFields(Model):
         description="the message is text: this prefix, then JSON that contains `json` (the "
         "rules of `json`)",
     )
-    not_: Annotated[MatcherSet | None, NOT] = Field(
+    not_: Annotated["MatcherSet | None", NOT] = Field(
         None, alias="not", description="the message does not match this set of matchers"
     )
-    any_of: Annotated[list[MatcherSet] | None, ANY_OF] = Field(
+    any_of: Annotated["list[MatcherSet] | None", ANY_OF] = Field(
         None, description="the message matches at least one of these sets of matchers"
     )
 

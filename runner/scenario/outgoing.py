@@ -1,6 +1,5 @@
 """A message to send, as `send` steps, `poll` rounds and `reply` rules write it."""
 
-from __future__ import annotations
 
 import json
 from typing import Any, Self

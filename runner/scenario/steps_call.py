@@ -11,7 +11,6 @@ validates it (`Protocol.request_model`): at load time when the step's connect is
 file (`call_checks`), and always when the step runs.
 """
 
-from __future__ import annotations
 
 from typing import Any, Literal, Self
 

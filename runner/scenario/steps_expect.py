@@ -3,7 +3,6 @@
 Defined on the bases of `steps.py`, which imports this module before it builds the union.
 """
 
-from __future__ import annotations
 
 from typing import Literal, Self
 

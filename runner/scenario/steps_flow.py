@@ -9,7 +9,6 @@ A loop is not copied out: the executor runs its steps again for each iteration, 
 variable (`as`) set, so `count: 1000000` costs no more memory than `count: 1`.
 """
 
-from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Self, Union
@@ -53,7 +52,7 @@ class RepeatStep(StepModel):
         description="the loop variable: the iteration's number (1, 2, ...) with count, the "
         "item with for_each; set only inside the loop",
     )
-    steps: Annotated[list[_Step], WithJsonSchema(_BODY_SCHEMA)] = Field(
+    steps: Annotated["list[_Step]", WithJsonSchema(_BODY_SCHEMA)] = Field(
         min_length=1, description="the steps of one iteration, in order (any kind)"
     )
 

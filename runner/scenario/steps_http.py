@@ -5,7 +5,6 @@ Defined on the bases of `steps.py`, which imports this module before it builds t
 `headers`; its `tls` and `proxy` are those of `connect`.
 """
 
-from __future__ import annotations
 
 from typing import Any, ClassVar, Literal, Self
 
