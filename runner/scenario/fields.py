@@ -6,7 +6,6 @@ boolean). A number or boolean field may instead hold a string that is exactly on
 `rendering.render_step`).
 """
 
-
 import math
 import re
 import threading

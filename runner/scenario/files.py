@@ -1,6 +1,5 @@
 """The models of whole files: a scenario, a library of step blocks, and the suite file."""
 
-
 import re
 from typing import Annotated, Any, Self
 

@@ -15,7 +15,6 @@ console's view are derived from the registry, and the executor registers one run
 that runs (a test holds it to that). Adding a kind is its model here and its runner there.
 """
 
-
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field

@@ -10,7 +10,6 @@ A `json_schema` path is relative to the file it is written in: the loader valida
 validations, of rendered steps or bound blocks, see the absolute path).
 """
 
-
 import base64
 import binascii
 import re

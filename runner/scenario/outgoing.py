@@ -1,6 +1,5 @@
 """A message to send, as `send` steps, `poll` rounds and `reply` rules write it."""
 
-
 import json
 from typing import Any, Self
 

@@ -11,7 +11,6 @@ So that the loader's checks and the step's rendering leave them alone, `OpaqueRu
 rules through a step's `model_dump` untouched.
 """
 
-
 from typing import Self
 
 from pydantic import Field, model_validator

@@ -6,7 +6,6 @@ Each model declares how it may be written (see `kinds.py`); the union, the canon
 the schemas follow from the models defined here.
 """
 
-
 import re
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Self, Union
 

@@ -11,7 +11,6 @@ validates it (`Protocol.request_model`): at load time when the step's connect is
 file (`call_checks`), and always when the step runs.
 """
 
-
 from typing import Any, Literal, Self
 
 from pydantic import ConfigDict, Field, model_validator

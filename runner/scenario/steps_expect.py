@@ -3,7 +3,6 @@
 Defined on the bases of `steps.py`, which imports this module before it builds the union.
 """
 
-
 from typing import Literal, Self
 
 from pydantic import Field, field_validator, model_validator

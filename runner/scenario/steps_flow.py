@@ -9,7 +9,6 @@ A loop is not copied out: the executor runs its steps again for each iteration, 
 variable (`as`) set, so `count: 1000000` costs no more memory than `count: 1`.
 """
 
-
 import re
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Self, Union
 

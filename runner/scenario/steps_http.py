@@ -5,7 +5,6 @@ Defined on the bases of `steps.py`, which imports this module before it builds t
 `headers`; its `tls` and `proxy` are those of `connect`.
 """
 
-
 from typing import Any, ClassVar, Literal, Self
 
 from pydantic import Field, field_validator, model_validator
