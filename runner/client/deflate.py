@@ -4,19 +4,16 @@ The `websockets` package, already a dependency, has a sans-I/O implementation th
 its `ClientPerMessageDeflateFactory` builds the offer and applies §7.1's rules to the answer, and
 its `PerMessageDeflate` inflates and deflates frames. This module adapts websocket-client's frames
 to it and maps its exceptions to the close codes of `protocol`; it writes no codec of its own.
+
+`websockets` is imported where compression is offered or used, not with the client: importing
+the package (its version module reads `importlib.metadata`) was about a tenth of a ``wsrun run``'s
+start-up, for connections that mostly do not compress.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from websockets.exceptions import InvalidHandshake, PayloadTooBig, ProtocolError
-from websockets.extensions.permessage_deflate import (
-    ClientPerMessageDeflateFactory,
-    PerMessageDeflate,
-)
-from websockets.frames import Frame, Opcode
-from websockets.headers import build_extension, parse_extension
+from typing import TYPE_CHECKING
 
 from runner.client.options import DeflateOptions
 from runner.client.protocol import (
@@ -26,6 +23,12 @@ from runner.client.protocol import (
     PROTOCOL_ERROR,
     ProtocolViolation,
 )
+
+if TYPE_CHECKING:
+    from websockets.extensions.permessage_deflate import (
+        ClientPerMessageDeflateFactory,
+        PerMessageDeflate,
+    )
 
 __all__ = ["EXTENSION_NAME", "Deflate", "Refused", "check_rsv", "negotiate", "offer"]
 
@@ -42,6 +45,8 @@ class Refused(Exception):
 
 
 def _factory(options: DeflateOptions) -> ClientPerMessageDeflateFactory:
+    from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
+
     return ClientPerMessageDeflateFactory(
         server_no_context_takeover=options.server_no_context_takeover,
         client_no_context_takeover=options.client_no_context_takeover,
@@ -54,6 +59,8 @@ def _factory(options: DeflateOptions) -> ClientPerMessageDeflateFactory:
 
 def offer(options: DeflateOptions) -> str:
     """The `Sec-WebSocket-Extensions` value of the upgrade request."""
+    from websockets.headers import build_extension
+
     factory = _factory(options)
     return build_extension([(factory.name, list(factory.get_request_params()))])
 
@@ -68,6 +75,9 @@ def negotiate(options: DeflateOptions | None, answer: str) -> tuple[Deflate, Def
         return None
     if options is None:  # RFC 6455 §4.1: an extension that was not offered fails the connection
         raise Refused(f"server chose extensions {answer!r}, none supported")
+    from websockets.exceptions import InvalidHandshake
+    from websockets.headers import parse_extension
+
     try:
         items = parse_extension(answer)
     except InvalidHandshake as exc:
@@ -133,6 +143,9 @@ class Deflate:
         `max_size` bounds the whole message (0: no bound); a message that would inflate past it
         fails with 1009 before more than `max_size` bytes are produced (a decompression bomb).
         """
+        from websockets.exceptions import PayloadTooBig, ProtocolError
+        from websockets.frames import Frame, Opcode
+
         if opcode != OP_CONT:
             self._message.size = 0
         left = None if not max_size else max(max_size - self._message.size, 1)
@@ -156,4 +169,6 @@ class Deflate:
 
     def encode(self, opcode: int, payload: bytes) -> bytes:
         """The compressed payload of a whole message (one frame), its tail stripped (§7.2.1)."""
+        from websockets.frames import Frame, Opcode
+
         return bytes(self._extension.encode(Frame(Opcode(opcode), payload)).data)

@@ -17,11 +17,39 @@ from runner.client.protocol import MESSAGE_TOO_BIG, ProtocolViolation
 
 __all__ = ["BoundedFrameBuffer", "PreparedMessage", "make_frame"]
 
-_apply_mask: Callable[[bytes, bytes], bytes] | None
-try:
-    from websockets.speedups import apply_mask as _apply_mask
-except ImportError:  # a build without the C extension: keep websocket-client's masker
-    _apply_mask = None
+
+def _c_masker() -> Callable[[bytes, bytes], bytes] | None:
+    """`websockets.speedups.apply_mask`, loaded from its file without importing the
+    `websockets` package: its ``__init__`` imports `importlib.metadata` for its version, about
+    a tenth of a ``wsrun run``'s start-up, and the client needs only this one C function.
+    None where the C extension was not built (websocket-client's masker is kept then)."""
+    import importlib.machinery
+    import importlib.util
+    import os
+
+    package = importlib.machinery.PathFinder.find_spec("websockets")
+    for folder in (package.submodule_search_locations or []) if package else []:
+        for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+            path = os.path.join(folder, "speedups" + suffix)
+            if not os.path.isfile(path):
+                continue
+            loader = importlib.machinery.ExtensionFileLoader("websockets.speedups", path)
+            spec = importlib.util.spec_from_file_location(
+                "websockets.speedups", path, loader=loader
+            )
+            if spec is None:
+                continue
+            try:
+                module = importlib.util.module_from_spec(spec)
+                loader.exec_module(module)
+            except ImportError:
+                continue
+            mask: Callable[[bytes, bytes], bytes] = module.apply_mask
+            return mask
+    return None
+
+
+_apply_mask = _c_masker()
 
 
 class _CMaskedFrame(websocket.ABNF):
