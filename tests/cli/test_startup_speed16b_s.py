@@ -23,6 +23,7 @@ import pytest
 
 from runner.cli import _DeferredConsole
 from runner.scenario import pydantic_plugins
+from tests.cli.test_imports_speed16c import PAIRS
 from tests.support import echo, timeout, url_of, websockets_server
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -138,16 +139,6 @@ def test_anything_else_taken_from_the_loader_comes_from_pydantic_s_own() -> None
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["pydantic", "True", "True", "True"]
-
-
-PAIRS = """\
-name: pairs
-steps:
-  - connect: "${url}"
-  - send: a
-  - expect: {text: a}
-  - close
-"""
 
 
 def _run_q(tmp_path: Path, *, env: dict[str, str] | None = None) -> list[str]:

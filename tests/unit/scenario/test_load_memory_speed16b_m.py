@@ -20,6 +20,7 @@ from runner.scenario import libraries, load_suite, loader, source
 from runner.scenario.files import ScenarioFile
 from runner.scenario.libraries import Origin
 from runner.scenario.source import Document, ValuePath, parse_document
+from tests.unit.scenario.test_loader_speed15 import steps_text
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -135,14 +136,6 @@ def test_the_files_check_reads_no_table_of_keys(monkeypatch: pytest.MonkeyPatch)
     libraries.check_file_references(document, ROOT, [], [])
     libraries.attach_locations([], document, ("steps",))
     assert built == []
-
-
-def steps_text(steps: int) -> str:
-    lines = ["name: many", "vars: {greeting: hello}", "steps:", '  - connect: "ws://h:9/"']
-    for i in range(steps // 2):
-        text = f"${{greeting}} {i}" if i % 5 == 0 else f"m{i}"
-        lines += [f'  - send: "{text}"', f'  - expect: {{text: "{text}"}}']
-    return "\n".join(lines) + "\n"
 
 
 def _traced(function: Any) -> tuple[Any, float, float]:
