@@ -9,6 +9,7 @@ a `Sink`; `send_message`, `start_close` and `abort` may be called from any threa
 from __future__ import annotations
 
 import contextlib
+import functools
 import heapq
 import os
 import select
@@ -124,8 +125,10 @@ def _link_lost(why: str) -> _Ended:
 _URL_SAFE = "!#$%&'()*+,/:;=?@[]~"
 
 
+@functools.lru_cache(maxsize=1024)
 def normalize_url(url: str) -> str:
-    """`url` with spaces and non-ASCII percent-encoded, as a browser would send it.
+    """`url` with spaces and non-ASCII percent-encoded, as a browser would send it (kept per
+    URL: a run's connections go to a few URLs, and each split and quote costs ~250 bytecodes).
 
     Raises `BusinessError` 2302001 unless it is a usable ws:// or wss:// URL.
     """
@@ -252,6 +255,10 @@ class _CloseTimer:
 CLOSE_TIMER = _CloseTimer()
 
 
+#: The compression-order condition of every connection that offers no compression (unused).
+_UNORDERED = threading.Condition(threading.Lock())
+
+
 class Transport:
     """A single connection's life, from handshake to teardown."""
 
@@ -274,7 +281,10 @@ class Transport:
         self._deflate: Deflate | None = None  # set when permessage-deflate was negotiated
         # Compression order (see `prepare`): the turns of the messages prepared and not yet
         # written, oldest first, each with the thread that prepared it.
-        self._order = threading.Condition(threading.Lock())
+        # A connection that offers no compression never orders its sends: it shares one
+        # condition nobody waits on (a Condition and its lock cost ~50 bytecodes a connection).
+        offered = options.deflate is not None
+        self._order = threading.Condition(threading.Lock()) if offered else _UNORDERED
         self._turns: dict[int, int] = {}
         self._last_turn = 0
         # Payload bytes on the wire of the last message sent / of the message being received
@@ -492,8 +502,9 @@ class Transport:
 
     def _wake_senders(self) -> None:
         """Let senders waiting for their turn see that the connection is closing or ended."""
-        with self._order:
-            self._order.notify_all()
+        if self._order is not _UNORDERED:
+            with self._order:
+                self._order.notify_all()
 
     def start_close(self, code: int | None, reason: str = "") -> None:
         """Send a Close frame and let the receive loop wait (bounded) for the peer's."""
@@ -858,10 +869,17 @@ def _connect_arguments(
 def _origin(url: str, options: ConnectOptions) -> str:
     """OpenHarmony's `Origin`: the host alone unless `supportOriginPort` (API 26) asks for the
     port too (the explicit one, else the scheme's default)."""
+    return _origin_text(url, options.support_origin_port)
+
+
+@functools.lru_cache(maxsize=256)
+def _origin_text(url: str, support_origin_port: bool) -> str:
+    """`_origin`, kept per URL: a run's connections mostly go to a few URLs, and splitting one
+    (`urlsplit`, its `hostname` and `port`) costs about 400 bytecodes a connection."""
     parts = urllib.parse.urlsplit(url)
     scheme = "https" if parts.scheme == "wss" else "http"
     host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname
-    if not options.support_origin_port:
+    if not support_origin_port:
         return f"{scheme}://{host}"
     port = parts.port or (443 if parts.scheme == "wss" else 80)
     return f"{scheme}://{host}:{port}"
