@@ -201,8 +201,7 @@ def _model_has_template(model: BaseModel) -> bool:
     for each field its value's class looked at first (most are text or scalars)."""
     fields: dict[str, Any] = model.__dict__  # the few written, not every field, looked at
     for name in model.__pydantic_fields_set__:
-        # (an extra key is in the set, and not in `fields`: None; no `get` call a field)
-        item: Any = fields[name] if name in fields else None  # noqa: SIM401
+        item: Any = fields.get(name)  # (an extra key is in the set, and not in `fields`: None)
         kind = item.__class__
         if kind is str:
             if "${" in item and name not in _UNTEMPLATED:

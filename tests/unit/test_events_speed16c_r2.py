@@ -7,10 +7,7 @@ from __future__ import annotations
 import dataclasses
 import dis
 import pickle
-import sys
-import types
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,10 +21,8 @@ from runner.events import (
     TranscriptEntry,
     _step_ended,
 )
-from runner.executor.context import _model_has_template
 from runner.executor.inbox import Message
 from runner.executor.step_registry import Outcome
-from runner.scenario import load_suite
 
 
 def _calls(function: Callable[..., Any]) -> int:
@@ -92,29 +87,3 @@ def test_defaults_hold_and_a_positional_step_ended_is_frozen() -> None:
     assert made == ended and type(made) is StepEnded
     with pytest.raises(dataclasses.FrozenInstanceError):
         made.index = 2  # type: ignore[misc]
-
-
-def test_a_plain_steps_template_look_makes_no_call(tmp_path: Path) -> None:
-    # made once a step as its list's plans are: its written fields read with no `dict.get`
-    (tmp_path / "s.yaml").write_text(
-        'name: s\nsteps:\n  - connect: "${url}"\n  - send: m0\n  - expect: {text: m0}\n',
-        encoding="utf-8",
-    )
-    [scenario] = load_suite([str(tmp_path)], {"url": "ws://127.0.0.1:1/"}).scenarios
-    connect, send, expect = scenario.steps
-    calls: list[str] = []
-
-    def hook(frame: types.FrameType, kind: str, arg: Any) -> None:
-        if kind in ("call", "c_call"):
-            calls.append(getattr(arg, "__qualname__", frame.f_code.co_qualname))
-
-    sys.setprofile(hook)
-    try:
-        looks = (_model_has_template(send), _model_has_template(expect))
-        looks += (_model_has_template(connect),)
-    finally:
-        sys.setprofile(None)
-    assert looks == (False, False, True)
-    assert [
-        c for c in calls if c not in ("_model_has_template", "setprofile")
-    ] == []  # was `dict.get` a field
