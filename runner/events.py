@@ -362,13 +362,24 @@ class ErrorOccurred(Event):
 
 
 def _quick_init(cls: type) -> None:
-    """Give the frozen dataclass `cls` an ``__init__`` that sets each slot through its
-    descriptor: the same signature, defaults and result, in 0.4 to 0.6 of the time of the one
-    `dataclasses` writes (which calls ``object.__setattr__`` for each field). For the events
+    """Give the frozen dataclass `cls` an ``__init__`` that sets its slots without its frozen
+    ``__setattr__``: the same signature, defaults and result, in a fraction of the time of the
+    one `dataclasses` writes (which calls ``object.__setattr__`` for each field). For the events
     a send/expect pair emits by the thousand: their construction was a tenth of a pair's cost.
+
+    With three fields or more, the instance is made a `_builder` of its class for the time of
+    its ``__init__`` (one class change each way), whose plain attribute stores cost a third of
+    a slot's ``__set__`` call; with fewer, each slot is set through its descriptor.
     """
     params, lines, scope = _slot_setters(cls)
     star = "*, " if all(f.kw_only for f in dataclasses.fields(cls)) else ""
+    if len(params) >= 3:
+        scope["_set_class"] = _SET_CLASS
+        lines = [
+            "    _set_class(self, _builder)",
+            *(f"    self.{f.name} = {f.name}" for f in dataclasses.fields(cls)),
+            "    self.__class__ = _cls",
+        ]
     source = f"def __init__(self, {star}{', '.join(params)}):\n" + "\n".join(lines) + "\n"
     exec(source, scope)  # our own fields' names and defaults: no outside input
     init = scope["__init__"]
@@ -378,27 +389,52 @@ def _quick_init(cls: type) -> None:
 
 def _positional(cls: type[_T]) -> Callable[..., _T]:
     """A function that makes a `cls` (a frozen dataclass with slots) from the values of all its
-    fields, given in their declared order, positional: what ``cls(**fields)`` makes, in a third
-    of its time for an event of a dozen keyword-only fields (a call with keywords to a class
-    builds a dict of them, which its ``__init__`` takes apart again).
+    fields, given in their declared order, positional: what ``cls(**fields)`` makes, in a
+    fraction of its time for an event of a dozen keyword-only fields (a call with keywords to a
+    class builds a dict of them, which its ``__init__`` takes apart again). The instance is
+    made a `_builder` of `cls`, its fields stored as plain attributes, then given its class.
 
     For the hot path alone (a passed step's `StepEnded`), where every field is written out."""
-    params, lines, scope = _slot_setters(cls)
+    params, _, scope = _slot_setters(cls)
     names = [param.split("=")[0] for param in params]
-    body = "\n".join(lines)
-    source = f"def make({', '.join(names)}):\n    self = _new(_cls)\n{body}\n    return self\n"
+    body = "".join(f"    self.{name} = {name}\n" for name in names)
+    source = (
+        f"def make({', '.join(names)}):\n    self = _new(_builder)\n{body}"
+        "    self.__class__ = _cls\n    return self\n"
+    )
     exec(source, scope)  # our own fields' names: no outside input
     make: Callable[..., _T] = scope["make"]
     make.__qualname__ = f"{cls.__qualname__}, positional"
     return make
 
 
+#: ``object``'s own setter of ``__class__`` (a frozen instance's ``__setattr__`` refuses it)
+_SET_CLASS = object.__dict__["__class__"].__set__
+
+
+def _builder(cls: type) -> type:
+    """A subclass of the frozen slotted dataclass `cls` that adds no slot and keeps ``object``'s
+    own ``__setattr__`` and ``__delattr__`` (both, so that its attribute stores take the
+    interpreter's quick path for slots): an instance is one only while it is being made, then
+    it is given `cls` as its class (the same layout, so the change is allowed)."""
+    name = f"_{cls.__name__}Builder"
+    namespace = {
+        "__slots__": (),
+        "__setattr__": object.__setattr__,
+        "__delattr__": object.__delattr__,
+        "__module__": cls.__module__,
+        "__qualname__": f"{cls.__qualname__}.{name}",
+    }
+    return type(name, (cls,), namespace)
+
+
 def _slot_setters(cls: type) -> tuple[list[str], list[str], dict[str, Any]]:
     """The parameters (``name=_defaultN``) of `cls`'s fields and the lines that set each slot
-    of ``self`` through its descriptor, with the scope they run in."""
+    of ``self`` through its descriptor, with the scope they run in (which holds `cls` as
+    ``_cls`` and its `_builder` as ``_builder``)."""
     assert "__post_init__" not in vars(cls), f"{cls.__name__}: a __post_init__"
     params, lines = [], []
-    scope: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
+    scope: dict[str, Any] = {"_new": object.__new__, "_cls": cls, "_builder": _builder(cls)}
     for number, f in enumerate(dataclasses.fields(cls)):
         assert f.default_factory is dataclasses.MISSING, f"{cls.__name__}.{f.name}: a factory"
         slot = next(k.__dict__[f.name] for k in cls.__mro__ if f.name in k.__dict__)

@@ -132,6 +132,7 @@ class Redactor:
         # imported here: `wsrun validate` imports no events.
         from runner.events import FrameReceived as received
         from runner.events import FrameSent as sent
+        from runner.events import StepEnded as ended
 
         def redacted(event: Any) -> None:
             cls = event.__class__
@@ -149,6 +150,18 @@ class Redactor:
                     event.envelopes is not None
                     or "@" in event.conn
                     or (data.__class__ is not bytes and (data.__class__ is not str or "@" in data))
+                ):
+                    event = _redact(self, event)
+            elif cls is ended:
+                # A step's end (two a pair): its text fields (`_text_fields` of it: `kind`,
+                # `location`, `summary`, and `conn` and `note` when set), here, with no call.
+                conn, note = event.conn, event.note
+                if (
+                    "@" in event.location
+                    or "@" in event.summary
+                    or "@" in event.kind
+                    or (conn is not None and (conn.__class__ is not str or "@" in conn))
+                    or (note is not None and (note.__class__ is not str or "@" in note))
                 ):
                     event = _redact(self, event)
             elif _may_hold_userinfo(event):

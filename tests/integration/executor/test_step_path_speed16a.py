@@ -236,7 +236,8 @@ def test_a_plan_knows_whether_its_step_holds_templates(tmp_path: Path) -> None:
 def test_a_pairs_message_and_outcome_are_made_by_the_quick_init(cls: type) -> None:
     """One of each a pair: set through their slots (`runner.events._quick_init`), with the
     parameters, defaults, result and refusals of the ``__init__`` `dataclasses` writes."""
-    assert vars(cls)["__init__"].__code__.co_names[0] == "_set0"  # not `object.__setattr__`
+    # not `object.__setattr__`: made a builder of its class, its slots stored (16c: was `_set0`)
+    assert vars(cls)["__init__"].__code__.co_names[0] == "_set_class"
     fields = dataclasses.fields(cls)
     values = {f.name: f"v{n}" for n, f in enumerate(fields)}
     made = cls(**values)
