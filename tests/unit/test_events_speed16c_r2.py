@@ -87,3 +87,30 @@ def test_defaults_hold_and_a_positional_step_ended_is_frozen() -> None:
     assert made == ended and type(made) is StepEnded
     with pytest.raises(dataclasses.FrozenInstanceError):
         made.index = 2  # type: ignore[misc]
+
+
+def _subclasses(cls: type) -> list[type]:
+    found = []
+    for sub in cls.__subclasses__():
+        if not sub.__name__.endswith("Builder"):  # the builder itself: one a hot class
+            found += [sub, *_subclasses(sub)]
+    return found
+
+
+def test_every_subclass_of_a_hot_event_makes_its_own_instances() -> None:
+    """The quick ``__init__`` gives the instance its hot class at its end: a subclass that
+    inherited it would come out an instance of its base. Every subclass in the packages that
+    run scenarios (each module imported; not `runner.load`, whose Locust patches this process
+    with gevent) must have an ``__init__`` of its own, as a dataclass has."""
+    import importlib
+    import pkgutil
+
+    for package in ("executor", "report", "protocols", "recording", "client"):
+        found = importlib.import_module(f"runner.{package}")
+        for module in pkgutil.walk_packages(found.__path__, f"runner.{package}."):
+            importlib.import_module(module.name)
+    subclasses = [sub for cls in HOT for sub in _subclasses(cls)]
+    assert subclasses, "flow.Enter(Outcome) at least"
+    for sub in subclasses:
+        assert "__init__" in vars(sub), f"{sub.__qualname__} inherits its base's quick __init__"
+        assert type(sub.__new__(sub)) is sub
