@@ -19,7 +19,7 @@ from runner.executor.failures import ConnectionFailed, StepFailed
 from runner.executor.inbox import Message, NoMatch, Verdict, Waiter
 from runner.executor.step_registry import Outcome, Wait, runs
 from runner.matching import Matcher, MatchResult, compile_matcher, extract_saves
-from runner.scenario.matchers import _declared_by_name  # the one list of a model's matchers
+from runner.scenario.matchers import declared_by_name  # the one list of a model's matchers
 from runner.scenario.steps import ConnectionStep, ExpectNoneStep, ExpectStep
 
 __all__ = [
@@ -92,13 +92,6 @@ class _Prepared:
     text: str | None
 
 
-def _prepared(matcher: Matcher | None, text: str | None) -> _Prepared:
-    """A `_Prepared` (its class has no ``__init__``: made with no Python call, once a step)."""
-    prepared = _Prepared()
-    prepared.matcher, prepared.text = matcher, text
-    return prepared
-
-
 class ExpectWait(InboxWait):
     """An expect step's wait: its rendered matchers, noise rules, deadline and result.
 
@@ -112,21 +105,27 @@ class ExpectWait(InboxWait):
 
     def __init__(self, ctx: ScenarioContext, step: ExpectStep) -> None:
         plan = ctx.plan
-        if plan is not None and plan.step is step and plan.plain:
+        if plan is not None and (plan.step is not step or not plan.plain):
+            plan = None  # the step is rendered each run: nothing kept on its plan
+        prepared: _Prepared | None = None
+        if plan is not None:
             spec: ExpectStep = step
-            prepared: _Prepared | None = plan.prepared  # (what this class keeps there)
-            if prepared is None:  # its first run: a text-only step's matcher compiled if needed
-                text = step.text  # `_only_text(step)`, inline: each step of a long scenario
-                if text is None or not step.__pydantic_fields_set__.isdisjoint(
-                    _NOT_TEXT[step.__class__]
-                ):
-                    text = None
-                matcher = None if text is not None else ctx.matcher(step, step, keep=False)
-                prepared = plan.prepared = _Prepared()  # `_prepared(matcher, text)`, inline
-                prepared.matcher, prepared.text = matcher, text
-        else:  # rendered each run (compiled at once: a rendered regex may not compile)
+            prepared = plan.prepared  # (what this class keeps there)
+        else:
             spec = ctx.rendered(step)
-            prepared = _prepared(ctx.matcher(step, spec), _only_text(spec))
+        if prepared is None:  # a rendered run, or a plain step's first: what its runs share
+            text = spec.text  # when `text` is its only matcher
+            if text is not None and not spec.__pydantic_fields_set__.isdisjoint(
+                _NOT_TEXT[spec.__class__]
+            ):
+                text = None
+            prepared = _Prepared()  # (no `__init__`: no Python call, once a step)
+            if plan is not None:  # kept; a text-only step's matcher compiled if a run needs it
+                prepared.matcher = None if text is not None else ctx.matcher(step, step, keep=False)
+                plan.prepared = prepared
+            else:  # compiled at once: a rendered regex may not compile
+                prepared.matcher = ctx.matcher(step, spec)
+            prepared.text = text
         self.spec = spec
         # `InboxWait.__init__`, inline (the hot path of every expect)
         self.ctx = ctx
@@ -268,19 +267,11 @@ class ExpectWait(InboxWait):
 run_expect = runs(ExpectStep, inline=True)(ExpectWait)
 
 
-def _only_text(spec: ExpectStep) -> str | None:
-    """The step's text when `text` is the only matcher it holds, else None."""
-    text = spec.text
-    if text is not None and spec.__pydantic_fields_set__.isdisjoint(_NOT_TEXT[type(spec)]):
-        return text
-    return None
-
-
 class _OtherMatchers(dict[type, frozenset[str]]):
     """The fields of a model of matchers that hold a matcher other than `text`, by model."""
 
     def __missing__(self, model: type) -> frozenset[str]:
-        names = self[model] = frozenset(_declared_by_name(model)) - {"text"}
+        names = self[model] = frozenset(declared_by_name(model)) - {"text"}
         return names
 
 

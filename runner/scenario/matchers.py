@@ -251,7 +251,7 @@ class MatcherFields(Model):
     @field_validator("*")
     @classmethod
     def _check_matcher(cls, value: Any, info: ValidationInfo) -> Any:
-        kind = _declared_by_name(cls).get(info.field_name or "")
+        kind = declared_by_name(cls).get(info.field_name or "")
         if kind is not None and value is not None:
             kind.check(value)
         return value
@@ -274,7 +274,7 @@ class MatcherFields(Model):
 
     def _require_matcher(self) -> None:
         # at each expect step's validation: a look at the set fields, no `Written` built
-        if self.model_fields_set.isdisjoint(_declared_by_name(type(self))):
+        if self.model_fields_set.isdisjoint(declared_by_name(type(self))):
             raise ValueError(f"expected at least one matcher: {', '.join(matcher_names())}")
 
 
@@ -290,7 +290,7 @@ def _declared(model: type[MatcherFields]) -> tuple[tuple[str, MatcherKind[Any]],
 
 
 @cache
-def _declared_by_name(model: type[MatcherFields]) -> dict[str, MatcherKind[Any]]:
+def declared_by_name(model: type[MatcherFields]) -> dict[str, MatcherKind[Any]]:
     """`_declared` as a mapping (each field of each expect looked its matcher up in a new one)."""
     return dict(_declared(model))
 
