@@ -48,7 +48,7 @@ from runner.events import (
 )
 from runner.report.files import write_atomically
 from runner.report.payloads import MAX_REPORT_PAYLOAD, PayloadWriter, cut_payload
-from runner.report.text import EXACT_LATENCIES, LatencyRecorder, LatencyStats
+from runner.report.text import LatencyRecorder, latency_stats
 
 __all__ = ["REPORT_VERSION", "JsonReporter", "event_json", "to_jsonable"]
 
@@ -264,8 +264,10 @@ class JsonReporter:
         # Each scenario's steps as their entries' JSON text (a str: nothing for the cyclic
         # collector to walk), and the expects' latencies for the summary's figures.
         self._steps: dict[int, list[str]] = {}
-        self._latencies = _Latencies()  # bounded: exact up to 20,000, then a histogram
-        self._from_send = _Latencies()
+        self._latencies = LatencyRecorder()  # bounded: exact up to 20,000, then a histogram
+        self._from_send = LatencyRecorder()
+        # a spill's latencies, taken by a C call each, then given to the recorders at its end
+        self._batch, self._batch_from_send = array("d"), array("d")
         self._left_out: dict[int, int] = {}  # a scenario's steps beyond MAX_STEP_ENTRIES
         self._services: dict[str, dict[str, Any]] = {}
         self._plain = True  # no "@" in the spool: with no secret, nothing in it to redact
@@ -371,8 +373,8 @@ class JsonReporter:
         text, status_json, inf = encode_basestring, _STATUS_JSON, math.inf
         step_line, middles, frame_lines = _STEP_LINE, _STEP_MIDDLES, _FRAME_LINES
         steps_of, left_out = self._steps, self._left_out
-        # the latencies go to their arrays here (a C call), to their recorders past 20,000
-        latencies, from_send = self._latencies.values.append, self._from_send.values.append
+        # the latencies go to the batches here (a C call), to their recorders after the loop
+        latencies, from_send = self._batch.append, self._batch_from_send.append
         scenario, steps = -1, []
         pending: list[Any] = self._pending  # events of the classes tested below, or lines
         for item in pending:
@@ -465,8 +467,12 @@ class JsonReporter:
         if pending and pending[-1].__class__ is not str:  # (a line's event set it as it came)
             self._last_at = pending[-1].at
         self._spooled += len(lines)
-        self._latencies.settle()
-        self._from_send.settle()
+        for recorder, batch in (
+            (self._latencies, self._batch),
+            (self._from_send, self._batch_from_send),
+        ):
+            recorder.extend(batch)
+            del batch[:]
         return lines
 
     @property
@@ -621,45 +627,9 @@ class JsonReporter:
 
     def _latency(self) -> dict[str, Any]:
         return {
-            "from_step_start": _times(self._latencies.stats().as_dict()),
-            "from_last_send": _times(self._from_send.stats().as_dict()),
+            "from_step_start": _times(latency_stats(self._latencies).as_dict()),
+            "from_last_send": _times(latency_stats(self._from_send).as_dict()),
         }
-
-
-class _Latencies:
-    """Latencies for the summary's figures, kept as a `LatencyRecorder` keeps them (each as it
-    is up to `EXACT_LATENCIES`, then all of them in its histogram: the same figures), but
-    taken by `values.append`, a C call, in a spill's loop (the recorder's `add` was two Python
-    calls an expect step); `settle`, after each spill, moves them into a recorder once they
-    are more than `EXACT_LATENCIES`, and every later batch with them, so they stay bounded."""
-
-    __slots__ = ("_recorder", "values")
-
-    def __init__(self) -> None:
-        self.values: array[float] = array("d")  # the exact ones, or a batch for the recorder
-        self._recorder: LatencyRecorder | None = None  # made past EXACT_LATENCIES
-
-    def add(self, value: float) -> None:
-        """Record one latency."""
-        self.values.append(value)
-        self.settle()
-
-    def settle(self) -> None:
-        """Past `EXACT_LATENCIES`, the values go into the histogram (kept: count, min, max)."""
-        values = self.values
-        if self._recorder is None and len(values) <= EXACT_LATENCIES:
-            return
-        if self._recorder is None:  # the histogram from now on, all of them in it
-            self._recorder = LatencyRecorder(exact=0)
-        add = self._recorder.add
-        for value in values:
-            add(value)
-        del values[:]
-
-    def stats(self) -> LatencyStats:
-        """The figures, as `LatencyRecorder.stats` gives them for the same values."""
-        self.settle()
-        return LatencyStats(self.values) if self._recorder is None else self._recorder.stats()
 
 
 def _masks_nothing(redact: Callable[[str], str]) -> bool:

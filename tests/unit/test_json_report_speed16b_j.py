@@ -9,6 +9,7 @@ import json
 import os
 import random
 import sys
+from array import array
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -18,7 +19,7 @@ import pytest
 from runner.events import FrameReceived, FrameSent, Status, StepEnded
 from runner.report import files, redaction
 from runner.report.files import write_atomically
-from runner.report.json_report import SPOOLED, JsonReporter, _Latencies, _times
+from runner.report.json_report import SPOOLED, JsonReporter, _times
 from runner.report.redaction import Redactor
 from runner.report.text import EXACT_LATENCIES, LatencyRecorder
 
@@ -99,23 +100,26 @@ def _recorded(values: list[float]) -> dict[str, Any]:
 
 @pytest.mark.parametrize("count", [0, 1, 7, EXACT_LATENCIES, EXACT_LATENCIES + 1, 45_000])
 def test_the_latencies_figures_are_a_recorders(count: int) -> None:
-    """Taken in batches as a spill takes them, with `settle` after each: the figures (exact
-    up to 20,000, then the histogram's) are what a `LatencyRecorder` gives for the same
-    values, and no more than a batch stays in the array past 20,000."""
+    """Taken in batches as a spill takes them (`LatencyRecorder.extend` after each): the
+    figures (exact up to 20,000, then the histogram's) are what a `LatencyRecorder` gives for
+    the same values one by one, and past 20,000 none is kept exact (all in the histogram)."""
     rng = random.Random(count)
     values = [rng.lognormvariate(-9, 1) for _ in range(count)] + [0.0] * (count > 3)
-    latencies = _Latencies()
+    latencies = LatencyRecorder()
     for start in range(0, len(values), SPOOLED):
-        for value in values[start : start + SPOOLED]:
-            latencies.values.append(value)
-        latencies.settle()
-        assert len(latencies.values) <= max(EXACT_LATENCIES, SPOOLED)
+        latencies.extend(array("d", values[start : start + SPOOLED]))
+        assert latencies.estimated == (latencies.count > EXACT_LATENCIES)
     if len(values) > EXACT_LATENCIES:
-        assert not latencies.values  # all in the histogram
-    one_by_one = _Latencies()
+        assert latencies.estimated  # all in the histogram
+    one_by_one = LatencyRecorder()
     for value in values:
         one_by_one.add(value)
-    assert latencies.stats().as_dict() == one_by_one.stats().as_dict() == _recorded(values)
+    assert latencies.stats().as_dict() == one_by_one.stats().as_dict()
+    assert (latencies.count, latencies.min, latencies.max) == (
+        one_by_one.count,
+        one_by_one.min,
+        one_by_one.max,
+    )
 
 
 def _expect(index: int, latency: float) -> StepEnded:
