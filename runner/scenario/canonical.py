@@ -25,19 +25,11 @@ from runner.scenario.diagnostics import describe, did_you_mean
 from runner.scenario.kinds import StepModel, kind_names, step_model, synonyms
 from runner.scenario.source import Document, ValuePath
 
-__all__ = ["canonical_imports", "canonical_items", "canonical_steps"]
+__all__ = ["canonical_imports", "canonical_items"]
 
 _INTERNAL = ("kind", "location", "bindings")
 _INTERNAL_KEYS = frozenset(_INTERNAL)
 _PLACEHOLDER: dict[str, Any] = {"kind": "sleep", "duration": 0}
-
-
-def canonical_steps(document: Document, path: ValuePath, errors: list[ScenarioError]) -> Any:
-    """The steps at `path` in canonical form (errors appended; non-lists returned as they are)."""
-    steps = _at(document.value, path)
-    if not isinstance(steps, list):
-        return steps
-    return list(canonical_items(document, path, steps, errors))
 
 
 def canonical_items(
@@ -67,12 +59,6 @@ def _common(step: Any) -> dict[str, Any] | None:
             return None
         return {"kind": kind.kind_name(), kind.shorthand: body}
     return None
-
-
-def _at(value: Any, path: ValuePath) -> Any:
-    for part in path:
-        value = value[part]
-    return value
 
 
 def _step(

@@ -21,10 +21,10 @@ from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 from runner.errors import Location, ScenarioError, ScenarioErrors
 from runner.scenario.canonical import canonical_imports, canonical_items
-from runner.scenario.diagnostics import did_you_mean, translate
+from runner.scenario.diagnostics import did_you_mean, translate, value_at
 from runner.scenario.files import Block, ImportSpec, LibraryFile
 from runner.scenario.matchers import file_context
-from runner.scenario.source import Document, ValuePath, read_document
+from runner.scenario.source import NOTED_KEYS, Document, ValuePath, read_document
 from runner.scenario.step_dispatch import DispatchedStep
 from runner.scenario.steps import RunStep, Step, UseStep
 from runner.scenario.steps_flow import RepeatStep
@@ -102,14 +102,13 @@ def _written_key(document: Document, path: ValuePath) -> str:
 def canonical_body(
     document: Document, path: ValuePath, errors: list[ScenarioError], *, lazily: bool = False
 ) -> Any:
-    """`canonical_steps`, and the steps inside loops canonical too, at any depth.
+    """The steps at `path` in canonical form (`canonical_items`; errors appended; a value that
+    is not a list returned as it is), and the steps inside loops canonical too, at any depth.
 
     `lazily`: a non-empty list's forms come as an iterator that makes each when it is taken,
     so that validating them (pydantic takes an iterator for a list) holds one at a time, not
     all of a file's (about 0.19 KiB a step). The caller drains it before reporting errors."""
-    steps: Any = document.value
-    for part in path:
-        steps = steps[part]
+    steps = value_at(document.value, path)
     if not isinstance(steps, list):
         return steps
     forms = _forms(document, path, steps, errors)
@@ -186,7 +185,6 @@ def _outside_hint(root: Path) -> str:
 # Subtrees that hold payloads or values, never file references of wsrun's own.
 _PAYLOAD_KEYS = frozenset({"vars", "parametrize", "with", "params", "json", "send", "text", "data"})
 _TLS_FILES = ("ca", "cert", "key")
-_FILE_KEYS = frozenset({"json_schema", "tls"})
 
 
 def check_file_references(
@@ -200,7 +198,7 @@ def check_file_references(
     path with a template is known only at run time (say a folder a service provides) and is
     not checked.
     """
-    if not document.has_key_named(_FILE_KEYS):
+    if not document.has_key_named(NOTED_KEYS):
         return  # every key as built (quoted, escaped, merged, through aliases): none to check
     base = Path(document.file).resolve().parent
     for path, mapping in _mappings(document.value):

@@ -145,7 +145,8 @@ def pack_position(line: int, column: int) -> int:
     return (line << _COLUMN_BITS) | column
 
 
-#: Mapping keys that `Document.has_key_named` can be asked about (noted while reading).
+#: Mapping keys that `Document.has_key_named` can be asked about (noted while reading): the
+#: keys under which a file names other files (`libraries.check_file_references`).
 NOTED_KEYS = frozenset({"json_schema", "tls"})
 #: A mapping with more entries than this gets an index of its keys when a location in it is
 #: first asked for (a smaller one is searched).

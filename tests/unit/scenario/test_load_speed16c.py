@@ -21,6 +21,7 @@ import pytest
 
 from runner.errors import ScenarioErrors
 from runner.scenario import canonical, checks, load_suite, matchers, source
+from runner.scenario.diagnostics import value_at
 from runner.scenario.steps_flow import RepeatStep
 from tests.unit.scenario.helpers import messages, write
 
@@ -216,11 +217,12 @@ def test_the_one_call_gives_what_the_step_by_step_reading_gives(
             continue  # not YAML: no steps to read
         for path in _every_steps_list(document.value):
             fast_errors: list[Any] = []
-            fast = canonical.canonical_steps(document, path, fast_errors)
+            steps = value_at(document.value, path)  # a list (`_every_steps_list`)
+            fast = list(canonical.canonical_items(document, path, steps, fast_errors))
             with monkeypatch.context() as patched:
                 patched.setattr(canonical, "_common", lambda step: None)
                 slow_errors: list[Any] = []
-                slow = canonical.canonical_steps(document, path, slow_errors)
+                slow = list(canonical.canonical_items(document, path, steps, slow_errors))
             assert fast == slow, (file, path)
             assert [list(step) for step in fast] == [list(step) for step in slow], (file, path)
             assert [str(e) for e in fast_errors] == [str(e) for e in slow_errors], (file, path)
