@@ -8,6 +8,7 @@ the next message that matches (or the close, or a message that breaks ``next: tr
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 
@@ -116,7 +117,7 @@ class ExpectWait(InboxWait):
         if prepared is None:  # a rendered run, or a plain step's first: what its runs share
             text = spec.text  # when `text` is its only matcher
             if text is not None and not spec.__pydantic_fields_set__.isdisjoint(
-                _NOT_TEXT[spec.__class__]
+                _other_matchers(spec.__class__)
             ):
                 text = None
             prepared = _Prepared()  # (no `__init__`: no Python call, once a step)
@@ -267,15 +268,10 @@ class ExpectWait(InboxWait):
 run_expect = runs(ExpectStep, inline=True)(ExpectWait)
 
 
-class _OtherMatchers(dict[type, frozenset[str]]):
-    """The fields of a model of matchers that hold a matcher other than `text`, by model."""
-
-    def __missing__(self, model: type) -> frozenset[str]:
-        names = self[model] = frozenset(declared_by_name(model)) - {"text"}
-        return names
-
-
-_NOT_TEXT = _OtherMatchers()
+@functools.cache  # (a hit is a C call: no Python frame an expect)
+def _other_matchers(model: type) -> frozenset[str]:
+    """The fields of a model of matchers that hold a matcher other than `text`."""
+    return frozenset(declared_by_name(model)) - {"text"}
 
 
 def _correlation(conn: Connection, spec: ExpectStep) -> Correlation:

@@ -48,6 +48,7 @@ __all__ = [
     "MatcherFields",
     "MatcherSet",
     "TextJson",
+    "declared_by_name",
     "file_context",
     "matcher_names",
     "regex_groups",
