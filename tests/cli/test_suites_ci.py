@@ -175,7 +175,8 @@ services:
     ready: {log: ready}
 """
     write(project, "wsrun-suite.yaml", suite)
-    write(project, "a.yaml", "name: a first\nsteps: [{sleep: 800ms}]\n")
+    # a outlasts the service by 1.7 s: the watcher tells its exit before b starts, under load too
+    write(project, "a.yaml", "name: a first\nsteps: [{sleep: 2s}]\n")
     write(project, "b.yaml", "name: b then\nsteps: [{connect: 'ws://127.0.0.1:1/'}]\n")
     code, out = cli(".")
     assert code == ExitCode.FAILED, out
